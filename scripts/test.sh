@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Quick start, step 2: every test LocalDx has, the way CI runs them.
+#   1. installs what is missing (scripts/install-deps.sh) and fetches the default model;
+#   2. builds the UI (the desktop crate embeds ui/dist at compile time);
+#   3. runs the Rust tests of the whole workspace (engine crates, CLI, desktop shell);
+#   4. type-checks the UI;
+#   5. runs the end-to-end test: the real desktop binary under Xvfb, driven through WebDriver.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/install-deps.sh
+[ -x scripts/fetch-models.sh ] && bash scripts/fetch-models.sh
+
+echo "== ui build"
+npm run --silent ui:build
+echo "== cargo test"
+cargo test --workspace --no-fail-fast
+echo "== ui check"
+npm run --silent ui:check
+echo "== end-to-end"
+npm run --silent e2e
+echo "test: all suites passed"
