@@ -166,6 +166,7 @@ mod tests {
         meter.tick(210); // throttled
         *now.lock().unwrap() = Duration::from_secs(4);
         meter.finish(1000);
+        drop(meter);
         let seen = seen.into_inner().unwrap();
         assert_eq!(seen.len(), 2);
         assert_eq!(seen[0].rate, 100.0);
