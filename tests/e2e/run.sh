@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# End-to-end test of the LocalDx desktop app: builds the UI and the real binary (ui/dist embedded),
+# starts a headless X server (Xvfb) and tauri-driver (backed by WebKitWebDriver), then drives the
+# app with tests/e2e/spec.mjs on a fresh database. Screenshots go to tests/e2e/out/; the best ones
+# are copied to docs/screenshots/. Exits non-zero when any test fails. Never uses the network.
+#
+#   bash tests/e2e/run.sh              # or: npm run e2e
+#   E2E_SKIP_BUILD=1 bash tests/e2e/run.sh   # reuse target/debug/localdx-app as it is
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root=$PWD
+out=$root/tests/e2e/out
+bin=$root/target/debug/localdx-app
+
+need() { command -v "$1" >/dev/null 2>&1 || { echo "e2e: '$1' not found ($2)"; exit 2; }; }
+need Xvfb "apt-get install xvfb"
+need WebKitWebDriver "apt-get install webkit2gtk-driver"
+need tauri-driver "cargo install tauri-driver --locked"
+
+if [ -z "${E2E_SKIP_BUILD:-}" ]; then
+  echo "e2e: building the UI and the desktop app"
+  npm run --silent ui:build
+  cargo build -p localdx-app
+fi
+[ -x "$bin" ] || { echo "e2e: $bin is missing"; exit 2; }
+
+rm -rf "$out"
+mkdir -p "$out"
+work=$(mktemp -d "${TMPDIR:-/tmp}/localdx-e2e.XXXXXX")
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# A private X display: the first free number from 90 up.
+display=90
+while [ -e "/tmp/.X11-unix/X$display" ] || [ -e "/tmp/.X$display-lock" ]; do display=$((display + 1)); done
+Xvfb ":$display" -screen 0 1440x960x24 -nolisten tcp >"$out/xvfb.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 50); do [ -e "/tmp/.X11-unix/X$display" ] && break; sleep 0.1; done
+[ -e "/tmp/.X11-unix/X$display" ] || { echo "e2e: Xvfb did not start (see $out/xvfb.log)"; exit 2; }
+export DISPLAY=":$display"
+unset WAYLAND_DISPLAY
+
+# What the app sees: a fresh database, software rendering (no GPU under Xvfb).
+export LOCALDX_DB="$work/e2e.sqlite"
+export WEBKIT_DISABLE_DMABUF_RENDERER=1
+export WEBKIT_DISABLE_COMPOSITING_MODE=1
+export LIBGL_ALWAYS_SOFTWARE=1
+export NO_AT_BRIDGE=1
+
+port=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
+native_port=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
+tauri-driver --port "$port" --native-port "$native_port" --native-driver "$(command -v WebKitWebDriver)" \
+  >"$out/tauri-driver.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do (echo >"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
+
+status=0
+E2E_PORT=$port E2E_APP=$bin E2E_OUT=$out E2E_WORK=$work node tests/e2e/spec.mjs || status=$?
+
+# Keep the screenshots small and copy the ones the README shows.
+shopt -s nullglob
+for png in "$out"/*.png; do
+  convert "$png" -strip -define png:compression-level=9 "$png" 2>/dev/null || true
+done
+if [ "$status" -eq 0 ]; then
+  mkdir -p docs/screenshots
+  for name in datasets import-result record-browser; do
+    [ -f "$out/$name.png" ] && cp "$out/$name.png" docs/screenshots/
+  done
+fi
+exit "$status"

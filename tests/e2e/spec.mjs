@@ -1,0 +1,181 @@
+// @ts-check
+// The end-to-end scenario, run by tests/e2e/run.sh against the real desktop binary through
+// tauri-driver (WebDriver classic; WebKitWebDriver underneath). It writes a small CSV (one row
+// carries HTML), imports it through the wizard by typing its path, opens the dataset and a record,
+// checks that note text is shown as text, and saves screenshots. Prints `e2e: N passed, M failed`.
+import { remote } from 'webdriverio';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+const env = (/** @type {string} */ name) => {
+  const value = process.env[name];
+  if (!value) throw new Error(`e2e: ${name} is not set (run tests/e2e/run.sh)`);
+  return value;
+};
+const OUT = env('E2E_OUT');
+const WORK = env('E2E_WORK');
+const TIMEOUT = 20_000;
+
+const HTML_NOTE = 'Itchy rash on both forearms. <img src=x onerror=alert(1)> <b>not bold</b> Plan: topical steroid.';
+
+/** The CSV the wizard imports: 24 good notes, one of them with HTML in its text. */
+function writeCsv() {
+  const labels = ['I10', 'E11.9', 'J45.909', 'L30.9'];
+  const lines = ['note_id,patient_id,note,diagnosis'];
+  for (let i = 1; i <= 23; i++) {
+    const id = `E2E-${String(i).padStart(3, '0')}`;
+    lines.push(`${id},P${100 + (i % 7)},"Follow-up visit ${i}. Blood pressure 138/88, feeling well. Continue current plan.",${labels[i % 4]}`);
+  }
+  lines.push(`E2E-HTML,P200,"${HTML_NOTE}",L30.9`);
+  const path = join(WORK, 'e2e-notes.csv');
+  writeFileSync(path, lines.join('\n') + '\n');
+  return { path, rows: 24 };
+}
+
+/** @type {{name: string, ok: boolean, error?: string}[]} */
+const results = [];
+
+/** Runs one named test; a failure is recorded with a screenshot and does not stop the others. */
+async function test(/** @type {string} */ name, /** @type {() => Promise<void>} */ body) {
+  const started = Date.now();
+  try {
+    await body();
+    results.push({ name, ok: true });
+    console.log(`  ok    ${name} (${Date.now() - started} ms)`);
+  } catch (e) {
+    const error = e instanceof Error ? e.message : String(e);
+    results.push({ name, ok: false, error });
+    console.log(`  FAIL  ${name}: ${error}`);
+    await shot(`failed-${results.length}`).catch(() => {});
+  }
+}
+
+/** @param {boolean} condition @param {string} message */
+function check(condition, message) {
+  if (!condition) throw new Error(message);
+}
+
+/** @type {WebdriverIO.Browser} */
+let browser;
+
+const byId = (/** @type {string} */ id) => browser.$(`[data-testid="${id}"]`);
+const shot = (/** @type {string} */ name) => browser.saveScreenshot(join(OUT, `${name}.png`));
+async function click(/** @type {string} */ id) {
+  const el = await byId(id);
+  await el.waitForClickable({ timeout: TIMEOUT });
+  await el.click();
+}
+async function textOf(/** @type {string} */ id) {
+  const el = await byId(id);
+  await el.waitForDisplayed({ timeout: TIMEOUT });
+  return el.getText();
+}
+
+async function main() {
+  const csv = writeCsv();
+  browser = await remote({
+    hostname: '127.0.0.1',
+    port: Number(env('E2E_PORT')),
+    logLevel: 'warn',
+    connectionRetryCount: 2,
+    capabilities: {
+      // @ts-expect-error tauri-driver's own capability
+      'tauri:options': { application: env('E2E_APP') },
+      'wdio:enforceWebDriverClassic': true,
+    },
+  });
+
+  try {
+    await test('shell: sidebar navigation and honest empty states', async () => {
+      await (await byId('nav-datasets')).waitForDisplayed({ timeout: TIMEOUT });
+      for (const [nav, words] of [
+        ['review', 'No redaction runs yet'],
+        ['training', 'No training runs yet'],
+        ['suggestions', 'No model to ask yet'],
+        ['reports', 'No evaluations yet'],
+      ]) {
+        await click(`nav-${nav}`);
+        const text = await textOf('empty-state');
+        check(text.includes(words), `${nav}: expected "${words}", got "${text}"`);
+      }
+      await click('nav-datasets');
+      const empty = await textOf('empty-state');
+      check(empty.includes('No datasets yet'), `a fresh database shows no datasets, got "${empty}"`);
+      await shot('empty');
+    });
+
+    await test('import: a CSV through the wizard (typed path, preview, mapping, progress, result)', async () => {
+      await click('import-button');
+      await (await byId('import-path')).setValue(csv.path);
+      await (await byId('import-name')).setValue('E2E clinic notes');
+      await click('import-preview');
+      const table = await textOf('preview-table');
+      check(table.includes('note_id') && table.includes('E2E-001'), `preview shows the header and first row, got "${table.slice(0, 200)}"`);
+      await (await byId('map-textColumn')).selectByVisibleText('note');
+      await (await byId('map-labelColumn')).selectByVisibleText('diagnosis');
+      await (await byId('map-patientColumn')).selectByVisibleText('patient_id');
+      await (await byId('map-idColumn')).selectByVisibleText('note_id');
+      await shot('import-preview');
+      await click('import-start');
+      const result = await byId('import-result');
+      await result.waitForDisplayed({ timeout: 60_000 });
+      const text = await result.getText();
+      check(text.includes(`Imported ${csv.rows} notes`), `result page reports ${csv.rows} notes, got "${text}"`);
+      await shot('import-result');
+    });
+
+    await test('browse: the dataset is listed, a record opens, note HTML is shown as text', async () => {
+      await click('open-dataset');
+      const total = await textOf('record-total');
+      check(total.startsWith(`${csv.rows} notes`), `dataset has ${csv.rows} notes, got "${total}"`);
+      await click('back-to-datasets');
+      const list = await textOf('dataset-list');
+      check(list.includes('E2E clinic notes'), `dataset list shows the import, got "${list}"`);
+      await shot('datasets');
+      await click('dataset-open');
+
+      const rows = await browser.$$('[data-testid="record-row"]').getElements();
+      check(rows.length > 0, 'the record list shows rows');
+      await rows[0].click();
+      const first = await textOf('record-text');
+      check(first.includes('Follow-up visit') || first.includes('Itchy rash'), `record text shown, got "${first}"`);
+
+      await (await byId('record-search')).setValue('onerror');
+      await browser.waitUntil(async () => (await (await byId('record-total')).getText()).startsWith('1 matching'), {
+        timeout: TIMEOUT,
+        timeoutMsg: 'searching "onerror" finds exactly the HTML note',
+      });
+      const match = await browser.$('[data-testid="record-row"]');
+      await match.waitForClickable({ timeout: TIMEOUT });
+      await match.click();
+      await browser.waitUntil(async () => (await (await byId('record-id')).getText()) === 'E2E-HTML', {
+        timeout: TIMEOUT,
+        timeoutMsg: 'the HTML note opens',
+      });
+      const shown = await textOf('record-text');
+      check(shown === HTML_NOTE, `note text is shown literally:\n  want ${HTML_NOTE}\n  got  ${shown}`);
+      const injected = await browser.$$('[data-testid="record-panel"] img, [data-testid="record-panel"] b').getElements();
+      check(injected.length === 0, 'no element was created from note text');
+      await (await byId('record-search')).setValue('');
+      await browser.waitUntil(async () => (await (await byId('record-total')).getText()).startsWith(`${csv.rows} notes`), {
+        timeout: TIMEOUT,
+        timeoutMsg: 'clearing the search shows every note again',
+      });
+      await shot('record-browser');
+    });
+  } finally {
+    await browser.deleteSession().catch(() => {});
+  }
+}
+
+main()
+  .catch((e) => {
+    console.log(`  FAIL  session: ${e instanceof Error ? e.message : String(e)}`);
+    results.push({ name: 'session', ok: false });
+  })
+  .finally(() => {
+    const passed = results.filter((r) => r.ok).length;
+    const failed = results.length - passed;
+    console.log(`e2e: ${passed} passed, ${failed} failed`);
+    process.exit(failed === 0 && passed > 0 ? 0 : 1);
+  });
