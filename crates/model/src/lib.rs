@@ -1,0 +1,104 @@
+//! GGUF models for LocalDx: reading GGUF files ([`gguf`]), tokenizers built from their metadata
+//! ([`tokenizer`]), a llama forward pass for training with LoRA adapters on a frozen base
+//! ([`llama`], [`lora`]) and diagnosis heads on pooled hidden states ([`head`]).
+//!
+//! This crate never touches the network and never writes model files (except the tiny synthetic
+//! ones of [`synthetic`], for tests). Training loops, optimisers and checkpoints live in
+//! `localdx-train`.
+
+pub mod error;
+pub mod gguf;
+pub mod head;
+pub mod llama;
+pub mod lora;
+pub mod synthetic;
+pub mod tokenizer;
+
+pub use candle_core;
+pub use error::{ModelError, Result};
+pub use gguf::GgufFile;
+pub use head::{ClassifierHead, HeadKind};
+pub use llama::{BaseStorage, Llama, LlamaConfig, LoadOptions};
+pub use lora::{LoraConfig, Target};
+pub use tokenizer::{PreTokenizer, Tokenizer};
+
+use candle_core::{Device, Tensor};
+use std::path::Path;
+
+/// A loaded model: the network and its tokenizer.
+pub struct Model {
+    pub llama: Llama,
+    pub tokenizer: Tokenizer,
+}
+
+impl Model {
+    /// Loads a GGUF file: architecture check, tokenizer from the metadata (or from a
+    /// `tokenizer.json` beside it is not supported yet), weights as `opts` says.
+    pub fn load(path: &Path, opts: &LoadOptions) -> Result<Model> {
+        let mut file = GgufFile::open(path)?;
+        let arch = file.architecture()?;
+        if arch != "llama" {
+            return Err(ModelError::UnsupportedArchitecture(arch));
+        }
+        let tokenizer = Tokenizer::from_gguf(&file)?;
+        let llama = Llama::load(&mut file, opts)?;
+        if tokenizer.vocab_size() > llama.cfg.vocab_size {
+            return Err(ModelError::Tokenizer(format!(
+                "vocabulary has {} tokens but the embedding only {}",
+                tokenizer.vocab_size(),
+                llama.cfg.vocab_size
+            )));
+        }
+        Ok(Model { llama, tokenizer })
+    }
+
+    pub fn device(&self) -> &Device {
+        self.llama.device()
+    }
+
+    /// Token ids of `text`, at most `max_len`: a long text keeps its first `head` share and its
+    /// end (the history and the assessment of a note are both kept). Never empty.
+    pub fn encode_truncated(&self, text: &str, max_len: usize, head: f64) -> Vec<u32> {
+        let ids = self.tokenizer.encode(text);
+        let mut ids = truncate_head_tail(ids, max_len, head);
+        if ids.is_empty() {
+            ids.push(self.tokenizer.eos.or(self.tokenizer.bos).unwrap_or(0));
+        }
+        ids
+    }
+
+    /// Right-pads `batch` into ids `[b, t]` and a mask `[b, t]` (1 on real tokens).
+    pub fn pad(&self, batch: &[&[u32]]) -> Result<(Tensor, Tensor)> {
+        let t = batch.iter().map(|s| s.len()).max().unwrap_or(1).max(1);
+        let pad = self.tokenizer.pad.or(self.tokenizer.eos).unwrap_or(0);
+        let mut ids = Vec::with_capacity(batch.len() * t);
+        let mut mask = Vec::with_capacity(batch.len() * t);
+        for s in batch {
+            for i in 0..t {
+                ids.push(s.get(i).copied().unwrap_or(pad));
+                mask.push(if i < s.len() { 1f32 } else { 0.0 });
+            }
+        }
+        let dev = self.device();
+        Ok((Tensor::from_vec(ids, (batch.len(), t), dev)?, Tensor::from_vec(mask, (batch.len(), t), dev)?))
+    }
+
+    /// Mean-pooled final hidden states `[b, hidden]` of a batch of token sequences.
+    pub fn pooled(&self, batch: &[&[u32]], rng: Option<&mut rand::rngs::StdRng>) -> Result<Tensor> {
+        let (ids, mask) = self.pad(batch)?;
+        let h = self.llama.hidden_states(&ids, rng)?;
+        llama::mean_pool(&h, &mask)
+    }
+}
+
+/// Keeps the first `ceil(head * max_len)` and the last remaining tokens of `ids`.
+pub fn truncate_head_tail(ids: Vec<u32>, max_len: usize, head: f64) -> Vec<u32> {
+    if ids.len() <= max_len {
+        return ids;
+    }
+    let h = ((max_len as f64 * head.clamp(0.0, 1.0)).ceil() as usize).min(max_len);
+    let tail = max_len - h;
+    let mut out = ids[..h].to_vec();
+    out.extend_from_slice(&ids[ids.len() - tail..]);
+    out
+}

@@ -1,0 +1,85 @@
+//! Loading errors: truncated files, bad magic, unsupported architectures and corrupt tensors give a
+//! typed error, never a panic.
+
+use crate::{lora_opts, tiny_file};
+use candle_core::quantized::GgmlDType;
+use localdx_model::synthetic::TinySpec;
+use localdx_model::{GgufFile, LoadOptions, Model, ModelError};
+
+fn load_err(bytes: &[u8]) -> ModelError {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.gguf");
+    std::fs::write(&path, bytes).unwrap();
+    match Model::load(&path, &LoadOptions::default()) {
+        Ok(_) => panic!("a broken file loaded"),
+        Err(e) => e,
+    }
+}
+
+#[test]
+fn header_and_tensor_table_are_read() {
+    let (_d, path) = tiny_file(&TinySpec::default());
+    let file = GgufFile::open(&path).unwrap();
+    assert_eq!(file.architecture().unwrap(), "llama");
+    assert_eq!(file.usize("llama.block_count").unwrap(), 2);
+    assert!(file.has_tensor("blk.1.ffn_down.weight"));
+    let model = Model::load(&path, &lora_opts()).unwrap();
+    assert_eq!(model.llama.cfg.hidden, 32);
+    assert_eq!(model.llama.lora_vars().len(), 2 * 7 * 2);
+}
+
+#[test]
+fn broken_files_give_errors_not_panics() {
+    let (_d, path) = tiny_file(&TinySpec::default());
+    let good = std::fs::read(&path).unwrap();
+    // (what is broken, bytes)
+    let mut rows: Vec<(&str, Vec<u8>)> = vec![
+        ("empty", vec![]),
+        ("bad magic", b"NOTAGGUF file at all".repeat(4)),
+        ("header only", good[..24].to_vec()),
+        ("cut in the metadata", good[..300].to_vec()),
+        ("cut in the tensor data", good[..good.len() - 100].to_vec()),
+    ];
+    let mut nan = good.clone();
+    // Overwrite the last 64 bytes (output_norm, f32) with NaN.
+    let n = nan.len();
+    for chunk in nan[n - 64..].chunks_mut(4) {
+        chunk.copy_from_slice(&f32::NAN.to_le_bytes());
+    }
+    rows.push(("NaN tensor", nan));
+    for (what, bytes) in rows {
+        let e = load_err(&bytes);
+        assert!(!e.to_string().is_empty(), "{what}");
+        eprintln!("{what}: {e}");
+    }
+}
+
+#[test]
+fn missing_file_and_unsupported_architecture_are_named() {
+    let e = Model::load(std::path::Path::new("/nonexistent/x.gguf"), &LoadOptions::default()).err().unwrap();
+    assert!(matches!(e, ModelError::Io { .. }), "{e}");
+    let (_d, path) = tiny_file(&TinySpec { architecture: "gemma3", ..TinySpec::default() });
+    let e = Model::load(&path, &LoadOptions::default()).err().unwrap();
+    assert!(matches!(&e, ModelError::UnsupportedArchitecture(a) if a == "gemma3"), "{e}");
+    let (_d, path) = tiny_file(&TinySpec { architecture: "mamba", ..TinySpec::default() });
+    assert!(matches!(Model::load(&path, &LoadOptions::default()), Err(ModelError::UnsupportedArchitecture(_))));
+}
+
+#[test]
+fn quantized_q8_file_loads_both_ways() {
+    let spec = TinySpec { dtype: GgmlDType::Q8_0, ..TinySpec::default() };
+    let (_d, path) = tiny_file(&spec);
+    for storage in [localdx_model::BaseStorage::Dense, localdx_model::BaseStorage::Quantized] {
+        let m = Model::load(&path, &LoadOptions { storage, ..LoadOptions::default() }).unwrap();
+        assert_eq!(m.llama.storage, storage, "{}", m.llama.storage_reason);
+    }
+}
+
+#[test]
+fn real_smollm2_header_and_config() {
+    let Some(path) = crate::real_model_path() else { return };
+    let file = GgufFile::open(&path).unwrap();
+    let cfg = localdx_model::LlamaConfig::from_gguf(&file).unwrap();
+    assert_eq!((cfg.layers, cfg.hidden, cfg.heads, cfg.kv_heads, cfg.vocab_size), (30, 576, 9, 3, 49152));
+    assert_eq!(file.string("tokenizer.ggml.pre").unwrap(), "smollm");
+}

@@ -1,0 +1,80 @@
+//! Tokenizer tests: the `smollm` pre-tokenizer's splits, BPE merges and round trips.
+
+use localdx_model::synthetic::tiny_vocab;
+use localdx_model::{GgufFile, PreTokenizer, Tokenizer};
+
+fn tiny(pre: PreTokenizer) -> Tokenizer {
+    let merges = localdx_model::synthetic::TINY_MERGES;
+    Tokenizer::from_vocab(pre, tiny_vocab(), &merges).expect("tiny tokenizer")
+}
+
+fn check_pieces(pre: PreTokenizer, text: &str, expected: &[&str]) {
+    let tok = tiny(pre);
+    assert_eq!(tok.split_pieces(text), expected, "pieces of {text:?} with {pre:?}");
+}
+
+#[test]
+fn smollm_pre_tokenizer_splits_digits_and_keeps_no_prefix_space() {
+    use PreTokenizer::*;
+    let rows: &[(PreTokenizer, &str, &[&str])] = &[
+        (SmolLm, "Hello world", &["Hello", " world"]),
+        // digits one by one (GPT-2 would keep "2024" together)
+        (SmolLm, "in 2024 BP", &["in", " ", "2", "0", "2", "4", " BP"]),
+        (Gpt2, "in 2024 BP", &["in", " 2024", " BP"]),
+        // a whitespace run gives its last space to the next word
+        (SmolLm, "a   b", &["a", "  ", " b"]),
+        (SmolLm, "a\n\nb", &["a", "\n", "\n", "b"]),
+        // trailing whitespace stays one piece
+        (SmolLm, "end.  ", &["end", ".", "  "]),
+        (SmolLm, "it's 5mg", &["it", "'s", " ", "5", "mg"]),
+        (Llama3, "x 12345", &["x", " ", "123", "45"]),
+        (SmolLm, "", &[]),
+    ];
+    for (pre, text, expected) in rows {
+        check_pieces(*pre, text, expected);
+    }
+}
+
+#[test]
+fn bpe_applies_merges_by_rank_and_round_trips() {
+    let tok = tiny(PreTokenizer::SmolLm);
+    let the = tok.id("Ġthe").expect("merged token");
+    let ids = tok.encode("the the");
+    assert_eq!(ids, vec![tok.id("the").unwrap(), the]);
+    for text in ["", "the other abba", "Fièvre 38,5 °C — toux", "emoji 🙂 and\ttabs\r\n", "<|im_start|>user"] {
+        assert_eq!(tok.decode(&tok.encode(text)), text, "round trip of {text:?}");
+    }
+    // control-token text inside a note is plain text, never one token
+    assert!(tok.encode("<|im_start|>").len() > 1);
+}
+
+#[test]
+fn vocabulary_without_byte_tokens_or_with_bad_merges_is_refused() {
+    let bad_vocab = vec!["a".to_string(), "b".to_string()];
+    assert!(Tokenizer::from_vocab(PreTokenizer::Gpt2, bad_vocab, &[]).is_err());
+    assert!(Tokenizer::from_vocab(PreTokenizer::Gpt2, tiny_vocab(), &["nospace"]).is_err());
+    assert!(Tokenizer::from_vocab(PreTokenizer::Gpt2, tiny_vocab(), &["x y"]).is_err());
+}
+
+#[test]
+fn real_smollm2_tokenizer_splits_digits_without_prefix_space() {
+    let Some(path) = crate::real_model_path() else { return };
+    let file = GgufFile::open(&path).expect("open real model");
+    let tok = Tokenizer::from_gguf(&file).expect("tokenizer from gguf");
+    assert_eq!(tok.vocab_size(), 49152);
+    assert_eq!(tok.pre_tokenizer(), PreTokenizer::SmolLm);
+    let ids = tok.encode("BP 120/80");
+    let pieces: Vec<&str> = ids.iter().map(|&i| tok.token(i).unwrap()).collect();
+    assert_eq!(pieces, ["BP", "Ġ", "1", "2", "0", "/", "8", "0"]);
+    let ids = tok.encode("Hello world");
+    let pieces: Vec<&str> = ids.iter().map(|&i| tok.token(i).unwrap()).collect();
+    assert_eq!(pieces, ["Hello", "Ġworld"], "no prefix space on the first word");
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/symptom2disease/Symptom2Disease.csv");
+    let Ok(text) = std::fs::read_to_string(path) else {
+        eprintln!("skipping the corpus round trip: {path} is absent");
+        return;
+    };
+    for line in text.lines().take(300) {
+        assert_eq!(tok.decode(&tok.encode(line)), line);
+    }
+}
