@@ -1,0 +1,385 @@
+//! The import driver: plans the read (format, encoding, delimiter, mapping), checks the source's
+//! hash against earlier imports, then streams rows through one validation path into one store
+//! transaction, detecting duplicate texts and assigning splits on the way.
+
+use crate::encoding::{scan, Encoding};
+use crate::folder::{discover, FolderSource};
+use crate::jsonl::JsonlSource;
+use crate::preview::{effective_mapping, sample_jsonl, sample_table, table_delimiter};
+use crate::source::{resolve, Item, Source, SourceRow};
+use crate::split::{parse_split_name, Assigner, GroupKey};
+use crate::table::TableSource;
+use crate::{
+    ColumnMapping, DuplicateRow, Format, ImportOptions, ImportReport, IngestError, RowError, SplitSource,
+};
+use localdx_job::{Cancel, Meter, Reporter};
+use localdx_store::{NewDataset, NewRecord, Split, Store};
+use sha2::{Digest, Sha256};
+use std::collections::{HashMap, HashSet};
+use std::fs::File;
+use std::path::Path;
+
+/// 128 bits of the SHA-256 of `parts`: a collision-free key for texts and patients.
+fn key(parts: &[&[u8]]) -> GroupKey {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update((p.len() as u64).to_le_bytes());
+        h.update(p);
+    }
+    let d = h.finalize();
+    let mut b = [0u8; 16];
+    b.copy_from_slice(&d[..16]);
+    u128::from_le_bytes(b)
+}
+
+/// Splits label cells on the separator, trims, drops empties and repeats (order kept).
+fn labels_of(raw: &[String], separator: Option<&str>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut push = |l: &str| {
+        let l = l.trim();
+        if !l.is_empty() && !out.iter().any(|x| x == l) {
+            out.push(l.to_owned());
+        }
+    };
+    for cell in raw {
+        match separator.filter(|s| !s.is_empty()) {
+            Some(sep) => cell.split(sep).for_each(&mut push),
+            None => push(cell),
+        }
+    }
+    out
+}
+
+/// Everything decided before the first row is read.
+struct Plan {
+    format: Format,
+    encoding: Encoding,
+    delimiter: Option<u8>,
+    sha256: String,
+    bytes: u64,
+    mapping: ColumnMapping,
+    source: Box<dyn Source>,
+    warnings: Vec<String>,
+    split_source: SplitSource,
+}
+
+fn plan(path: &Path, opts: &ImportOptions, reporter: &dyn Reporter, store: &Store) -> Result<Plan, IngestError> {
+    let format = opts.format.unwrap_or_else(|| Format::detect(path));
+    let mut warnings = Vec::new();
+    let (sha256, bytes, encoding) = if format == Format::TextFolder {
+        if !path.is_dir() {
+            return Err(IngestError::Layout(format!("{} is not a folder", path.display())));
+        }
+        let layout = discover(path, opts.text_subfolder.as_deref(), opts.labels_file.as_deref())?;
+        (layout.sha256()?, layout.bytes, Encoding::Utf8)
+    } else {
+        let file = File::open(path).map_err(|e| IngestError::io(path, e))?;
+        let size = file.metadata().map(|m| m.len()).ok();
+        let mut meter = Meter::new("checking", "bytes", size, reporter);
+        let scanned = scan(std::io::BufReader::with_capacity(1 << 20, file), |n| meter.tick(n))
+            .map_err(|e| IngestError::io(path, e))?
+            .map_err(|source| IngestError::Encoding { path: path.display().to_string(), source })?;
+        meter.finish(scanned.size);
+        if scanned.encoding == Encoding::Windows1252 {
+            warnings.push("the file is not valid UTF-8; it was read as Windows-1252 (Latin-1) and converted".to_owned());
+        }
+        (scanned.sha256, scanned.size, scanned.encoding)
+    };
+    if !opts.allow_reimport {
+        if let Some(d) = store.datasets_by_sha256(&sha256)?.into_iter().next() {
+            return Err(IngestError::AlreadyImported { dataset_id: d.id, name: d.name, created_at: d.created_at, sha256 });
+        }
+    }
+    let mut delimiter = None;
+    let (mapping, source): (ColumnMapping, Box<dyn Source>) = match format {
+        Format::TextFolder => {
+            let layout = discover(path, opts.text_subfolder.as_deref(), opts.labels_file.as_deref())?;
+            let mapping = ColumnMapping {
+                text: Some(layout.parts.first().map(|p| p.text_dir.display().to_string()).unwrap_or_default()),
+                labels: layout.parts.iter().filter_map(|p| p.labels_file.as_ref()).map(|p| p.display().to_string()).collect(),
+                patient_id: None,
+                external_id: Some("file name".to_owned()),
+                split: layout.parts.iter().any(|p| p.split.is_some()).then(|| "folder".to_owned()),
+            };
+            (mapping, Box::new(FolderSource::new(layout)))
+        }
+        Format::Jsonl => {
+            let (keys, sample) = sample_jsonl(path, encoding, 50)?;
+            let mapping = effective_mapping(&opts.mapping, &keys, &sample);
+            (mapping.clone(), Box::new(JsonlSource::open(path, encoding, mapping)?))
+        }
+        Format::Csv | Format::Tsv => {
+            let d = table_delimiter(path, format, encoding)?;
+            delimiter = Some(d);
+            let (mut source, header) = TableSource::open(path, encoding, d)?;
+            let mapping = if opts.mapping.is_empty() {
+                let (_, sample) = sample_table(path, encoding, d, 50)?;
+                effective_mapping(&opts.mapping, &header, &sample)
+            } else {
+                opts.mapping.clone()
+            };
+            if mapping.text.is_none() {
+                return Err(IngestError::NoTextColumn { available: header });
+            }
+            source.set_columns(resolve(&header, &mapping)?);
+            (mapping, Box::new(source))
+        }
+    };
+    if format != Format::TextFolder {
+        if mapping.text.is_none() {
+            return Err(IngestError::NoTextColumn { available: Vec::new() });
+        }
+        if opts.mapping.is_empty() {
+            warnings.push(format!(
+                "no columns named: using the guessed ones (text: {}, labels: {}, patient id: {}, id: {}, split: {})",
+                mapping.text.as_deref().unwrap_or("-"),
+                if mapping.labels.is_empty() { "-".to_owned() } else { mapping.labels.join(", ") },
+                mapping.patient_id.as_deref().unwrap_or("-"),
+                mapping.external_id.as_deref().unwrap_or("-"),
+                mapping.split.as_deref().unwrap_or("-"),
+            ));
+        }
+    }
+    let split_source = match (format, &mapping.split) {
+        (Format::TextFolder, Some(_)) => SplitSource::Folder,
+        (Format::TextFolder, None) => SplitSource::Assigned,
+        (_, Some(_)) => SplitSource::Column,
+        (_, None) => SplitSource::Assigned,
+    };
+    Ok(Plan { format, encoding, delimiter, sha256, bytes, mapping, source, warnings, split_source })
+}
+
+/// What is remembered about each distinct text.
+struct Seen {
+    first_line: u64,
+    /// Set when merging duplicates: the stored record and its growing label set.
+    record: Option<(i64, Vec<String>)>,
+    changed: bool,
+    copies: u64,
+}
+
+/// Imports `path` into `store` as a new dataset. Returns the report; when bad rows refuse the
+/// import (the default) the report has no `dataset_id` and the store is unchanged.
+pub fn import(
+    store: &Store,
+    path: &Path,
+    opts: &ImportOptions,
+    reporter: &dyn Reporter,
+    cancel: &Cancel,
+) -> Result<ImportReport, IngestError> {
+    let Plan { format, encoding, delimiter, sha256, bytes, mapping, mut source, mut warnings, split_source } =
+        plan(path, opts, reporter, store)?;
+    let name = opts.name.clone().unwrap_or_else(|| {
+        path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "dataset".to_owned())
+    });
+    let seed = (split_source == SplitSource::Assigned).then_some(opts.seed);
+    let source_path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
+    let new = NewDataset {
+        name: name.clone(),
+        source_path: Some(source_path.display().to_string()),
+        format: format.as_str().to_owned(),
+        column_mapping: serde_json::to_value(&mapping).unwrap_or_default(),
+        source_sha256: Some(sha256.clone()),
+        parent_id: None,
+        seed,
+        options: serde_json::json!({
+            "labelSeparator": opts.label_separator,
+            "mergeDuplicates": opts.merge_duplicates,
+            "skipBadRows": opts.skip_bad_rows,
+            "splitSource": split_source.as_str(),
+            "ratios": opts.ratios.0,
+            "encoding": encoding.as_str(),
+            "delimiter": delimiter.map(|d| (d as char).to_string()),
+        }),
+        created_by: opts.actor.clone(),
+    };
+    let mut writer = store.dataset_writer(&new)?;
+    let mut meter = Meter::new("import", "bytes", Some(bytes), reporter);
+    let mut assigner = Assigner::new(opts.seed, opts.ratios);
+    let mut seen: HashMap<GroupKey, Seen> = HashMap::new();
+    let mut errors: Vec<RowError> = Vec::new();
+    let mut rejected = 0u64;
+    let mut duplicates = 0u64;
+    let mut duplicate_rows = Vec::new();
+    let mut split_counts = [0u64; 3];
+    let mut labels_seen: HashSet<String> = HashSet::new();
+    let mut records = 0u64;
+    let separator = opts.label_separator.as_deref();
+    let text_name = mapping.text.clone().unwrap_or_default();
+
+    let bad = |e: RowError, writer: &mut localdx_store::DatasetWriter<'_>, errors: &mut Vec<RowError>, rejected: &mut u64| -> Result<(), IngestError> {
+        *rejected += 1;
+        if opts.skip_bad_rows {
+            writer.reject(e.file.as_deref(), e.line, &e.message)?;
+        }
+        if errors.len() < opts.max_errors {
+            errors.push(e);
+        }
+        Ok(())
+    };
+
+    while let Some(item) = source.next_item()? {
+        if cancel.is_cancelled() {
+            return Err(IngestError::Cancelled);
+        }
+        meter.tick(source.done());
+        let row: SourceRow = match item {
+            Item::Row(row) => row,
+            Item::Bad(e) => {
+                bad(e, &mut writer, &mut errors, &mut rejected)?;
+                continue;
+            }
+        };
+        let SourceRow { file, line, text, labels, patient_id, external_id, split } = row;
+        let Some(text) = text.filter(|t| !t.trim().is_empty()) else {
+            let message = if format == Format::TextFolder {
+                "missing text: the note is empty".to_owned()
+            } else {
+                format!("missing text: {text_name:?} is empty")
+            };
+            bad(RowError::new(file, line, message), &mut writer, &mut errors, &mut rejected)?;
+            continue;
+        };
+        let given_split = match (&split_source, split.as_deref().map(str::trim)) {
+            (SplitSource::Column | SplitSource::Folder, Some(s)) if !s.is_empty() => match parse_split_name(s) {
+                Some(split) => Some(split),
+                None => {
+                    let m = format!("unknown split {s:?} (expected train, validation or test)");
+                    bad(RowError::new(file, line, m), &mut writer, &mut errors, &mut rejected)?;
+                    continue;
+                }
+            },
+            (SplitSource::Column, _) => {
+                let m = format!("missing split: {:?} is empty", mapping.split.as_deref().unwrap_or_default());
+                bad(RowError::new(file, line, m), &mut writer, &mut errors, &mut rejected)?;
+                continue;
+            }
+            _ => None,
+        };
+        let labels = labels_of(&labels, separator);
+        let text_key = key(&[b"text", text.trim().as_bytes()]);
+        if let Some(prev) = seen.get_mut(&text_key) {
+            duplicates += 1;
+            prev.copies += 1;
+            if duplicate_rows.len() < opts.max_errors {
+                duplicate_rows.push(DuplicateRow { line, first_line: prev.first_line });
+            }
+            if let Some((_, merged)) = prev.record.as_mut() {
+                for l in labels {
+                    if !merged.contains(&l) {
+                        labels_seen.insert(l.clone());
+                        merged.push(l);
+                        prev.changed = true;
+                    }
+                }
+                // A merged record keeps the split of its first copy.
+                continue;
+            }
+        }
+        let first_copy = !seen.contains_key(&text_key);
+        let patient = patient_id.as_deref().map(str::trim).filter(|p| !p.is_empty());
+        let split = match given_split {
+            Some(s) => s,
+            None => {
+                let group = match patient {
+                    Some(p) => key(&[b"patient", p.as_bytes()]),
+                    None => text_key,
+                };
+                assigner.assign(group, labels.first().map(String::as_str).unwrap_or(""))
+            }
+        };
+        let external = external_id.as_deref().map(str::trim).filter(|s| !s.is_empty());
+        let mut record_id = 0;
+        if rejected == 0 || opts.skip_bad_rows {
+            record_id = writer.insert(&NewRecord {
+                external_id: external,
+                patient_id: patient,
+                text: &text,
+                labels: &labels,
+                split,
+                source_line: line,
+            })?;
+        }
+        records += 1;
+        split_counts[Split::ALL.iter().position(|s| *s == split).unwrap_or(0)] += 1;
+        for l in &labels {
+            if !labels_seen.contains(l) {
+                labels_seen.insert(l.clone());
+            }
+        }
+        // (labels_seen holds distinct labels of stored records, merged ones included.)
+        if first_copy {
+            let record = opts.merge_duplicates.then(|| (record_id, labels));
+            seen.insert(text_key, Seen { first_line: line, record, changed: false, copies: 1 });
+        }
+    }
+    meter.finish(bytes);
+    let duplicate_groups = seen.values().filter(|s| s.copies > 1).count() as u64;
+    let mut report = ImportReport {
+        dataset_id: None,
+        name,
+        format,
+        encoding,
+        delimiter: delimiter.map(|d| d as char),
+        sha256,
+        mapping,
+        records,
+        rejected,
+        duplicates,
+        duplicate_groups,
+        duplicate_rows,
+        merged_duplicates: opts.merge_duplicates,
+        errors,
+        warnings: Vec::new(),
+        split_source,
+        seed,
+        splits: Split::ALL.iter().copied().zip(split_counts).collect(),
+        labels: labels_seen.len() as u64,
+        bytes,
+    };
+    warnings.extend(source_warnings(&mut *source));
+    if duplicates > 0 {
+        warnings.push(format!(
+            "{duplicates} row(s) repeat the text of an earlier row ({duplicate_groups} distinct texts occur more than once){}",
+            if opts.merge_duplicates { "; merged into one record each with all their labels" } else { "" }
+        ));
+    }
+    report.warnings = warnings;
+    if rejected > 0 && !opts.skip_bad_rows {
+        // All or nothing: dropping the writer rolls the transaction back.
+        drop(writer);
+        return Ok(report);
+    }
+    if records == 0 {
+        return Err(IngestError::NoRecords { path: path.display().to_string() });
+    }
+    for s in seen.values() {
+        if let (true, Some((id, labels))) = (s.changed, &s.record) {
+            writer.set_labels(*id, labels)?;
+        }
+    }
+    let dataset_id = writer.dataset_id();
+    writer.log_event(
+        &opts.actor,
+        "dataset.import",
+        Some(&format!("dataset:{dataset_id}")),
+        &serde_json::json!({
+            "path": new.source_path,
+            "sha256": report.sha256,
+            "format": format.as_str(),
+            "records": records,
+            "rejected": rejected,
+            "duplicates": duplicates,
+            "mergedDuplicates": opts.merge_duplicates,
+            "seed": seed,
+        }),
+    )?;
+    writer.finish()?;
+    report.dataset_id = Some(dataset_id);
+    Ok(report)
+}
+
+/// Warnings a source collected while reading (text folders: labels problems, recoded files).
+fn source_warnings(source: &mut dyn Source) -> Vec<String> {
+    source.take_warnings()
+}
