@@ -1,0 +1,41 @@
+//! Prints an evaluation's misses and most frequent false alarms, for people tuning detectors.
+//! Usage: `cargo run --release -p localdx-phi --example misses -- FILE deid-jsonl|presidio-json [N]`.
+
+use localdx_phi::eval::{evaluate, read_gold, GoldFormat};
+use localdx_phi::Engine;
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Instant;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (Some(path), Some(fmt)) = (args.first(), args.get(1)) else {
+        eprintln!("usage: misses FILE deid-jsonl|presidio-json [N]");
+        std::process::exit(2);
+    };
+    let n: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(40);
+    let format = GoldFormat::parse(fmt).ok_or("unknown format")?;
+    let notes = read_gold(Path::new(path), format)?;
+    let clock = Instant::now();
+    let r = evaluate(&Engine::default(), &notes, format, &|| clock.elapsed().as_secs_f64(), &());
+    println!("token recall {:.4} precision {:.4} F2 {:.4} span recall {:.4} notes/s {:.0}", r.token_recall, r.token_precision, r.f2, r.span_recall, r.notes_per_second);
+    for (k, v) in &r.per_type {
+        println!("  {k:<20} spans {}/{} tokens {}/{} {}", v.found_spans, v.gold_spans, v.found_tokens, v.gold_tokens, if v.in_scope { "" } else { "(out of scope)" });
+    }
+    println!("MISSES ({})", r.misses.len());
+    for m in r.misses.iter().take(n) {
+        println!("  {:<18} {}", m.label, m.context);
+    }
+    let mut by: HashMap<(String, String), (usize, String)> = HashMap::new();
+    for f in &r.false_alarms {
+        let e = by.entry((f.text.to_lowercase(), f.pattern.clone())).or_insert((0, f.context.clone()));
+        e.0 += 1;
+    }
+    let mut v: Vec<_> = by.into_iter().collect();
+    v.sort_by(|a, b| b.1 .0.cmp(&a.1 .0));
+    println!("FALSE ALARMS ({} tokens)", r.false_alarms.len());
+    for ((t, p), (c, ctx)) in v.iter().take(n) {
+        println!("  {c:>4} {t:<15} {p:<40} {ctx}");
+    }
+    Ok(())
+}

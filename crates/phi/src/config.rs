@@ -1,0 +1,144 @@
+//! Per-project detection settings: which types to detect, a score threshold per type, an
+//! allow-list (terms never flagged) and a deny-list (terms always flagged). Stored by the caller
+//! as JSON (the store's `phi.config` setting); parsed here in two stages: [`RawConfig`] mirrors
+//! the JSON, [`PhiConfig`] is validated. Never touches the store itself.
+
+use crate::{EntityType, PhiError};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The default score threshold: detections scoring below it are dropped.
+pub const DEFAULT_THRESHOLD: f32 = 0.5;
+
+/// A term that is always flagged, as the given type.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DenyTerm {
+    pub term: String,
+    #[serde(rename = "type")]
+    pub entity: EntityType,
+}
+
+/// The configuration as written in JSON; every field optional.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawConfig {
+    pub threshold: Option<f32>,
+    pub thresholds: BTreeMap<String, f32>,
+    /// Types to detect; absent means all.
+    pub types: Option<Vec<String>>,
+    pub allow: Vec<String>,
+    pub deny: Vec<DenyTerm>,
+}
+
+/// A validated configuration.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PhiConfig {
+    pub threshold: f32,
+    pub thresholds: BTreeMap<EntityType, f32>,
+    pub types: BTreeSet<EntityType>,
+    pub allow: Vec<String>,
+    pub deny: Vec<DenyTerm>,
+}
+
+impl Default for PhiConfig {
+    fn default() -> Self {
+        PhiConfig {
+            threshold: DEFAULT_THRESHOLD,
+            thresholds: BTreeMap::new(),
+            types: EntityType::ALL.into_iter().collect(),
+            allow: Vec::new(),
+            deny: Vec::new(),
+        }
+    }
+}
+
+fn check_threshold(what: &str, t: f32) -> Result<f32, PhiError> {
+    if (0.0..=1.0).contains(&t) {
+        Ok(t)
+    } else {
+        Err(PhiError::Config(format!("threshold {what} = {t} is outside 0..=1")))
+    }
+}
+
+impl PhiConfig {
+    /// Parses and validates the JSON form.
+    pub fn from_json(json: &str) -> Result<PhiConfig, PhiError> {
+        let raw: RawConfig = serde_json::from_str(json)?;
+        PhiConfig::try_from(raw)
+    }
+
+    /// The JSON form (the inverse of [`PhiConfig::from_json`]).
+    pub fn to_json(&self) -> String {
+        let raw = RawConfig {
+            threshold: Some(self.threshold),
+            thresholds: self.thresholds.iter().map(|(k, v)| (k.as_str().to_string(), *v)).collect(),
+            types: Some(self.types.iter().map(|t| t.as_str().to_string()).collect()),
+            allow: self.allow.clone(),
+            deny: self.deny.clone(),
+        };
+        serde_json::to_string(&raw).unwrap_or_else(|_| "{}".to_string())
+    }
+
+    /// The threshold that applies to `entity`.
+    pub fn threshold_for(&self, entity: EntityType) -> f32 {
+        self.thresholds.get(&entity).copied().unwrap_or(self.threshold)
+    }
+}
+
+impl TryFrom<RawConfig> for PhiConfig {
+    type Error = PhiError;
+
+    fn try_from(raw: RawConfig) -> Result<Self, Self::Error> {
+        let parse = |s: &str| EntityType::parse(s).ok_or_else(|| PhiError::Config(format!("unknown PHI type {s:?}")));
+        let threshold = check_threshold("default", raw.threshold.unwrap_or(DEFAULT_THRESHOLD))?;
+        let mut thresholds = BTreeMap::new();
+        for (k, v) in &raw.thresholds {
+            thresholds.insert(parse(k)?, check_threshold(k, *v)?);
+        }
+        let types = match &raw.types {
+            None => EntityType::ALL.into_iter().collect(),
+            Some(list) => list.iter().map(|s| parse(s)).collect::<Result<_, _>>()?,
+        };
+        let allow: Vec<String> = raw.allow.iter().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
+        let mut deny = Vec::new();
+        for d in raw.deny {
+            let term = d.term.trim().to_string();
+            if term.is_empty() {
+                return Err(PhiError::Config("deny-list term is empty".into()));
+            }
+            deny.push(DenyTerm { term, entity: d.entity });
+        }
+        Ok(PhiConfig { threshold, thresholds, types, allow, deny })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn configs() {
+        let ok = [
+            ("{}", PhiConfig::default()),
+            (
+                r#"{"threshold":0.7,"thresholds":{"name":0.4},"types":["name","date"],"allow":[" Foley "],"deny":[{"term":"Calvert","type":"location"}]}"#,
+                PhiConfig {
+                    threshold: 0.7,
+                    thresholds: [(EntityType::Name, 0.4)].into_iter().collect(),
+                    types: [EntityType::Name, EntityType::Date].into_iter().collect(),
+                    allow: vec!["Foley".into()],
+                    deny: vec![DenyTerm { term: "Calvert".into(), entity: EntityType::Location }],
+                },
+            ),
+        ];
+        for (json, want) in ok {
+            let got = PhiConfig::from_json(json).expect("valid");
+            assert_eq!(got, want, "{json}");
+            assert_eq!(PhiConfig::from_json(&got.to_json()).expect("round trip"), got);
+        }
+        // negative rows
+        for bad in [r#"{"threshold":1.5}"#, r#"{"types":["nmae"]}"#, r#"{"thresholds":{"date":-1}}"#, r#"{"deny":[{"term":" ","type":"name"}]}"#, r#"{"colour":1}"#, "[", ""] {
+            assert!(PhiConfig::from_json(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,312 @@
+//! Dates: every element of a date except a year standing alone (month/day, month/day/year,
+//! ISO dates, month names), plus years that clinical notes use as dates ("MI 1992", "CABG '95").
+//! Validates calendars; invalidates clinical fractions that look like dates ("2/6 murmur",
+//! "5/5 strength", "BP 120/80", "1/2 NS", "pain 3/10"). Never reads times of day as dates.
+
+use super::{Context, Detector};
+use crate::{Detection, Doc, EntityType};
+use localdx_span::Span;
+use regex::Regex;
+
+const NAME: &str = "date";
+
+const MONTHS: &str = "january|february|march|april|june|july|august|september|october|november|december|may";
+const MON: &str = "jan|feb|mar|apr|jun|jul|aug|sept|sep|oct|nov|dec";
+
+/// Words near a bare month/day that say it is a measurement, not a date.
+const NOT_A_DATE: Context = Context {
+    words: &[
+        ("murmur", -0.5), ("murmurs", -0.5), ("sem", -0.5), ("hsm", -0.5), ("strength", -0.5), ("str", -0.5),
+        ("motor", -0.5), ("grip", -0.5), ("grips", -0.5), ("grasp", -0.5), ("pulses", -0.5), ("pulse", -0.5),
+        ("bp", -0.5), ("abp", -0.5), ("nbp", -0.5), ("nibp", -0.5), ("cvp", -0.5), ("pap", -0.5), ("pas", -0.5),
+        ("map", -0.5), ("mmhg", -0.5), ("pain", -0.5), ("rated", -0.5), ("scale", -0.5), ("grade", -0.5),
+        ("gcs", -0.5), ("apgar", -0.5), ("apgars", -0.5), ("ns", -0.5), ("saline", -0.5), ("tab", -0.5),
+        ("tabs", -0.5), ("strength", -0.5), ("ratio", -0.5), ("peep", -0.5), ("ps", -0.5), ("cpap", -0.5),
+        ("bipap", -0.5), ("vent", -0.5), ("imv", -0.5), ("simv", -0.5), ("reflexes", -0.5), ("dtr", -0.5),
+        ("dtrs", -0.5), ("sats", -0.5), ("of", -0.3), ("out", -0.3), ("times", -0.5), ("sbp", -0.5),
+        ("ratio", -0.5), ("ie", -0.5), ("doses", -0.5), ("units", -0.5), ("bili", -0.5),
+        ("on", 0.2), ("since", 0.2), ("from", 0.15), ("until", 0.2), ("dated", 0.3), ("date", 0.3),
+        ("admitted", 0.2), ("admission", 0.2), ("discharged", 0.2), ("extubated", 0.2), ("intubated", 0.2),
+        ("started", 0.15), ("last", 0.15), ("dos", 0.3), ("dob", 0.3), ("surgery", 0.15), ("cultures", 0.2),
+        ("culture", 0.2), ("cx", 0.2), ("labs", 0.15), ("f", 0.15), ("u", 0.1),
+    ],
+    before: 2,
+    after: 1,
+};
+
+/// Words near a four-digit number that say it is a year, or a time of day.
+const YEAR_CONTEXT: Context = Context {
+    words: &[
+        ("at", -0.4), ("until", -0.4), ("til", -0.4), ("till", -0.4), ("by", -0.3), ("hrs", -0.4), ("hr", -0.4),
+        ("h", -0.4), ("am", -0.4), ("pm", -0.4), ("noon", -0.4), ("shift", -0.4), ("ml", -0.5), ("cc", -0.5),
+        ("mg", -0.5), ("units", -0.5), ("kcal", -0.5), ("cal", -0.5), ("g", -0.5), ("gm", -0.5), ("cals", -0.5),
+        ("calories", -0.5), ("mcg", -0.5),
+        ("mi", 0.2), ("cabg", 0.2), ("in", 0.2), ("since", 0.15), ("hx", 0.2), ("dx", 0.2), ("diagnosed", 0.2),
+        ("born", 0.3), ("dob", 0.3), ("pmh", 0.2), ("ca", 0.2), ("cva", 0.2), ("surgery", 0.2), ("year", 0.2),
+        ("p", 0.15), ("s", 0.1), ("repair", 0.2), ("stent", 0.2), ("ptca", 0.2), ("redo", 0.2), ("placed", 0.2),
+        ("removal", 0.2), ("cancer", 0.2), ("stroke", 0.2), ("tia", 0.2), ("ectomy", 0.2), ("of", 0.15),
+    ],
+    before: 2,
+    after: 1,
+};
+
+pub struct DateDetector {
+    mdy: Regex,
+    iso: Regex,
+    md: Regex,
+    month_day: Regex,
+    day_month: Regex,
+    month_year: Regex,
+    month_alone: Regex,
+    year: Regex,
+    apos_year: Regex,
+    history_year: Regex,
+}
+
+impl DateDetector {
+    pub fn new() -> Self {
+        let r = |s: &str| Regex::new(s).expect("date pattern compiles");
+        DateDetector {
+            mdy: r(r"\b(\d{1,2})([/.-])(\d{1,2})([/.-])(\d{4}|\d{2})\b"),
+            iso: r(r"\b(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T]\d{1,2}:\d{2}(?::\d{2})?)?\b"),
+            md: r(r"\b(\d{1,2})/(\d{1,2})\b"),
+            month_day: r(&format!(r"(?i)\b({MONTHS}|{MON})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?\b(?:,?\s+(\d{{4}}|'\d\d))?")),
+            day_month: r(&format!(r"(?i)\b(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?({MONTHS}|{MON})\b\.?(?:,?\s+(\d{{4}}|'?\d\d)\b)?")),
+            month_year: r(&format!(r"(?i)\b({MONTHS}|{MON})\.?,?\s+(?:of\s+)?(\d{{4}}|'\d\d|\d\d)\b")),
+            month_alone: r(&format!(r"(?i)\b({MONTHS}|{MON})\b")),
+            year: r(r"\b((?:19|20)\d\d)([sS])?\b"),
+            apos_year: r(r"(?:^|[^\w'])'(\d\d)\b|\b(\d\d)'(?:$|[^\w'])"),
+            history_year: r(r"(?i)\b(?:mi|cabg|cva|avr|mvr|ptca|pci|stent|tia|chole|cholecystectomy|appendectomy|appy|hysterectomy|tah|bso|dx|diagnosed|surgery|repair|nephrectomy|mastectomy|lobectomy|turp|redo|ca)\s+(?:in\s+)?(\d\d)\b"),
+        }
+    }
+}
+
+impl Default for DateDetector {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn days_in_month(m: u32, y: Option<i32>) -> u32 {
+    match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 => match y {
+            Some(y) if !(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)) => 28,
+            _ => 29,
+        },
+        _ => 0,
+    }
+}
+
+/// Calendar validity of a month and day, against the year when it is known.
+pub fn valid_date(m: u32, d: u32, y: Option<i32>) -> bool {
+    (1..=12).contains(&m) && d >= 1 && d <= days_in_month(m, y)
+}
+
+fn num(s: &str) -> u32 {
+    s.parse().unwrap_or(u32::MAX)
+}
+
+fn month_number(name: &str) -> Option<u32> {
+    let n = name.to_ascii_lowercase();
+    let n = n.trim_end_matches('.');
+    let months = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];
+    months.iter().position(|m| n.starts_with(m)).map(|i| i as u32 + 1)
+}
+
+/// The byte before `s` and the byte at `e` of `text` (0 when absent).
+fn around(text: &str, s: usize, e: usize) -> (u8, u8, u8) {
+    let b = text.as_bytes();
+    let before = if s > 0 { b[s - 1] } else { 0 };
+    let after = b.get(e).copied().unwrap_or(0);
+    let after2 = b.get(e + 1).copied().unwrap_or(0);
+    (before, after, after2)
+}
+
+impl Detector for DateDetector {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+    fn types(&self) -> &'static [EntityType] {
+        &[EntityType::Date]
+    }
+
+    fn detect(&self, doc: &Doc, out: &mut Vec<Detection>) {
+        let text = doc.text;
+        let push = |out: &mut Vec<Detection>, s: usize, e: usize, score: f32, pattern: &'static str| {
+            out.push(Detection::new(Span::new(s, e), EntityType::Date, score, NAME, pattern));
+        };
+        for c in self.mdy.captures_iter(text) {
+            let all = c.get(0).expect("group 0");
+            let (b, a, a2) = around(text, all.start(), all.end());
+            if b == b'/' || b == b'.' || (a == b'/' || a == b'.' || a == b'-') && a2.is_ascii_digit() {
+                continue;
+            }
+            if c[2] != c[4] {
+                continue;
+            }
+            let y: i32 = c[5].parse().unwrap_or(0);
+            let y = if c[5].len() == 2 { if y < 40 { 2000 + y } else { 1900 + y } } else { y };
+            let (m, d) = (num(&c[1]), num(&c[3]));
+            if valid_date(m, d, Some(y)) {
+                let score = if &c[2] == "/" { 0.95 } else { 0.8 };
+                push(out, all.start(), all.end(), score, "month_day_year");
+            } else if valid_date(d, m, Some(y)) {
+                push(out, all.start(), all.end(), 0.8, "day_month_year");
+            }
+        }
+        for c in self.iso.captures_iter(text) {
+            let all = c.get(0).expect("group 0");
+            let y: i32 = c[1].parse().unwrap_or(0);
+            if (1800..=2100).contains(&y) && valid_date(num(&c[2]), num(&c[3]), Some(y)) {
+                push(out, all.start(), all.end(), 0.95, "iso_date");
+            }
+        }
+        for c in self.md.captures_iter(text) {
+            let all = c.get(0).expect("group 0");
+            let (b, a, a2) = around(text, all.start(), all.end());
+            if b == b'/' || b == b'.' || b == b'+' || b == b'-' && all.start() >= 2 && text.as_bytes()[all.start() - 2].is_ascii_digit() {
+                continue;
+            }
+            if a == b'/' || (a == b'.' || a == b'-') && a2.is_ascii_digit() || a == b'%' {
+                continue;
+            }
+            let (m, d) = (num(&c[1]), num(&c[2]));
+            if !((1..=12).contains(&m) && (1..=31).contains(&d)) {
+                continue;
+            }
+            // common fractions and scores read as measurements unless a date word is near
+            let fraction = (d <= 4 && m < d) || d == 10 || d == 5 && m <= 5 || d == 6 && m <= 6;
+            let base = if fraction { 0.35 } else { 0.6 };
+            let det = Detection::new(Span::new(all.start(), all.end()), EntityType::Date, base, NAME, "month_day");
+            out.push(NOT_A_DATE.apply(doc, det));
+        }
+        for c in self.month_day.captures_iter(text) {
+            let all = c.get(0).expect("group 0");
+            let Some(m) = month_number(&c[1]) else { continue };
+            let d = num(&c[2]);
+            let lower = c[1].to_ascii_lowercase();
+            if !valid_date(m, d, None) || (c.get(3).is_none() && (lower == "may" || lower.starts_with("dec") || lower.starts_with("mar") && c[1].len() == 3)) {
+                continue;
+            }
+            push(out, all.start(), all.end(), 0.9, "month_name_day");
+        }
+        for c in self.day_month.captures_iter(text) {
+            let all = c.get(0).expect("group 0");
+            let Some(m) = month_number(&c[2]) else { continue };
+            let lower = c[2].to_ascii_lowercase();
+            if !valid_date(m, num(&c[1]), None) || (lower == "may" && c.get(3).is_none()) {
+                continue;
+            }
+            push(out, all.start(), all.end(), 0.85, "day_month_name");
+        }
+        for c in self.month_year.captures_iter(text) {
+            let all = c.get(0).expect("group 0");
+            let short = c[2].len() == 2;
+            let lower = c[1].to_ascii_lowercase();
+            if short && (lower == "may" || lower.starts_with("dec") || lower.starts_with("mar")) {
+                continue;
+            }
+            push(out, all.start(), all.end(), if short { 0.7 } else { 0.9 }, "month_name_year");
+        }
+        for c in self.month_alone.captures_iter(text) {
+            let m = c.get(1).expect("group 1");
+            let w = m.as_str();
+            let full = w.len() > 3 && !w.eq_ignore_ascii_case("sept");
+            // "may" and "march" are verbs, three-letter forms are abbreviations of other words too
+            let score = if w.eq_ignore_ascii_case("may") || w.eq_ignore_ascii_case("march") {
+                0.3
+            } else if full {
+                0.7
+            } else {
+                0.35
+            };
+            push(out, m.start(), m.end(), score, "month_name");
+        }
+        for c in self.year.captures_iter(text) {
+            let all = c.get(0).expect("group 0");
+            let (b, a, a2) = around(text, all.start(), all.end());
+            if matches!(b, b'.' | b'/' | b'$' | b'#' | b'-' | b'+' | b':') || matches!(a, b'.' | b',' ) && a2.is_ascii_digit() || matches!(a, b'/' | b':' | b'%') {
+                continue;
+            }
+            if (a == b'-' && a2.is_ascii_digit()) || text[all.end()..].starts_with(" -") && text[all.end()..].trim_start_matches([' ', '-']).starts_with(|c: char| c.is_ascii_digit()) {
+                continue; // a time range "1900-0700"
+            }
+            let y = num(&c[1]);
+            if !(1900..=2039).contains(&y) {
+                continue;
+            }
+            // 1960..1999 cannot be a time of day (minutes >= 60); 1900..1959, 2000..2039 can
+            let base = if y % 100 >= 60 || c.get(2).is_some() { 0.7 } else { 0.4 };
+            let det = Detection::new(Span::new(all.start(), all.end()), EntityType::Date, base, NAME, "year");
+            out.push(YEAR_CONTEXT.apply(doc, det));
+        }
+        for c in self.apos_year.captures_iter(text) {
+            let g = c.get(1).or_else(|| c.get(2)).expect("one group matches");
+            push(out, g.start(), g.end(), 0.7, "apostrophe_year");
+        }
+        for c in self.history_year.captures_iter(text) {
+            let g = c.get(1).expect("group 1");
+            let (_, a, a2) = around(text, g.start(), g.end());
+            if matches!(a, b'%' | b'/' | b'-' | b'x') || a == b'.' && a2.is_ascii_digit() || a == b' ' && matches!(a2, b'%' | b'/') {
+                continue;
+            }
+            let rest = text[g.end()..].trim_start().to_ascii_lowercase();
+            if ["mg", "mcg", "ml", "cc", "units", "hr", "y", "yr", "min", "%", "mm", "cm", "kg", "bpm"].iter().any(|u| rest.starts_with(u)) {
+                continue;
+            }
+            push(out, g.start(), g.end(), 0.55, "history_two_digit_year");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detectors::testing;
+    use EntityType::Date;
+
+    fn check(text: &str, expected: &[&str]) {
+        let want: Vec<(&str, EntityType)> = expected.iter().map(|s| (*s, Date)).collect();
+        testing::check(&DateDetector::new(), text, &want);
+    }
+
+    #[test]
+    fn dates() {
+        check("extubated 10/3 at 9:30", &["10/3"]);
+        check("admitted on 10/18/03 with", &["10/18/03"]);
+        check("ADMITTED 10-18-2003", &["10-18-2003"]);
+        check("born 2006-04-07 09:00:27 here", &["2006-04-07 09:00:27"]);
+        check("seen March 3, 2020 and", &["March 3, 2020"]);
+        check("IN THIS CASE MARCH OF 1993.", &["MARCH OF 1993"]);
+        check("on 3rd of October", &["3rd of October"]);
+        check("PMH: S/P MI 1992; LCX", &["1992"]);
+        check("s/p cabg '95 and", &["95"]);
+        check("CHOLECYSTECTOMY 77'.", &["77"]);
+        check("CABG 81, MVR", &["81"]);
+        check("HX MI IN 1980S", &["1980S"]);
+        check("planned for November", &["November"]);
+        // negative rows: measurements, times, invalid calendars
+        check("2/6 murmur heard", &[]);
+        check("strength 5/5 all ext", &[]);
+        check("BP 120/80 HR 81", &[]);
+        check("bp 90/50", &[]);
+        check("1/2 NS at 100", &[]);
+        check("pain 3/10", &[]);
+        check("abg 7.35/45/88", &[]);
+        check("report at 1900 from", &[]);
+        check("shift 1900 - 0700", &[]);
+        check("13/45 and 2/30/2001", &[]);
+        check("you may go", &[]);
+        check("dec BS on left", &[]);
+        check("MI 81% sat", &[]);
+    }
+
+    #[test]
+    fn calendar() {
+        for (m, d, y, ok) in [(2, 29, Some(2000), true), (2, 29, Some(1900), false), (2, 29, None, true), (4, 31, None, false), (13, 1, None, false), (1, 0, None, false)] {
+            assert_eq!(valid_date(m, d, y), ok, "{m}/{d}/{y:?}");
+        }
+    }
+}

@@ -1,0 +1,235 @@
+//! Places smaller than a state: hospitals and other facilities ("CALVERT HOSPITAL", "St. Mary",
+//! "Lally MICU", hospital acronyms such as "MGH"), US cities and counties from the gazetteer, and
+//! capitalised places after "lives in" / "from". Never flags states or countries (Safe Harbor keeps
+//! them), and invalidates clinical words before a facility word ("OUTSIDE HOSPITAL").
+
+use super::{is_stopword, Context, Detector};
+use crate::gazetteer::gazetteers;
+use crate::{Detection, Doc, EntityType};
+use localdx_span::Span;
+
+const NAME: &str = "location";
+
+/// Words that end a facility name; the name is the capitalised words before them.
+fn facility_word(w: &str) -> bool {
+    matches!(
+        w,
+        "hospital" | "hosp" | "hospitals" | "clinic" | "clinics" | "rehab" | "rehabilitation" | "memorial" | "adventist"
+            | "healthcare" | "infirmary" | "hospice" | "sanatorium" | "nursing" | "medical" | "med" | "health"
+            | "manor" | "convalescent" | "center" | "centre" | "institute" | "university" | "college" | "school"
+            | "church" | "county" | "pavilion" | "lodge" | "village" | "residence" | "shelter"
+    )
+}
+
+/// Hospital units that follow a facility or building name: "Lally MICU", "Quartermain 5".
+fn unit_word(w: &str) -> bool {
+    matches!(w, "micu" | "sicu" | "ccu" | "icu" | "nicu" | "cvicu" | "csru" | "tsicu" | "er" | "ew" | "ed" | "ward" | "wing" | "building" | "bldg" | "tower" | "floor")
+}
+
+/// Words that can precede a facility word without naming it.
+fn generic_place_word(w: &str) -> bool {
+    matches!(
+        w,
+        "outside" | "other" | "same" | "local" | "previous" | "referring" | "another" | "community" | "general" | "state"
+            | "the" | "a" | "an" | "this" | "that" | "his" | "her" | "their" | "its" | "acute" | "chronic" | "long"
+            | "term" | "skilled" | "care" | "rehab" | "nursing" | "home" | "medical" | "psychiatric" | "private"
+            | "teaching" | "veterans" | "childrens" | "children" | "womens" | "cancer" | "heart" | "eye" | "pain"
+            | "dialysis" | "day" | "outpatient" | "inpatient" | "primary" | "urgent" | "emergency" | "trauma" | "osh"
+            | "to" | "from" | "at" | "in" | "of" | "transfer" | "transferred" | "admitted" | "discharged" | "sent"
+            | "via" | "and" | "or" | "with" | "for" | "by" | "on" | "went" | "go" | "back" | "return" | "returned"
+            | "called" | "new" | "old" | "main" | "north" | "south" | "east" | "west" | "upper" | "lower" | "health"
+            | "center" | "clinic" | "hospital" | "hosp" | "dept" | "department" | "university" | "county" | "city"
+    )
+}
+
+/// Words after which a capitalised word is a place.
+const PLACE_CUES: &[&str] = &["lives", "living", "resides", "resident", "reside", "moved", "from", "born", "home", "visiting", "near", "town", "city", "located", "lived"];
+
+const CITY_CONTEXT: Context = Context {
+    words: &[
+        ("in", 0.2), ("from", 0.2), ("to", 0.15), ("lives", 0.3), ("resides", 0.3), ("near", 0.2), ("at", 0.1),
+        ("moved", 0.3), ("of", 0.05), ("city", 0.3), ("town", 0.3), ("born", 0.2),
+    ],
+    before: 2,
+    after: 0,
+};
+
+pub struct LocationDetector;
+
+impl LocationDetector {
+    pub fn new() -> Self {
+        LocationDetector
+    }
+}
+
+impl Default for LocationDetector {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn name_token(doc: &Doc, i: usize) -> bool {
+    let t = &doc.tokens[i];
+    let w = doc.lower(i);
+    t.alpha && w.len() >= 2 && doc.capitalised(i) && !generic_place_word(w) && !is_stopword(w) && !super::name::is_eponym(w)
+}
+
+/// Whether tokens `a..b` match a gazetteer phrase starting at `a`; returns its length.
+fn phrase_at(doc: &Doc, a: usize, phrases: Option<&Vec<Vec<&'static str>>>) -> Option<usize> {
+    let phrases = phrases?;
+    'outer: for p in phrases {
+        if a + p.len() > doc.tokens.len() {
+            continue;
+        }
+        for (k, w) in p.iter().enumerate() {
+            if doc.lower(a + k) != *w || (k > 0 && doc.gap_before(a + k).len() > 2) {
+                continue 'outer;
+            }
+        }
+        return Some(p.len());
+    }
+    None
+}
+
+impl Detector for LocationDetector {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+    fn types(&self) -> &'static [EntityType] {
+        &[EntityType::Location]
+    }
+
+    fn detect(&self, doc: &Doc, out: &mut Vec<Detection>) {
+        let g = gazetteers();
+        let n = doc.tokens.len();
+        let span = |a: usize, b: usize| Span::new(doc.tokens[a].span.start, doc.tokens[b - 1].span.end);
+        for i in 0..n {
+            let w = doc.lower(i);
+            // 1. a facility: up to three name tokens before a facility word
+            if facility_word(w) && i > 0 && (doc.capitalised(i) || !doc.cased) {
+                let mut a = i;
+                while a > 0 && i - a < 3 && name_token(doc, a - 1) {
+                    let gap = doc.gap_after(a - 1);
+                    if gap.len() > 3 || gap.contains('\n') || gap.contains(',') {
+                        break;
+                    }
+                    a -= 1;
+                }
+                if a < i {
+                    let wa = doc.lower(a);
+                    // "St. Mary" keeps its saint
+                    let mut start = a;
+                    if a > 0 && matches!(doc.lower(a - 1), "st" | "saint" | "mt" | "mount") && doc.gap_after(a - 1).len() <= 2 {
+                        start = a - 1;
+                    }
+                    let score = if g.is_common(wa) && i - a == 1 { 0.55 } else { 0.8 };
+                    out.push(Detection::new(span(start, i), EntityType::Location, score, NAME, "name_before_facility_word"));
+                }
+            }
+            // 2. "St. Mary", "Saint Agnes" followed by a capitalised word
+            if matches!(w, "st" | "saint") && i + 1 < n && doc.capitalised(i) {
+                let gap = doc.gap_after(i);
+                if (gap == ". " || gap == " " || gap == ".") && name_token(doc, i + 1) && !doc.tokens[i].span.is_empty() {
+                    // a street number before "St" means a street ("19 Clover St.") - address owns it
+                    let street = i > 0 && doc.tokens[i - 1].alpha && i >= 2 && doc.tokens[i - 2].digit;
+                    if !street {
+                        out.push(Detection::new(span(i, i + 2), EntityType::Location, 0.7, NAME, "saint_name"));
+                    }
+                }
+            }
+            // 3. a named unit: "Lally MICU", "transfer to Quartermain 5"
+            if i + 1 < n && name_token(doc, i) && !g.is_common(w) && !g.is_clinical(w) && w.len() >= 3 && !super::name::is_eponym(w) {
+                let next = doc.lower(i + 1);
+                let gap = doc.gap_after(i);
+                let unit = unit_word(next) && gap.len() <= 2 && !doc.cased || unit_word(next) && doc.tokens[i].title;
+                let ward = doc.tokens[i + 1].digit && next.len() == 1 && gap == " " && i > 0 && matches!(doc.lower(i - 1), "to" | "from" | "on" | "or" | "at");
+                if unit || ward {
+                    out.push(Detection::new(span(i, i + 1), EntityType::Location, 0.6, NAME, "named_unit"));
+                }
+            }
+            // 4. hospital acronyms: MGH, BWH, GH ("transferred to gh")
+            if doc.tokens[i].alpha && (2..=4).contains(&w.len()) && (w.ends_with("gh") || w.ends_with("wh") || w.ends_with("mc")) && !g.is_common(w) && w != "ugh" {
+                let cue = i > 0 && matches!(doc.lower(i - 1), "to" | "from" | "at" | "in" | "tx" | "via" | "transfer" | "transferred" | "osh");
+                let score = if cue { 0.75 } else { 0.55 };
+                out.push(Detection::new(span(i, i + 1), EntityType::Location, score, NAME, "hospital_acronym"));
+            }
+            // 5. a gazetteer city or county
+            if doc.tokens[i].alpha && (doc.capitalised(i) || !doc.cased) {
+                let city = phrase_at(doc, i, g.cities.get(w));
+                let county = phrase_at(doc, i, g.counties.get(w));
+                if let Some(len) = city.or(county) {
+                    let words: Vec<&str> = (i..i + len).map(|k| doc.lower(k)).collect();
+                    let ambiguous = len == 1 && (g.is_common(w) || g.is_first(w) || g.is_clinical(w) || super::name::is_eponym(w) || w.len() < 4);
+                    let is_state = g.states.contains_key(w) && phrase_at(doc, i, g.states.get(w)) == Some(len);
+                    if !is_state && !words.iter().all(|x| is_stopword(x)) {
+                        let (base, pattern) = match (city.is_some(), ambiguous) {
+                            (true, false) => (if len > 1 { 0.75 } else { 0.6 }, "gazetteer_city"),
+                            (true, true) => (0.3, "gazetteer_city_ambiguous"),
+                            (false, false) => (0.45, "gazetteer_county"),
+                            (false, true) => (0.2, "gazetteer_county_ambiguous"),
+                        };
+                        // followed by a state: "Rockville, MD"
+                        let mut score = base;
+                        let after = i + len;
+                        let state_follows = after < n
+                            && doc.gap_before(after).trim() == ","
+                            && (g.state_abbrs.contains(doc.lower(after)) && doc.tokens[after].upper || g.states.contains_key(doc.lower(after)));
+                        let det = Detection::new(span(i, i + len), EntityType::Location, score, NAME, pattern);
+                        let det = if state_follows {
+                            score = (score + 0.4).min(1.0);
+                            let mut d = det.with_context(doc.lower(after), score - base);
+                            d.score = score;
+                            d
+                        } else {
+                            CITY_CONTEXT.apply(doc, det)
+                        };
+                        out.push(det);
+                    }
+                }
+            }
+            // 6. a capitalised unknown word after "lives in", "from": "LIVES WITH SON IN ROCKVILLE"
+            if i >= 1 && doc.tokens[i].alpha && name_token(doc, i) && !g.is_common(w) && !g.is_clinical(w) && w.len() >= 4 {
+                let prev = doc.lower(i - 1);
+                let cue = if prev == "in" && i >= 2 {
+                    let p2 = doc.lower(i - 2);
+                    PLACE_CUES.contains(&p2) || (i >= 4 && (i - 4..i - 1).any(|k| PLACE_CUES.contains(&doc.lower(k))))
+                } else {
+                    matches!(prev, "from") && i >= 2 && matches!(doc.lower(i - 2), "moved" | "called" | "visiting" | "flew" | "drove" | "sister" | "brother" | "daughter" | "son" | "family")
+                };
+                if cue && !g.is_first(w) {
+                    out.push(Detection::new(span(i, i + 1), EntityType::Location, 0.6, NAME, "place_after_cue").with_context(prev, 0.0));
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detectors::testing;
+    use EntityType::Location;
+
+    fn check(text: &str, expected: &[&str]) {
+        let want: Vec<(&str, EntityType)> = expected.iter().map(|s| (*s, Location)).collect();
+        testing::check(&LocationDetector::new(), text, &want);
+    }
+
+    #[test]
+    fn locations() {
+        check("ADMITTED IN TRANSFER FROM CALVERT HOSPITAL FOR", &["CALVERT"]);
+        check("She went via ambulance to St. Mary Hospital.", &["St. Mary"]);
+        check("transferred to Lally MICU. PMH", &["Lally"]);
+        check("Transfer to Quartermain 5 (telemetry bed)", &["Quartermain"]);
+        check("transfered to gh 7/22.", &["gh"]);
+        check("LIVES WITH SON AND FAMILY IN ROCKVILLE. ALSO", &["ROCKVILLE"]);
+        check("Sister called from Seattle", &["Seattle"]);
+        check("moved to Baltimore, MD last year", &["Baltimore"]);
+        // negative rows: generic facilities, states, clinical words
+        check("TRANSFERRED FROM OUTSIDE HOSPITAL", &[]);
+        check("DAUGHTER LIVES IN CALIFORNIA", &[]);
+        check("UNION OF FRACTURE", &[]);
+        check("COUGH AND HIGH FEVER", &[]);
+        check("patient to MICU", &[]);
+    }
+}

@@ -1,0 +1,392 @@
+//! Person names: patients, relatives, clinicians, initials. Works on mixed-case, lower-case and
+//! capitals-only notes by combining cues: a title before ("Dr.", "Mrs"), a relation word before
+//! ("son", "daughter"), a credential after ("RN", "MD"), and the census first-name and surname
+//! gazetteers. Invalidates common English words, clinical vocabulary and medical eponyms
+//! ("Parkinson", "Foley", "Apgar") unless a title or relation word vouches for them.
+
+use super::{is_stopword, Detector};
+use crate::gazetteer::{gazetteers, Gazetteers};
+use crate::{Detection, Doc, EntityType};
+use localdx_span::Span;
+
+const NAME: &str = "name";
+
+fn is_title(w: &str) -> bool {
+    matches!(w, "dr" | "doctor" | "mr" | "mrs" | "ms" | "miss" | "mister" | "prof" | "professor" | "mx" | "sr" | "sra" | "srta" | "madam" | "mme" | "mlle")
+}
+
+fn is_role(w: &str) -> bool {
+    matches!(
+        w,
+        "np" | "nurse" | "resident" | "intern" | "attending" | "fellow" | "pcp" | "staff" | "rn" | "cardiologist" | "surgeon"
+            | "physician" | "therapist" | "sw" | "rrt" | "hcp" | "name" | "named" | "dear" | "signed" | "by" | "contact"
+            | "page" | "paged" | "cc" | "am" | "called" | "spoke" | "dictated" | "provider" | "neurologist" | "oncologist"
+            | "nephrologist" | "pulmonologist" | "intensivist" | "hospitalist" | "radiologist" | "anesthesiologist"
+    )
+}
+
+fn is_credential(w: &str) -> bool {
+    matches!(w, "rn" | "md" | "rrt" | "np" | "crna" | "lpn" | "phd" | "dds" | "dmd" | "msw" | "licsw" | "lcsw" | "bsn" | "aprn" | "cns" | "pac" | "rt" | "slp" | "facs" | "facc" | "mph" | "jr" | "sr" | "iii")
+}
+
+fn is_relation(w: &str) -> bool {
+    matches!(
+        w,
+        "son" | "sons" | "daughter" | "daughters" | "dtr" | "dau" | "husband" | "wife" | "spouse" | "sister" | "sisters"
+            | "brother" | "brothers" | "mother" | "mom" | "father" | "dad" | "niece" | "nephew" | "grandson" | "granddaughter"
+            | "grandaughter" | "grandchild" | "aunt" | "uncle" | "cousin" | "friend" | "proxy" | "partner" | "fiance"
+            | "fiancee" | "boyfriend" | "girlfriend" | "neighbor" | "neighbour" | "sil" | "dil" | "law" | "stepson"
+            | "stepdaughter" | "guardian" | "companion" | "grandmother" | "grandfather" | "kid" | "child" | "children"
+            | "family" | "parents" | "parent" | "godson" | "goddaughter" | "caregiver"
+    )
+}
+
+/// Months and weekdays are first names too ("June", "May") but the date detector owns them.
+fn is_calendar_word(w: &str) -> bool {
+    matches!(
+        w,
+        "january" | "february" | "march" | "april" | "may" | "june" | "july" | "august" | "september" | "october"
+            | "november" | "december" | "monday" | "tuesday" | "wednesday" | "thursday" | "friday" | "saturday" | "sunday"
+    )
+}
+
+/// Medical eponyms and device names that are also surnames or first names.
+pub fn is_eponym(w: &str) -> bool {
+    matches!(
+        w,
+        "parkinson" | "parkinsons" | "foley" | "apgar" | "apgars" | "swan" | "ganz" | "murphy" | "babinski" | "homan"
+            | "homans" | "kernig" | "brudzinski" | "trendelenburg" | "fowler" | "fowlers" | "valsalva" | "heimlich"
+            | "glasgow" | "bell" | "bells" | "crohn" | "crohns" | "hodgkin" | "hodgkins" | "alzheimer" | "alzheimers"
+            | "addison" | "addisons" | "cushing" | "cushings" | "graves" | "hashimoto" | "huntington" | "guillain"
+            | "barre" | "tourette" | "kawasaki" | "raynaud" | "raynauds" | "sjogren" | "whipple" | "nissen"
+            | "hartmann" | "roux" | "billroth" | "levine" | "allen" | "doppler" | "holter" | "coombs" | "gram"
+            | "wolff" | "purkinje" | "starling" | "korotkoff" | "cheyne" | "stokes" | "kussmaul" | "hickman"
+            | "broviac" | "groshong" | "jackson" | "pratt" | "penrose" | "posey" | "ambu" | "dobhoff" | "salem"
+            | "keofeed" | "levin" | "blakemore" | "sengstaken" | "quinton" | "mahurkar" | "cordis" | "hemovac"
+            | "tegaderm" | "duoderm" | "xeroform" | "kerlix" | "bair" | "hugger" | "miami" | "aspen" | "philadelphia"
+            | "wilms" | "ewing" | "kaposi" | "burkitt" | "reynolds" | "charcot" | "marie" | "tooth" | "wernicke"
+            | "korsakoff" | "bence" | "jones" | "mallory" | "weiss" | "zenker" | "barrett" | "barretts" | "meckel"
+            | "mcburney" | "rovsing" | "chvostek" | "trousseau" | "romberg" | "rinne" | "weber" | "snellen"
+            | "hoffman" | "hoffmann" | "lachman" | "mcmurray" | "phalen" | "tinel" | "finkelstein" | "spurling"
+            | "gleason" | "breslow" | "clark" | "dukes" | "bishop" | "ranson" | "child" | "pugh" | "wells"
+            | "marshall" | "lasix" | "coumadin" | "tylenol" | "motrin" | "ativan" | "haldol" | "morphine"
+            | "ringer" | "ringers" | "hartford" | "lyme" | "down" | "downs" | "turner" | "marfan" | "ehlers"
+            | "danlos" | "stevens" | "johnson" | "fallot" | "ebstein" | "eisenmenger" | "kawasakis" | "osler"
+            | "rendu" | "janeway" | "roth" | "austin" | "flint" | "duroziez" | "quincke" | "musset"
+            | "mobitz" | "wenckebach" | "brugada" | "prinzmetal" | "takotsubo" | "dressler" | "beck" | "kerley"
+            | "virchow" | "lewy" | "pick" | "creutzfeldt" | "jakob" | "bell's" | "sims" | "merkel" | "mohs"
+            | "pap" | "gomco" | "mayo" | "morgan" | "ranitidine" | "heparin" | "levophed" | "vasopressin"
+    )
+}
+
+/// Clinical abbreviations of two or three letters that collide with surnames in capitals.
+fn is_clinical_abbreviation(w: &str) -> bool {
+    w.len() <= 2
+        || matches!(
+            w,
+            "abg" | "abd" | "ams" | "bun" | "cad" | "chf" | "cmv" | "copd" | "cpk" | "cvp" | "dnr" | "dni" | "ekg" | "ett"
+                | "ffp" | "gtt" | "hct" | "hob" | "inr" | "ivf" | "lft" | "lfts" | "map" | "mae" | "ngt" | "npo" | "ogt"
+                | "osh" | "pcp" | "peg" | "perrl" | "picc" | "prbc" | "ptt" | "rbc" | "rll" | "rul" | "sob" | "tpn"
+                | "uti" | "vss" | "wbc" | "lll" | "lul" | "rml" | "doe" | "pnd" | "jvd" | "fen" | "neg" | "pos"
+                | "mcg" | "meq" | "kcl" | "mag" | "phos" | "glu" | "lac" | "alb" | "tsh" | "iabp" | "art" | "sat"
+                | "sats" | "lasix" | "dilt" | "levo" | "neo" | "vanco" | "zosyn" | "flagyl" | "cath" | "echo" | "cta"
+                | "micu" | "sicu" | "ccu" | "icu" | "nicu" | "csru" | "pacu" | "ed" | "er" | "ew" | "tele" | "bipap"
+                | "cpap" | "trach" | "hep" | "huo" | "ivp" | "prn" | "qid" | "tid" | "bid" | "qd" | "qhs" | "ngtd"
+                | "lcx" | "lad" | "rca" | "pda" | "svg" | "lima" | "mvr" | "avr" | "cabg" | "ptca" | "afib" | "aflutter"
+                | "vtach" | "vfib" | "nsr" | "svt" | "pvc" | "pvcs" | "pac" | "pacs" | "rhythm" | "sinus" | "brady"
+                | "tachy" | "hr" | "bp" | "rr" | "sbp" | "dbp" | "temp" | "tmax" | "wnl" | "nad" | "aox" | "perla"
+                | "cam" | "riss" | "ssi" | "bs" | "fs" | "fsbs" | "ns" | "lr" | "d5w" | "po" | "iv" | "sq" | "sc"
+                | "vent" | "sxn" | "hemo" | "hd" | "cvvh" | "cvvhd" | "crrt" | "ptx" | "cxr" | "ct"
+                | "mri" | "mra" | "kub" | "us" | "tte" | "tee" | "dvt" | "pe" | "gi" | "gu" | "id" | "neuro" | "resp"
+                | "cv" | "skin" | "social" | "plan" | "dispo" | "rehab" | "hosp" | "pmh" | "hpi" | "ros" | "cc" | "hx"
+                | "dx" | "tx" | "rx" | "fx" | "sx" | "yo" | "yrs" | "bil" | "bilat" | "lle" | "rle" | "lue" | "rue"
+                | "dsg" | "drsg" | "mso" | "mso4" | "vap" | "ards" | "ckd" | "esrd" | "arf" | "atn" | "dka" | "hhs"
+                | "mrsa" | "vre" | "cdiff" | "ugib" | "lgib" | "gib" | "nstemi" | "stemi" | "acs" | "htn" | "hld"
+                | "dm" | "niddm" | "iddm" | "osa" | "bph" | "gerd" | "pud" | "cva" | "tia" | "sah" | "sdh" | "ich"
+        )
+}
+
+/// How a token may serve as part of a name.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Fit {
+    /// Cannot be part of a name.
+    No,
+    /// Can be part of a name when a cue (title, relation, credential) vouches for it.
+    Cued,
+    /// Looks like a name by itself (a gazetteer name that is no common word, or a capitalised
+    /// unknown word).
+    Likely,
+}
+
+pub struct NameDetector;
+
+impl NameDetector {
+    pub fn new() -> Self {
+        NameDetector
+    }
+}
+
+impl Default for NameDetector {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+struct Scan<'a, 'd> {
+    doc: &'a Doc<'d>,
+    g: &'static Gazetteers,
+}
+
+impl Scan<'_, '_> {
+    fn initial(&self, i: usize) -> bool {
+        let t = &self.doc.tokens[i];
+        t.alpha && self.doc.word(i).chars().count() == 1 && (t.upper || !self.doc.cased) && self.doc.gap_after(i).starts_with('.')
+    }
+
+    fn fit(&self, i: usize) -> Fit {
+        let doc = self.doc;
+        let t = &doc.tokens[i];
+        if !t.alpha {
+            return Fit::No;
+        }
+        let w = doc.lower(i);
+        if is_stopword(w) || is_calendar_word(w) || is_credential(w) || is_relation(w) || is_title(w) {
+            return Fit::No;
+        }
+        if self.initial(i) {
+            return Fit::Cued;
+        }
+        if w.chars().count() < 2 || is_clinical_abbreviation(w) || is_eponym(w) {
+            return Fit::No;
+        }
+        if doc.cased && !doc.capitalised(i) {
+            return Fit::No;
+        }
+        let g = self.g;
+        let known = g.is_first(w) || g.is_last(w);
+        if g.is_common(w) || g.is_clinical(w) {
+            return Fit::Cued;
+        }
+        if known || (doc.cased && !doc.starts_sentence(i)) {
+            return Fit::Likely;
+        }
+        Fit::Cued
+    }
+
+    /// Whether the gap between tokens `i` and `i + 1` can sit inside a name ("J. O'Brien",
+    /// "Stord-Painter", "Emily  Parker").
+    fn joins(&self, i: usize) -> bool {
+        let gap = self.doc.gap_after(i);
+        gap.len() <= 3 && !gap.contains('\n') && gap.chars().all(|c| c == ' ' || c == '.' || c == '-' || c == '\t')
+    }
+
+    /// Extends a name that starts at token `i` rightwards over tokens that fit at least `min`,
+    /// at most `max` tokens in all. Returns the index after the last token.
+    fn extend(&self, i: usize, max: usize, min: Fit) -> usize {
+        let mut end = i + 1;
+        while end < self.doc.tokens.len() && end - i < max && self.joins(end - 1) {
+            let f = self.fit(end);
+            if f < min && !(f == Fit::Cued && self.initial(end)) {
+                break;
+            }
+            end += 1;
+        }
+        end
+    }
+}
+
+impl Detector for NameDetector {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+    fn types(&self) -> &'static [EntityType] {
+        &[EntityType::Name]
+    }
+
+    fn detect(&self, doc: &Doc, out: &mut Vec<Detection>) {
+        let s = Scan { doc, g: gazetteers() };
+        let n = doc.tokens.len();
+        let span = |a: usize, b: usize| Span::new(doc.tokens[a].span.start, doc.tokens[b - 1].span.end);
+        let mut covered = vec![false; n];
+        let mut emit = |out: &mut Vec<Detection>, a: usize, b: usize, score: f32, pattern: &'static str, cue: Option<&str>| {
+            if a >= b {
+                return;
+            }
+            let mut d = Detection::new(span(a, b), EntityType::Name, score, NAME, pattern);
+            if let Some(w) = cue {
+                d = d.with_context(w, 0.0);
+            }
+            for c in covered.iter_mut().take(b).skip(a) {
+                *c = true;
+            }
+            out.push(d);
+        };
+
+        for i in 0..n {
+            let w = doc.lower(i);
+            // 1. a title: "Dr. Marder", "MRS BRUCER", "mr I remained"
+            if is_title(w) && i + 1 < n {
+                let gap = doc.gap_after(i);
+                let j = i + 1;
+                if gap.len() <= 3 && !gap.contains('\n') && doc.tokens[j].alpha {
+                    let wj = doc.lower(j);
+                    let single = doc.word(j).chars().count() == 1;
+                    let ok = !is_stopword(wj) && !is_clinical_abbreviation(wj) || single && doc.tokens[j].upper;
+                    if ok && !is_calendar_word(wj) && !is_relation(wj) {
+                        let end = s.extend(j, 3, Fit::Likely);
+                        emit(out, j, end, 0.95, "title_name", Some(w));
+                    }
+                }
+            }
+            // 2. a role word: "NP CAROL", "house staff mary souza"
+            if is_role(w) && i + 1 < n && s.joins(i) || is_role(w) && i + 1 < n && doc.gap_after(i).trim() == ":" {
+                let j = i + 1;
+                let wj = doc.lower(j);
+                let f = s.fit(j);
+                if f == Fit::Likely || f == Fit::Cued && s.g.is_first(wj) {
+                    let end = s.extend(j, 3, Fit::Likely);
+                    emit(out, j, end, 0.8, "role_name", Some(w));
+                }
+            }
+            // 3. a relation word: "son bill", "Husband Rich Martino", "Sons Smokey, Morris and Roger"
+            if is_relation(w) {
+                let mut j = i + 1;
+                // skip "'s", "-in-law", ":" and similar furniture
+                while j < n && matches!(doc.lower(j), "in" | "law" | "is" | "named" | "name") && j <= i + 3 {
+                    j += 1;
+                }
+                let mut first = true;
+                while j < n {
+                    let gap = doc.gap_before(j);
+                    if gap.contains('\n') && !first || gap.len() > 6 || gap.contains('(') && !first {
+                        break;
+                    }
+                    let wj = doc.lower(j);
+                    let f = s.fit(j);
+                    let accept = f == Fit::Likely || (f == Fit::Cued && s.g.is_first(wj));
+                    if !accept {
+                        break;
+                    }
+                    let end = s.extend(j, 3, Fit::Likely);
+                    emit(out, j, end, 0.85, "relation_name", Some(w));
+                    first = false;
+                    // a list: ", Morris and Roger"
+                    j = end;
+                    if j < n && matches!(doc.lower(j), "and") {
+                        j += 1;
+                    } else if j < n && !doc.gap_before(j).contains(',') {
+                        break;
+                    }
+                }
+            }
+            // 4. a relation in brackets after a name: "Hank Przybylo (son)"
+            if is_relation(w) && i >= 1 && doc.gap_before(i).trim_end().ends_with('(') {
+                let mut a = i;
+                while a > 0 && i - a < 3 {
+                    let f = s.fit(a - 1);
+                    if f == Fit::No || (a < i && !s.joins(a - 1)) {
+                        break;
+                    }
+                    a -= 1;
+                }
+                if a < i {
+                    emit(out, a, i, 0.8, "name_relation", Some(w));
+                }
+            }
+            // 5. a credential after a name: "ROBERT V. DEGIORGIO, RRT", "Emily Parker,RN"
+            if is_credential(w) && i >= 1 && (doc.tokens[i].upper || doc.tokens[i].title) {
+                let gap = doc.gap_before(i);
+                if gap.len() <= 2 && !gap.contains('\n') && gap.chars().all(|c| c == ' ' || c == ',' || c == '-') {
+                    let mut a = i;
+                    let mut likely = false;
+                    while a > 0 && i - a < 3 {
+                        let f = s.fit(a - 1);
+                        if f == Fit::No || (a < i && !s.joins(a - 1)) {
+                            break;
+                        }
+                        likely |= f == Fit::Likely;
+                        a -= 1;
+                    }
+                    // "BALTIMORE, MD" is a place
+                    let place = matches!(w, "md" | "pa") && i - a == 1 && s.g.cities.contains_key(doc.lower(i - 1));
+                    if a < i && likely && !place {
+                        emit(out, a, i, 0.85, "name_credential", Some(w));
+                    }
+                }
+            }
+        }
+
+        // 6. gazetteer names where no cue was found
+        let mut i = 0;
+        while i < n {
+            if covered[i] || !doc.tokens[i].alpha {
+                i += 1;
+                continue;
+            }
+            let w = doc.lower(i);
+            if s.fit(i) != Fit::Likely {
+                i += 1;
+                continue;
+            }
+            let first = s.g.is_first(w);
+            let last = s.g.is_last(w);
+            let end = s.extend(i, 3, Fit::Likely);
+            let score = if end - i >= 2 && (first || last) {
+                0.75
+            } else if first {
+                if doc.cased { 0.65 } else { 0.6 }
+            } else if last {
+                let rank = s.g.last.get(w).copied().unwrap_or(u32::MAX);
+                let base = if s.g.cities.contains_key(w) { 0.3 } else if rank < 20_000 { 0.45 } else { 0.4 };
+                if doc.cased { base + 0.15 } else { base }
+            } else {
+                // a capitalised word that no gazetteer knows, inside a sentence of a cased note
+                0.4
+            };
+            let pattern = if end - i >= 2 { "gazetteer_full_name" } else if first { "gazetteer_first_name" } else if last { "gazetteer_surname" } else { "capitalised_unknown" };
+            let mut d = Detection::new(span(i, end), EntityType::Name, score, NAME, pattern);
+            d.merged = 1;
+            out.push(d);
+            i = end;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detectors::testing;
+    use EntityType::Name;
+
+    fn check(text: &str, expected: &[&str]) {
+        let want: Vec<(&str, EntityType)> = expected.iter().map(|s| (*s, Name)).collect();
+        testing::check(&NameDetector::new(), text, &want);
+    }
+
+    #[test]
+    fn names() {
+        check("Dr. Marder aware. Repeat lytes", &["Marder"]);
+        check("SPOKE WITH DR RONAYNE AND HYDRALAZINE", &["RONAYNE"]);
+        check("DR KING HAS SEEN PT", &["KING"]);
+        check("mr I remained on same dose", &["I"]);
+        check("NP CAROL ORDERED LINES", &["CAROL"]);
+        check("social: son bill called for update", &["bill"]);
+        check("SOCIAL: Husband Rich Martino in to visit", &["Rich Martino"]);
+        check("Sons Smokey, Morris and Roger in to visit", &["Smokey", "Morris", "Roger"]);
+        check("Hank Przybylo (son) cell", &["Hank Przybylo"]);
+        check("ROBERT V. DEGIORGIO, RRT", &["ROBERT V. DEGIORGIO"]);
+        check("father's condition.  Emily Parker,RN", &["Emily Parker"]);
+        check("LINDSEY CARDARELLI CALLED TO BEDSIDE", &["LINDSEY CARDARELLI"]);
+        check("PER SON DAVID, THERE IS ANOTHER", &["DAVID"]);
+        check("The patient met with Angela Lundström today", &["Angela Lundström"]);
+        // negative rows: eponyms, clinical words, common words, places, months
+        check("FOLEY CATHETER IN PLACE, PARKINSON DISEASE", &[]);
+        check("APGAR 8 AND 9", &[]);
+        check("SON WILL CALL IN AM", &[]);
+        check("PT WILL BE TRANSFERRED IN MAY", &[]);
+        check("LIVES IN BALTIMORE, MD", &[]);
+        check("SON BROUGHT HIM IN", &[]);
+        check("MD AWARE OF HCT", &[]);
+        check("Lasix given with good effect", &[]);
+    }
+}

@@ -1,0 +1,130 @@
+//! LocalDx's PHI engine: finds the HIPAA Safe Harbor identifiers in clinical notes, explains each
+//! finding, replaces them (type tags, masks or consistent surrogates), and measures itself against
+//! gold annotations.
+//!
+//! Pure engine: this crate never touches the network, the database or the clock (callers pass in
+//! configuration, secrets and timers), and never logs note text.
+//!
+//! ```
+//! let engine = localdx_phi::Engine::new(localdx_phi::PhiConfig::default());
+//! let found = engine.detect("Seen by Dr. Marder on 10/18/2003.");
+//! assert_eq!(found.len(), 2);
+//! ```
+
+pub mod config;
+pub mod detection;
+pub mod detectors;
+pub mod doc;
+pub mod entity;
+pub mod error;
+pub mod eval;
+pub mod gazetteer;
+pub mod redact;
+
+pub use config::{DenyTerm, PhiConfig};
+pub use detection::{merge, ContextHit, Detection};
+pub use doc::Doc;
+pub use entity::EntityType;
+pub use error::PhiError;
+pub use redact::{redact, Redaction, Strategy};
+
+use detectors::Detector;
+use localdx_span::{CharIndex, Span};
+use regex::Regex;
+use std::collections::{HashMap, HashSet};
+
+/// A configured detector set. Cheap to share across threads; build once per configuration.
+pub struct Engine {
+    config: PhiConfig,
+    detectors: Vec<Box<dyn Detector>>,
+    allow: HashSet<String>,
+    deny: Option<(Regex, HashMap<String, EntityType>)>,
+}
+
+impl Engine {
+    pub fn new(config: PhiConfig) -> Engine {
+        let detectors = detectors::all().into_iter().filter(|d| d.types().iter().any(|t| config.types.contains(t))).collect();
+        let allow = config.allow.iter().map(|s| s.to_lowercase()).collect();
+        let deny = if config.deny.is_empty() {
+            None
+        } else {
+            let alternatives: Vec<String> = config.deny.iter().map(|d| regex::escape(&d.term)).collect();
+            let re = Regex::new(&format!(r"(?i)\b(?:{})\b", alternatives.join("|"))).ok();
+            re.map(|re| (re, config.deny.iter().map(|d| (d.term.to_lowercase(), d.entity)).collect()))
+        };
+        Engine { config, detectors, allow, deny }
+    }
+
+    pub fn config(&self) -> &PhiConfig {
+        &self.config
+    }
+
+    /// Every detection before thresholds, allow-list and merging (for explaining what the engine
+    /// considered and dropped).
+    pub fn candidates(&self, text: &str) -> Vec<Detection> {
+        let doc = Doc::new(text);
+        let mut out = Vec::new();
+        for d in &self.detectors {
+            d.detect(&doc, &mut out);
+        }
+        out
+    }
+
+    /// The PHI in `text`: thresholded, allow- and deny-listed, merged, sorted by start, with char
+    /// offsets filled in.
+    pub fn detect(&self, text: &str) -> Vec<Detection> {
+        let mut out = self.candidates(text);
+        out.retain(|d| {
+            self.config.types.contains(&d.entity)
+                && d.score >= self.config.threshold_for(d.entity)
+                && !d.span.is_empty()
+                && (self.allow.is_empty() || !self.allow.contains(&d.span.slice(text).trim().to_lowercase()))
+        });
+        if let Some((re, types)) = &self.deny {
+            for m in re.find_iter(text) {
+                if let Some(&entity) = types.get(&m.as_str().to_lowercase()) {
+                    out.push(Detection::new(Span::new(m.start(), m.end()), entity, 1.0, "deny_list", "deny_list"));
+                }
+            }
+        }
+        let mut merged = merge(out);
+        if !text.is_ascii() {
+            let index = CharIndex::new(text);
+            for d in &mut merged {
+                d.set_chars(&index);
+            }
+        }
+        merged
+    }
+}
+
+impl Default for Engine {
+    fn default() -> Self {
+        Engine::new(PhiConfig::default())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(config: &str, text: &str, expected: &[(&str, EntityType, (usize, usize))]) {
+        let engine = Engine::new(PhiConfig::from_json(config).expect("valid config"));
+        let got: Vec<(&str, EntityType, (usize, usize))> =
+            engine.detect(text).iter().map(|d| (d.span.slice(text), d.entity, (d.char_start, d.char_end))).collect();
+        assert_eq!(got, expected, "{text:?} with {config}");
+    }
+
+    #[test]
+    fn engine_applies_configuration() {
+        use EntityType::*;
+        check("{}", "Seen by Dr. Núñez on 10/18/2003.", &[("Núñez", Name, (12, 17)), ("10/18/2003", Date, (21, 31))]);
+        check(r#"{"types":["date"]}"#, "Seen by Dr. Núñez on 10/18/2003.", &[("10/18/2003", Date, (21, 31))]);
+        check(r#"{"allow":["núñez"]}"#, "Seen by Dr. Núñez on 10/18/2003.", &[("10/18/2003", Date, (21, 31))]);
+        check(r#"{"thresholds":{"date":0.99}}"#, "on 10/18/2003", &[]);
+        check(r#"{"deny":[{"term":"Blue Unit","type":"location"}]}"#, "moved to blue unit", &[("blue unit", Location, (9, 18))]);
+        // negative rows: nothing to find
+        check("{}", "", &[]);
+        check("{}", "BP 120/80, 2/6 murmur, 5/5 strength, Foley in place, Apgars 8/9.", &[]);
+    }
+}

@@ -1,0 +1,44 @@
+//! The corpus evaluations against the targets of the PHI issue: PhysioNet deid dev notes (token
+//! recall >= 0.98 at token precision >= 0.80) and the Presidio synthetic sentences (token recall
+//! >= 0.95 on the types in scope). Read from `../shared/data`; skipped with a message when absent.
+
+use localdx_phi::eval::{evaluate, read_gold, EvalReport, GoldFormat};
+use localdx_phi::Engine;
+use std::path::Path;
+use std::time::Instant;
+
+fn run(rel: &str, format: GoldFormat) -> Option<EvalReport> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data").join(rel);
+    if !path.exists() {
+        eprintln!("skipping: {} not found (the shared data folder is absent)", path.display());
+        return None;
+    }
+    let notes = read_gold(&path, format).expect("gold file reads");
+    let clock = Instant::now();
+    let report = evaluate(&Engine::default(), &notes, format, &|| clock.elapsed().as_secs_f64(), &());
+    eprintln!(
+        "{rel}: token recall {:.4}, precision {:.4}, F2 {:.4}, span recall {:.4}, {} misses, {} false-alarm tokens",
+        report.token_recall,
+        report.token_precision,
+        report.f2,
+        report.span_recall,
+        report.misses.len(),
+        report.false_alarms.len()
+    );
+    Some(report)
+}
+
+#[test]
+fn physionet_dev_meets_targets() {
+    let Some(r) = run("physionet_deid/deid_gold_dev.jsonl", GoldFormat::DeidJsonl) else { return };
+    assert_eq!(r.notes, 1450);
+    assert!(r.token_recall >= 0.98, "token recall {}", r.token_recall);
+    assert!(r.token_precision >= 0.80, "token precision {}", r.token_precision);
+}
+
+#[test]
+fn presidio_synth_meets_targets() {
+    let Some(r) = run("presidio_synth/synth_dataset_v2.json", GoldFormat::PresidioJson) else { return };
+    assert_eq!(r.notes, 1500);
+    assert!(r.token_recall >= 0.95, "token recall {}", r.token_recall);
+}

