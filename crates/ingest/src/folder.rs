@@ -7,7 +7,8 @@
 //!
 //! Split folders (`train`, `dev`/`validation`, `test`) become splits; without them the root is one
 //! unsplit folder. The user picks the text subfolder when there are several (e.g. `text_files` in
-//! Spanish and `text_files_en` in English). The labels file of each split folder is
+//! Spanish and `text_files_en` in English); without a choice, the one English folder (`*_en`) is
+//! taken, with a warning, and any other ambiguity is refused with the list of choices. The labels file of each split folder is
 //! `--labels-file` (with `{split}` standing for the folder name) or, by default, `{split}D.tsv`,
 //! `labels.tsv`, or the only `.tsv` there.
 
@@ -43,6 +44,8 @@ pub struct FolderLayout {
     pub text_subfolders: Vec<String>,
     /// Total size of the text files.
     pub bytes: u64,
+    /// Choices made for the user (e.g. which text subfolder), to show as warnings.
+    pub notes: Vec<String>,
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> IngestError + '_ {
@@ -95,6 +98,7 @@ pub fn discover(root: &Path, text_subfolder: Option<&str>, labels_file: Option<&
         split_dirs.push((None, root.to_owned()));
     }
     let mut subfolders: Vec<String> = Vec::new();
+    let mut notes = Vec::new();
     let mut parts = Vec::new();
     let mut bytes = 0;
     for (split, dir) in split_dirs {
@@ -119,9 +123,20 @@ pub fn discover(root: &Path, text_subfolder: Option<&str>, labels_file: Option<&
             None if !txt_files(&dir)?.is_empty() => dir.clone(),
             None => {
                 let subs = text_subdirs(&dir)?;
+                let english: Vec<&PathBuf> = subs.iter().filter(|p| is_english(&name_of(p))).collect();
                 match subs.len() {
                     1 => subs[0].clone(),
                     0 => return Err(IngestError::Layout(format!("no .txt files under {}", dir.display()))),
+                    // Several languages with exactly one English one: LocalDx's models read English.
+                    _ if english.len() == 1 => {
+                        notes.push(format!(
+                            "{} holds several folders of notes{}; using {} (English); choose another with --text-subfolder",
+                            rel_or_full(root, &dir),
+                            choices(&subs),
+                            name_of(english[0])
+                        ));
+                        english[0].clone()
+                    }
                     _ => {
                         return Err(IngestError::Layout(format!(
                             "{} holds several folders of notes; choose one with --text-subfolder{}",
@@ -140,7 +155,20 @@ pub fn discover(root: &Path, text_subfolder: Option<&str>, labels_file: Option<&
         let labels = find_labels_file(&dir, &name, labels_file)?;
         parts.push(FolderPart { split, name, text_dir, labels_file: labels, files });
     }
-    Ok(FolderLayout { root: root.to_owned(), parts, text_subfolders: subfolders, bytes })
+    Ok(FolderLayout { root: root.to_owned(), parts, text_subfolders: subfolders, bytes, notes })
+}
+
+/// `text_files_en`, `notes-en`, `english`: a folder of English notes by its name.
+fn is_english(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    n.ends_with("_en") || n.ends_with("-en") || n.ends_with(".en") || n == "en" || n.contains("english")
+}
+
+fn rel_or_full(root: &Path, p: &Path) -> String {
+    match p.strip_prefix(root) {
+        Ok(r) if !r.as_os_str().is_empty() => r.display().to_string(),
+        _ => p.display().to_string(),
+    }
 }
 
 fn choices(subs: &[PathBuf]) -> String {
@@ -223,6 +251,7 @@ pub(crate) struct FolderSource {
 
 impl FolderSource {
     pub fn new(layout: FolderLayout) -> Self {
+        let warnings = layout.notes.clone();
         FolderSource {
             layout,
             part: 0,
@@ -231,7 +260,7 @@ impl FolderSource {
             queued: VecDeque::new(),
             started_part: false,
             done: 0,
-            warnings: Vec::new(),
+            warnings,
             recoded_files: 0,
         }
     }

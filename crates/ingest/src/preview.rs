@@ -137,6 +137,7 @@ pub fn preview(path: &Path, opts: &ImportOptions, rows: usize) -> Result<Preview
                 out.push(vec![f.strip_prefix(path).unwrap_or(f).display().to_string(), split.to_owned(), cut(&text)]);
             }
         }
+        warnings.extend(layout.notes.iter().cloned());
         for part in &layout.parts {
             match &part.labels_file {
                 Some(l) => warnings.push(format!("labels of {} from {}", part.text_dir.display(), l.display())),

@@ -158,3 +158,23 @@ fn text_folder_without_split_folders_assigns_splits() {
     assert!(report.warnings.iter().any(|w| w.contains("ghost")), "{:?}", report.warnings);
     assert!(report.splits.iter().all(|(_, n)| *n > 0), "{:?}", report.splits);
 }
+
+#[test]
+fn ambiguous_text_folders_are_refused_with_the_choices() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_in_memory().unwrap();
+    for sub in ["notes_fr", "notes_de"] {
+        let d = dir.path().join("train").join(sub);
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join("a.txt"), "text").unwrap();
+    }
+    match run(&store, dir.path(), &ImportOptions::default()) {
+        Err(IngestError::Layout(m)) => assert!(m.contains("notes_de, notes_fr") && m.contains("--text-subfolder"), "{m}"),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    let opts = ImportOptions { text_subfolder: Some("notes_fr".into()), ..Default::default() };
+    let report = run(&store, dir.path(), &opts).unwrap();
+    assert_eq!((report.records, report.splits[0].1), (1, 1));
+    let missing = ImportOptions { text_subfolder: Some("notes_en".into()), ..Default::default() };
+    assert!(matches!(run(&store, dir.path(), &missing), Err(IngestError::Layout(_))));
+}

@@ -96,11 +96,18 @@ fn symptom2disease_imports_1200_records_with_24_labels_stratified() {
 fn codiesp_folder_imports_750_notes_with_icd10_labels() {
     let Some(root) = shared("codiesp") else { return };
     let store = Store::open_in_memory().unwrap();
-    // Two folders of notes (Spanish and English): the user must choose.
-    match run(&store, &root, &ImportOptions::default()) {
-        Err(IngestError::Layout(m)) => assert!(m.contains("text_files_en") && m.contains("--text-subfolder"), "{m}"),
-        other => panic!("expected a choice of text folder, got {other:?}"),
-    }
+    // Two folders of notes (Spanish and English): the Spanish originals when asked for...
+    let spanish = ImportOptions { text_subfolder: Some("text_files".into()), ..Default::default() };
+    let es = run(&store, &root, &spanish).unwrap();
+    assert_eq!(es.records, 750);
+    let es_id = es.dataset_id.unwrap();
+    assert!(store.records(es_id, 0, 1, None).unwrap()[0].text.contains(" de "));
+    // ... and the English ones by default, saying so (a different source: not a re-import).
+    let auto = run(&store, &root, &ImportOptions::default()).unwrap();
+    assert_eq!(auto.records, 750);
+    assert!(auto.warnings.iter().any(|w| w.contains("using text_files_en")), "{:?}", auto.warnings);
+    assert_ne!(auto.sha256, es.sha256);
+    let store = Store::open_in_memory().unwrap();
     let opts = ImportOptions { text_subfolder: Some("text_files_en".into()), ..Default::default() };
     let report = run(&store, &root, &opts).unwrap();
     assert_eq!(report.format, Format::TextFolder);
