@@ -1,0 +1,149 @@
+//! End-to-end tests of the data commands of the `localdx` binary: exit codes, `--json` output
+//! (snake_case keys for `import`), and that a refused import leaves the database unchanged.
+//! Real data sets are read from `../shared/data/` and skipped with a message when absent.
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn shared(rel: &str) -> Option<PathBuf> {
+    let p = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/")).join(rel);
+    if p.exists() {
+        Some(p)
+    } else {
+        eprintln!("skipping: {} is absent", p.display());
+        None
+    }
+}
+
+/// Runs `localdx --db DB --json ARGS...` and returns (exit success, parsed stdout).
+fn localdx(db: &Path, args: &[&str]) -> (bool, Value) {
+    let out = Command::new(env!("CARGO_BIN_EXE_localdx")).arg("--db").arg(db).arg("--json").args(args).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let value = serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("{args:?}: stdout is not one JSON value ({e}): {stdout}\nstderr: {}", String::from_utf8_lossy(&out.stderr)));
+    (out.status.success(), value)
+}
+
+fn lines(report: &Value) -> Vec<u64> {
+    report["errors"].as_array().unwrap().iter().map(|e| e["line"].as_u64().unwrap()).collect()
+}
+
+/// What a refused import must not change: the dataset list with record counts.
+fn datasets(db: &Path) -> Value {
+    let (ok, v) = localdx(db, &["datasets"]);
+    assert!(ok);
+    v
+}
+
+#[test]
+fn mtsamples_refused_then_imported_then_recognised() {
+    let Some(csv) = shared("mtsamples/mtsamples.csv") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db.sqlite");
+    let csv = csv.to_str().unwrap();
+    let args = ["import", csv, "--text-column", "transcription", "--label-column", "medical_specialty"];
+
+    let (ok, report) = localdx(&db, &args);
+    assert!(!ok, "33 rows without text refuse the file");
+    assert_eq!(report["dataset_id"], Value::Null);
+    assert_eq!(report["rejected"], 33);
+    let got = lines(&report);
+    assert_eq!(got.len(), 33);
+    assert_eq!((got[0], got[32]), (100, 4678));
+    assert!(report["errors"][0]["message"].as_str().unwrap().contains("missing text"));
+    assert_eq!(datasets(&db), serde_json::json!([]));
+
+    let (ok, report) = localdx(&db, &[&args[..], &["--skip-bad-rows"]].concat());
+    assert!(ok, "{report}");
+    for key in ["dataset_id", "records", "rejected", "duplicates", "errors"] {
+        assert!(report.get(key).is_some(), "missing {key}");
+    }
+    assert_eq!((report["records"].as_u64(), report["rejected"].as_u64()), (Some(4966), Some(33)));
+    assert_eq!(report["duplicates"], 2609);
+    assert_eq!(lines(&report).len(), 33);
+    let id = report["dataset_id"].as_i64().unwrap();
+
+    let (ok, again) = localdx(&db, &[&args[..], &["--skip-bad-rows"]].concat());
+    assert!(!ok);
+    let message = again["error"]["message"].as_str().unwrap();
+    assert!(message.contains(&format!("dataset {id}")) && message.contains("SHA-256"), "{message}");
+
+    let (ok, merged) = localdx(&db, &[&args[..], &["--skip-bad-rows", "--allow-reimport", "--merge-duplicates"]].concat());
+    assert!(ok);
+    assert_eq!(merged["records"], 2357);
+    assert_eq!(datasets(&db).as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn symptom2disease_and_codiesp_import_with_their_counts() {
+    let (Some(s2d), Some(codiesp)) = (shared("symptom2disease/Symptom2Disease.csv"), shared("codiesp")) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db.sqlite");
+    let (ok, report) = localdx(&db, &["import", s2d.to_str().unwrap(), "--text-column", "text", "--label-column", "label"]);
+    assert!(ok, "{report}");
+    assert_eq!((report["records"].as_u64(), report["labels"].as_u64()), (Some(1200), Some(24)));
+    let id = report["dataset_id"].as_i64().unwrap().to_string();
+    let (ok, detail) = localdx(&db, &["dataset", "show", &id]);
+    assert!(ok);
+    assert_eq!(detail["labels"].as_array().unwrap().len(), 24);
+    assert_eq!(detail["records"], 1200);
+
+    let args = ["import", codiesp.to_str().unwrap(), "--format", "text-folder", "--text-subfolder", "text_files_en"];
+    let (ok, report) = localdx(&db, &args);
+    assert!(ok, "{report}");
+    assert_eq!(report["records"], 750);
+    assert_eq!(report["splits"], serde_json::json!({"train": 500, "validation": 250, "test": 0}));
+    let id = report["dataset_id"].as_i64().unwrap().to_string();
+    let (ok, page) = localdx(&db, &["dataset", "records", &id, "--limit", "3", "--search", "FEVER"]);
+    assert!(ok);
+    assert!(page["total"].as_u64().unwrap() > 10);
+    assert_eq!(page["records"].as_array().unwrap().len(), 3);
+    assert!(page["records"][0]["labels"].as_array().unwrap().len() > 1, "ICD-10 codes: {}", page["records"][0]);
+}
+
+#[test]
+fn a_malformed_csv_is_refused_with_line_numbers_and_the_database_is_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db.sqlite");
+    let good = dir.path().join("good.csv");
+    std::fs::write(&good, "note,dx\nchest pain,angina\ncough,flu\n").unwrap();
+    let (ok, _) = localdx(&db, &["import", good.to_str().unwrap()]);
+    assert!(ok);
+    let before = datasets(&db);
+    let db_bytes = std::fs::metadata(&db).unwrap().len();
+
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(&bad, "note,dx\nfine,x\n,y\nb,x,extra\n\"open quote,z\nand more\n").unwrap();
+    let (ok, report) = localdx(&db, &["import", bad.to_str().unwrap(), "--text-column", "note"]);
+    assert!(!ok);
+    assert_eq!(lines(&report), [3, 4, 5]);
+    assert_eq!(report["error"]["code"], "invalid_input");
+    assert_eq!(datasets(&db), before);
+    assert_eq!(std::fs::metadata(&db).unwrap().len(), db_bytes);
+
+    // Negative rows: a missing file and an unknown column fail with a JSON error and exit 1.
+    let (ok, err) = localdx(&db, &["import", "/nonexistent/notes.csv"]);
+    assert!(!ok && err["error"]["message"].as_str().unwrap().contains("cannot read"), "{err}");
+    let (ok, err) = localdx(&db, &["import", bad.to_str().unwrap(), "--text-column", "body"]);
+    assert!(!ok && err["error"]["message"].as_str().unwrap().contains("\"body\""), "{err}");
+    let (ok, err) = localdx(&db, &["dataset", "show", "99"]);
+    assert!(!ok && err["error"]["code"] == "not_found", "{err}");
+    assert_eq!(datasets(&db), before);
+}
+
+#[test]
+fn preview_shows_guessed_roles_without_importing() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db.sqlite");
+    let tsv = dir.path().join("notes.tsv");
+    std::fs::write(&tsv, "patient_id\tnote\tdiagnosis\tsplit\np1\tshort of breath\tI50.9\ttrain\n").unwrap();
+    let (ok, p) = localdx(&db, &["import", tsv.to_str().unwrap(), "--preview"]);
+    assert!(ok);
+    assert_eq!(p["format"], "tsv");
+    assert_eq!(p["roles"]["text"], "note");
+    assert_eq!(p["roles"]["patientId"], "patient_id");
+    assert_eq!(p["roles"]["split"], "split");
+    assert_eq!(p["roles"]["labels"], serde_json::json!(["diagnosis"]));
+    assert_eq!(datasets(&db), serde_json::json!([]));
+}
