@@ -1,0 +1,20 @@
+//! LoRA fine-tuning of LocalDx models: the training loop ([`trainer`]), AdamW and the learning-rate
+//! schedule ([`optim`]), run folders and checkpoints ([`checkpoint`]), DP-SGD and its privacy
+//! accountant ([`dp`]), classification metrics ([`metrics`]), PEFT adapter export ([`peft`]) and
+//! prediction with a finished run ([`predict`]).
+//!
+//! This crate never touches the network and never reads the database: callers hand it examples.
+
+pub mod checkpoint;
+pub mod dp;
+pub mod error;
+pub mod metrics;
+pub mod optim;
+pub mod peft;
+pub mod predict;
+pub mod trainer;
+
+pub use error::{Result, TrainError};
+pub use localdx_model;
+pub use metrics::Metrics;
+pub use trainer::{resume, train, Example, Outcome, Preset, TrainConfig, TrainData, TrainEvent};
