@@ -67,6 +67,10 @@ pub const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX rejected_rows_dataset ON rejected_rows(dataset_id);
     "#,
+    // 2: page through a dataset in id order from the index alone, without reading note texts.
+    r#"
+    CREATE INDEX records_dataset_id ON records(dataset_id, id);
+    "#,
 ];
 
 /// Brings the database to `MIGRATIONS.len()`, refusing databases from a newer LocalDx.
