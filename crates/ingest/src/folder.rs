@@ -129,12 +129,14 @@ pub fn discover(root: &Path, text_subfolder: Option<&str>, labels_file: Option<&
                     0 => return Err(IngestError::Layout(format!("no .txt files under {}", dir.display()))),
                     // Several languages with exactly one English one: LocalDx's models read English.
                     _ if english.len() == 1 => {
-                        notes.push(format!(
-                            "{} holds several folders of notes{}; using {} (English); choose another with --text-subfolder",
-                            rel_or_full(root, &dir),
+                        let note = format!(
+                            "several folders of notes{}; using {} (English); choose another with --text-subfolder",
                             choices(&subs),
                             name_of(english[0])
-                        ));
+                        );
+                        if !notes.contains(&note) {
+                            notes.push(note);
+                        }
                         english[0].clone()
                     }
                     _ => {
@@ -164,12 +166,6 @@ fn is_english(name: &str) -> bool {
     n.ends_with("_en") || n.ends_with("-en") || n.ends_with(".en") || n == "en" || n.contains("english")
 }
 
-fn rel_or_full(root: &Path, p: &Path) -> String {
-    match p.strip_prefix(root) {
-        Ok(r) if !r.as_os_str().is_empty() => r.display().to_string(),
-        _ => p.display().to_string(),
-    }
-}
 
 fn choices(subs: &[PathBuf]) -> String {
     if subs.is_empty() {

@@ -50,6 +50,21 @@ fn labels_of(raw: &[String], separator: Option<&str>) -> Vec<String> {
     out
 }
 
+/// A reader that fails once the user cancels, so that hashing a large file stops promptly.
+struct CancelRead<'c, R> {
+    inner: R,
+    cancel: &'c Cancel,
+}
+
+impl<R: std::io::Read> std::io::Read for CancelRead<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.cancel.is_cancelled() {
+            return Err(std::io::Error::other("cancelled"));
+        }
+        self.inner.read(buf)
+    }
+}
+
 /// Everything decided before the first row is read.
 struct Plan {
     format: Format,
@@ -63,7 +78,7 @@ struct Plan {
     split_source: SplitSource,
 }
 
-fn plan(path: &Path, opts: &ImportOptions, reporter: &dyn Reporter, store: &Store) -> Result<Plan, IngestError> {
+fn plan(path: &Path, opts: &ImportOptions, reporter: &dyn Reporter, cancel: &Cancel, store: &Store) -> Result<Plan, IngestError> {
     let format = opts.format.unwrap_or_else(|| Format::detect(path));
     let mut warnings = Vec::new();
     let (sha256, bytes, encoding) = if format == Format::TextFolder {
@@ -76,8 +91,9 @@ fn plan(path: &Path, opts: &ImportOptions, reporter: &dyn Reporter, store: &Stor
         let file = File::open(path).map_err(|e| IngestError::io(path, e))?;
         let size = file.metadata().map(|m| m.len()).ok();
         let mut meter = Meter::new("checking", "bytes", size, reporter);
-        let scanned = scan(std::io::BufReader::with_capacity(1 << 20, file), |n| meter.tick(n))
-            .map_err(|e| IngestError::io(path, e))?
+        let reader = CancelRead { inner: file, cancel };
+        let scanned = scan(std::io::BufReader::with_capacity(1 << 20, reader), |n| meter.tick(n))
+            .map_err(|e| if cancel.is_cancelled() { IngestError::Cancelled } else { IngestError::io(path, e) })?
             .map_err(|source| IngestError::Encoding { path: path.display().to_string(), source })?;
         meter.finish(scanned.size);
         if scanned.encoding == Encoding::Windows1252 {
@@ -168,7 +184,7 @@ pub fn import(
     cancel: &Cancel,
 ) -> Result<ImportReport, IngestError> {
     let Plan { format, encoding, delimiter, sha256, bytes, mapping, mut source, mut warnings, split_source } =
-        plan(path, opts, reporter, store)?;
+        plan(path, opts, reporter, cancel, store)?;
     let name = opts.name.clone().unwrap_or_else(|| {
         path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "dataset".to_owned())
     });

@@ -134,6 +134,18 @@ fn missing_columns_and_cancel_are_errors_that_store_nothing() {
     cancel.cancel();
     let err = import(&store, &path, &mapping("note", "dx"), &(), &cancel).unwrap_err();
     assert!(matches!(err, IngestError::Cancelled));
+    // Cancelled while rows are being written: rolled back.
+    let cancel = Cancel::new();
+    let rows_seen = std::sync::atomic::AtomicU64::new(0);
+    let reporter = |p: &localdx_job::Progress| {
+        if p.stage == "import" {
+            rows_seen.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            cancel.cancel();
+        }
+    };
+    let err = import(&store, &path, &mapping("note", "dx"), &reporter, &cancel).unwrap_err();
+    assert!(matches!(err, IngestError::Cancelled), "{err}");
+    assert!(rows_seen.into_inner() > 0, "the import had started");
     assert_eq!(fingerprint(&store), (0, 0, vec![]));
 }
 
