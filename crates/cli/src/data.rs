@@ -105,7 +105,7 @@ impl ImportArgs {
             merge_duplicates: self.merge_duplicates,
             allow_reimport: self.allow_reimport,
             seed: Some(self.seed),
-            split_ratios: self.split_ratios.as_ref().map(|r| [r[0], r[1], r[2]]),
+            split_ratios: self.split_ratios.as_deref().and_then(|r| <[f64; 3]>::try_from(r).ok()),
             text_subfolder: self.text_subfolder.clone(),
             labels_file: self.labels_file.clone(),
             max_errors: Some(self.max_errors),

@@ -183,13 +183,14 @@ fn find_labels_file(dir: &Path, split_name: &str, given: Option<&str>) -> Result
         }
         return Ok(Some(p));
     }
-    for cand in [format!("{split_name}D.tsv"), "labels.tsv".to_owned()] {
-        let p = dir.join(cand);
-        if !split_name.is_empty() || p.file_name().is_some_and(|n| n == "labels.tsv") {
-            if p.is_file() {
-                return Ok(Some(p));
-            }
-        }
+    // `{split}D.tsv` (CodiEsp's diagnosis codes; only inside split folders), then `labels.tsv`.
+    let mut candidates = Vec::new();
+    if !split_name.is_empty() {
+        candidates.push(dir.join(format!("{split_name}D.tsv")));
+    }
+    candidates.push(dir.join("labels.tsv"));
+    if let Some(p) = candidates.into_iter().find(|p| p.is_file()) {
+        return Ok(Some(p));
     }
     let tsvs: Vec<PathBuf> = sorted_entries(dir)?
         .into_iter()

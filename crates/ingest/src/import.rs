@@ -6,7 +6,7 @@ use crate::encoding::{scan, Encoding};
 use crate::folder::{discover, FolderSource};
 use crate::jsonl::JsonlSource;
 use crate::preview::{effective_mapping, sample_jsonl, sample_table, table_delimiter};
-use crate::source::{resolve, Item, Source, SourceRow};
+use crate::source::{find_column, resolve, Item, Source, SourceRow};
 use crate::split::{parse_split_name, Assigner, GroupKey};
 use crate::table::TableSource;
 use crate::{
@@ -122,6 +122,11 @@ fn plan(path: &Path, opts: &ImportOptions, reporter: &dyn Reporter, cancel: &Can
         Format::Jsonl => {
             let (keys, sample) = sample_jsonl(path, encoding, 50)?;
             let mapping = effective_mapping(&opts.mapping, &keys, &sample);
+            if let Some(text) = &mapping.text {
+                if !keys.is_empty() && find_column(&keys, text).is_none() {
+                    return Err(IngestError::MissingColumn { role: "text", name: text.clone(), available: keys });
+                }
+            }
             (mapping.clone(), Box::new(JsonlSource::open(path, encoding, mapping)?))
         }
         Format::Csv | Format::Tsv => {
@@ -323,9 +328,8 @@ pub fn import(
                 labels_seen.insert(l.clone());
             }
         }
-        // (labels_seen holds distinct labels of stored records, merged ones included.)
         if first_copy {
-            let record = opts.merge_duplicates.then(|| (record_id, labels));
+            let record = opts.merge_duplicates.then_some((record_id, labels));
             seen.insert(text_key, Seen { first_line: line, record, changed: false, copies: 1 });
         }
     }

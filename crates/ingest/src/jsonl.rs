@@ -34,6 +34,9 @@ pub(crate) fn display(v: &Value) -> String {
     }
 }
 
+/// One line: a JSON object, or why it is not one.
+pub(crate) type ParsedLine = Result<Map<String, Value>, String>;
+
 pub(crate) struct JsonlSource {
     reader: BufReader<Decoder<BufReader<File>>>,
     path: PathBuf,
@@ -51,7 +54,7 @@ impl JsonlSource {
     }
 
     /// The next non-blank line parsed as JSON: `(line, Ok(object) | Err(message))`.
-    pub fn next_object(&mut self) -> Result<Option<(u64, Result<Map<String, Value>, String>)>, IngestError> {
+    pub fn next_object(&mut self) -> Result<Option<(u64, ParsedLine)>, IngestError> {
         loop {
             self.buf.clear();
             let n = self.reader.read_line(&mut self.buf).map_err(|e| IngestError::io(&self.path, e))?;

@@ -130,6 +130,9 @@ fn missing_columns_and_cancel_are_errors_that_store_nothing() {
     let path = write(&dir, "notes.csv", b"note,dx\na,x\nb,y\n");
     let err = run(&store, &path, &mapping("body", "dx")).unwrap_err();
     assert!(err.to_string().contains("\"body\"") && err.to_string().contains("note, dx"), "{err}");
+    let jsonl = write(&dir, "notes.jsonl", b"{\"note\": \"a\"}\n");
+    let err = run(&store, &jsonl, &mapping("body", "dx")).unwrap_err();
+    assert!(matches!(err, IngestError::MissingColumn { .. }), "{err}");
     let cancel = Cancel::new();
     cancel.cancel();
     let err = import(&store, &path, &mapping("note", "dx"), &(), &cancel).unwrap_err();
