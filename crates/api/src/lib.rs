@@ -9,7 +9,9 @@ use serde::Serialize;
 use std::path::Path;
 
 pub mod datasets;
+pub mod models;
 pub mod phi;
+pub mod training;
 
 pub use localdx_job::{Cancel, Progress, Reporter};
 

@@ -7,8 +7,10 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
 mod data;
+mod models;
 mod output;
 mod phi;
+mod train;
 
 #[derive(Parser)]
 #[command(name = "localdx", version, about = "Private diagnostic assistant for small clinics: import, redact, fine-tune, evaluate")]
@@ -35,6 +37,15 @@ pub enum Command {
     /// Detect, redact and evaluate protected health information.
     #[command(subcommand)]
     Phi(phi::PhiCommand),
+    /// List, import and fetch base models.
+    #[command(subcommand)]
+    Models(models::ModelsCommand),
+    /// Fine-tune a model on a dataset (LoRA), or resume a stopped run.
+    Train(train::TrainArgs),
+    /// List training runs.
+    Runs,
+    /// Score a dataset split with a run or a base model; prints one object per record.
+    Predict(train::PredictArgs),
 }
 
 fn main() {
@@ -53,5 +64,9 @@ fn run(cli: Cli) -> Result<()> {
         Command::Datasets => data::list(&ctx),
         Command::Dataset(cmd) => data::dataset(&ctx, cmd),
         Command::Phi(cmd) => phi::run(&ctx, cmd),
+        Command::Models(cmd) => models::run(&ctx, cmd),
+        Command::Train(args) => train::train(&ctx, args),
+        Command::Runs => train::runs(&ctx),
+        Command::Predict(args) => train::predict(&ctx, args),
     }
 }

@@ -39,13 +39,23 @@ impl ClassifierHead {
     /// A head whose label vectors are `label_reprs` `[labels, hidden]` (pooled states of each
     /// label's text). Multi-label heads start with bias `-scale * threshold` so that a label is
     /// predicted when its cosine passes `threshold`.
-    pub fn from_label_representations(kind: HeadKind, label_reprs: &Tensor, scale: f64, threshold: f64) -> Result<Self> {
+    pub fn from_label_representations(
+        kind: HeadKind,
+        label_reprs: &Tensor,
+        note_center: Option<&Tensor>,
+        scale: f64,
+        threshold: f64,
+    ) -> Result<Self> {
         let (n, _) = label_reprs.dims2()?;
         if n == 0 {
             return Err(ModelError::Tensor { name: "head".into(), message: "no labels".into() });
         }
-        let center = label_reprs.mean(0)?;
-        let w = label_reprs.broadcast_sub(&center)?;
+        let label_center = label_reprs.mean(0)?;
+        let center = match note_center {
+            Some(c) => c.clone(),
+            None => label_center.clone(),
+        };
+        let w = label_reprs.broadcast_sub(&label_center)?;
         let w = unit_rows(&w)?;
         let b0 = match kind {
             HeadKind::MultiClass => 0.0,

@@ -125,7 +125,8 @@ fn experiment(root: &std::path::Path, model_path: &std::path::Path, args: &[Stri
             .collect()
     };
     let t0 = Instant::now();
-    let zs = Predictor::zero_shot(model_path, labels.clone(), &labels, cfg.clone())?;
+    let train_texts: Vec<&str> = data.train.iter().map(|e| e.text.as_str()).collect();
+    let zs = Predictor::zero_shot(model_path, labels.clone(), &labels, &train_texts, cfg.clone())?;
     let zs_test = metrics::evaluate(&to_probs(zs.predict(&texts)?), &gold, labels.len(), false, 0.5);
     drop(zs);
     eprintln!("zero-shot test: {zs_test:?} ({:.0}s)", t0.elapsed().as_secs_f64());

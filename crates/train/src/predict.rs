@@ -40,11 +40,13 @@ impl Predictor {
         Ok(Predictor { model, head, labels: files.meta.labels.clone(), config: cfg })
     }
 
-    /// The base model with a head initialised from `label_texts`: the zero-shot baseline.
-    pub fn zero_shot(model_path: &Path, labels: Vec<String>, label_texts: &[String], config: TrainConfig) -> Result<Predictor> {
+    /// The base model with a head initialised from `label_texts`, centred on the unlabelled
+    /// `notes` (e.g. the training notes, labels unused): the zero-shot baseline.
+    pub fn zero_shot(model_path: &Path, labels: Vec<String>, label_texts: &[String], notes: &[&str], config: TrainConfig) -> Result<Predictor> {
         let opts = LoadOptions { lora: None, storage: config.storage, ..LoadOptions::default() };
         let model = Model::load(model_path, &opts)?;
-        let head = zero_shot_head(&model, label_texts, config.head_kind, config.head_scale)?;
+        let ids: Vec<Vec<u32>> = notes.iter().map(|t| model.encode_truncated(t, config.max_len, config.head_share)).collect();
+        let head = zero_shot_head(&model, label_texts, &ids, config.head_kind, config.head_scale)?;
         Ok(Predictor { model, head, labels, config })
     }
 

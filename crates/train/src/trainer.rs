@@ -63,7 +63,7 @@ impl Preset {
     pub fn config(self) -> TrainConfig {
         let base = TrainConfig::default();
         match self {
-            Preset::Quick => TrainConfig { epochs: 2, max_len: 96, ..base },
+            Preset::Quick => TrainConfig { epochs: 2, max_len: 64, ..base },
             Preset::Balanced => TrainConfig { epochs: 5, max_len: 256, ..base },
             Preset::Thorough => TrainConfig { epochs: 10, max_len: 512, patience: 3, ..base },
         }
@@ -195,11 +195,24 @@ pub fn score(model: &Model, head: &ClassifierHead, ids: &[Vec<u32>], batch: usiz
     Ok(probs.to_vec2::<f32>()?)
 }
 
+/// Unlabelled notes used to centre pooled representations (labels are never looked at).
+pub const CENTER_SAMPLE: usize = 64;
+
 /// A head initialised from the model's representation of each label text: the zero-shot model.
-pub fn zero_shot_head(model: &Model, label_texts: &[String], kind: HeadKind, scale: f64) -> Result<ClassifierHead> {
+/// `notes` (token ids of unlabelled notes, at most [`CENTER_SAMPLE`] used) give the centre of
+/// note representations.
+pub fn zero_shot_head(model: &Model, label_texts: &[String], notes: &[Vec<u32>], kind: HeadKind, scale: f64) -> Result<ClassifierHead> {
     let ids: Vec<Vec<u32>> = label_texts.iter().map(|t| model.encode_truncated(t, 64, 1.0)).collect();
     let reprs = represent(model, &ids, 16)?;
-    Ok(ClassifierHead::from_label_representations(kind, &reprs, scale, 0.5)?)
+    let center = if notes.is_empty() {
+        None
+    } else {
+        // An evenly spaced sample, so the choice does not depend on the data's order only at the start.
+        let step = notes.len().div_ceil(CENTER_SAMPLE).max(1);
+        let sample: Vec<Vec<u32>> = notes.iter().step_by(step).take(CENTER_SAMPLE).cloned().collect();
+        Some(represent(model, &sample, 16)?.mean(0)?)
+    };
+    Ok(ClassifierHead::from_label_representations(kind, &reprs, center.as_ref(), scale, 0.5)?)
 }
 
 fn evaluate(s: &Session, ids: &[Vec<u32>], examples: &[Example]) -> Result<Metrics> {
@@ -392,7 +405,7 @@ fn run(
 
     let head = match &ckpt {
         Some(c) => c.head(cfg.head_kind, cfg.head_scale)?,
-        None => zero_shot_head(&model, &data.label_texts, cfg.head_kind, cfg.head_scale)?,
+        None => zero_shot_head(&model, &data.label_texts, &train_ids, cfg.head_kind, cfg.head_scale)?,
     };
     let mut names = Vec::new();
     let mut vars = Vec::new();

@@ -26,7 +26,7 @@ fn head(model: &Model) -> ClassifierHead {
     let labels: Vec<Vec<u32>> = ["rash", "fever", "cough"].iter().map(|l| model.encode_truncated(l, 16, 0.5)).collect();
     let refs: Vec<&[u32]> = labels.iter().map(Vec::as_slice).collect();
     let reprs = model.pooled(&refs, None).unwrap().detach();
-    ClassifierHead::from_label_representations(HeadKind::MultiClass, &reprs, 10.0, 0.0).unwrap()
+    ClassifierHead::from_label_representations(HeadKind::MultiClass, &reprs, None, 10.0, 0.0).unwrap()
 }
 
 fn loss(model: &Model, head: &ClassifierHead) -> Tensor {

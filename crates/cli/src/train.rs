@@ -1,0 +1,173 @@
+//! `localdx train`, `localdx train resume RUN`, `localdx runs`, `localdx predict`: argument parsing,
+//! progress and printing around `localdx_api::training`. Runs live in `runs/` beside the database.
+
+use crate::models::models_dir;
+use crate::output::Context;
+use anyhow::{bail, Result};
+use localdx_api::training::{self, PredictionDto, RunDto, Scorer, TrainRequest, TrainResultDto};
+use localdx_api::Cancel;
+use localdx_api::training::TrainEvent;
+use std::path::PathBuf;
+
+#[derive(clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct TrainArgs {
+    #[command(subcommand)]
+    pub command: Option<TrainCommand>,
+    /// The dataset to train on (its train and validation splits).
+    #[arg(long)]
+    pub dataset: Option<i64>,
+    /// Base model name (see `localdx models list`); default: the default model.
+    #[arg(long)]
+    pub model: Option<String>,
+    #[arg(long, value_parser = ["quick", "balanced", "thorough"], default_value = "quick")]
+    pub preset: String,
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// LoRA rank (alpha = 2 x rank).
+    #[arg(long)]
+    pub rank: Option<usize>,
+    /// Train with DP-SGD to this epsilon (delta = 1/N).
+    #[arg(long)]
+    pub dp_epsilon: Option<f64>,
+    #[arg(long)]
+    pub seed: Option<u64>,
+}
+
+#[derive(clap::Subcommand)]
+pub enum TrainCommand {
+    /// Continue a stopped or killed run from its last checkpoint.
+    Resume { run: String },
+}
+
+#[derive(clap::Args)]
+pub struct PredictArgs {
+    /// Score with this run's best adapters.
+    #[arg(long, conflicts_with = "base", required_unless_present = "base")]
+    pub run: Option<String>,
+    /// Score with a base model's zero-shot head (`default` = the default model).
+    #[arg(long)]
+    pub base: Option<String>,
+    #[arg(long)]
+    pub dataset: i64,
+    #[arg(long, default_value = "test")]
+    pub split: String,
+}
+
+pub fn runs_dir(ctx: &Context) -> PathBuf {
+    ctx.db.parent().map(|p| p.join("runs")).unwrap_or_else(|| PathBuf::from("runs"))
+}
+
+fn progress(ctx: &Context) -> (crate::output::Bar, impl Fn(&str, &TrainEvent) + '_) {
+    let bar = ctx.progress_bar();
+    let inner = bar.0.clone();
+    let json = ctx.json;
+    let on = move |run: &str, e: &TrainEvent| match e {
+        TrainEvent::Step { step, steps_total, loss, tokens_per_second, .. } => {
+            inner.set_length(*steps_total);
+            inner.set_position(*step);
+            inner.set_message(format!("{run} loss {loss:.3} {tokens_per_second:.0} tok/s"));
+        }
+        TrainEvent::Validation { epoch, metrics, improved } if !json => inner.println(format!(
+            "epoch {}: validation accuracy {:.3}, macro-F1 {:.3}{}",
+            epoch + 1,
+            metrics.accuracy,
+            metrics.macro_f1,
+            if *improved { " (best)" } else { "" }
+        )),
+        TrainEvent::ZeroShot { metrics } if !json => inner.println(format!(
+            "zero-shot: validation accuracy {:.3}, macro-F1 {:.3}",
+            metrics.accuracy, metrics.macro_f1
+        )),
+        TrainEvent::Started { storage, noise_multiplier, .. } if !json => {
+            inner.println(storage.to_string());
+            if let Some(s) = noise_multiplier {
+                inner.println(format!("DP-SGD noise multiplier {s:.3}"));
+            }
+        }
+        _ => {}
+    };
+    (bar, on)
+}
+
+fn print_result(r: &TrainResultDto) {
+    println!(
+        "{}: validation accuracy {:.3}, macro-F1 {:.3} (zero-shot {:.3} / {:.3}), best epoch {}, {} steps, {:.0} s",
+        r.run_id,
+        r.validation_accuracy,
+        r.validation_macro_f1,
+        r.zero_shot_validation_accuracy,
+        r.zero_shot_validation_macro_f1,
+        r.best_epoch + 1,
+        r.steps,
+        r.seconds
+    );
+    if let (Some(e), Some(d)) = (r.epsilon, r.delta) {
+        println!("privacy: epsilon {e:.2} at delta {d:.2e}");
+    }
+}
+
+pub fn train(ctx: &Context, args: TrainArgs) -> Result<()> {
+    let api = ctx.open()?;
+    let cancel = Cancel::new();
+    let (bar, on) = progress(ctx);
+    let result = match args.command {
+        Some(TrainCommand::Resume { run }) => training::resume(&api, &runs_dir(ctx), &run, &cancel, &on),
+        None => {
+            let Some(dataset_id) = args.dataset else { bail!("--dataset is required (or `localdx train resume RUN`)") };
+            let req = TrainRequest {
+                dataset_id,
+                model: args.model,
+                preset: Some(args.preset),
+                epochs: args.epochs,
+                rank: args.rank,
+                dp_epsilon: args.dp_epsilon,
+                seed: args.seed,
+            };
+            training::train(&api, &runs_dir(ctx), &models_dir(ctx), &req, &cancel, &on)
+        }
+    };
+    bar.finish();
+    ctx.emit(&result?, print_result)
+}
+
+fn print_runs(runs: &Vec<RunDto>) {
+    if runs.is_empty() {
+        println!("no runs");
+    }
+    for r in runs {
+        let best = r.best.map(|m| format!("val acc {:.3} macro-F1 {:.3}", m.accuracy, m.macro_f1)).unwrap_or_default();
+        let dp = r.epsilon.map(|e| format!(" epsilon {e:.2}")).unwrap_or_default();
+        println!(
+            "{}  {}  dataset {}  {}  r={} epochs={}  {best}{dp}",
+            r.run_id,
+            r.status,
+            r.dataset_id.as_deref().unwrap_or("?"),
+            r.model,
+            r.rank,
+            r.epochs
+        );
+    }
+}
+
+pub fn runs(ctx: &Context) -> Result<()> {
+    ctx.emit(&training::runs(&runs_dir(ctx))?, print_runs)
+}
+
+fn print_predictions(rows: &Vec<PredictionDto>) {
+    for r in rows {
+        let top: Vec<String> = r.predictions.iter().take(3).map(|p| format!("{} {:.2}", p.label, p.probability)).collect();
+        println!("{}  gold {:?}  -> {}", r.record_id, r.gold, top.join(", "));
+    }
+}
+
+pub fn predict(ctx: &Context, args: PredictArgs) -> Result<()> {
+    let api = ctx.open()?;
+    let scorer = match (&args.run, &args.base) {
+        (Some(run), _) => Scorer::Run(run),
+        (None, Some(base)) => Scorer::Base(base),
+        (None, None) => bail!("give --run RUN or --base MODEL"),
+    };
+    let rows = training::predict(&api, &runs_dir(ctx), &models_dir(ctx), scorer, args.dataset, &args.split)?;
+    ctx.emit(&rows, print_predictions)
+}
