@@ -16,6 +16,7 @@ need() { command -v "$1" >/dev/null 2>&1 || { echo "e2e: '$1' not found ($2)"; e
 need Xvfb "apt-get install xvfb"
 need WebKitWebDriver "apt-get install webkit2gtk-driver"
 need tauri-driver "cargo install tauri-driver --locked"
+need import "apt-get install imagemagick (screenshots of the X display)"
 
 if [ -z "${E2E_SKIP_BUILD:-}" ]; then
   echo "e2e: building the UI and the desktop app"
@@ -48,7 +49,6 @@ unset WAYLAND_DISPLAY
 # What the app sees: a fresh database, software rendering (no GPU under Xvfb).
 export LOCALDX_DB="$work/e2e.sqlite"
 export WEBKIT_DISABLE_DMABUF_RENDERER=1
-export WEBKIT_DISABLE_COMPOSITING_MODE=1
 export LIBGL_ALWAYS_SOFTWARE=1
 export NO_AT_BRIDGE=1
 

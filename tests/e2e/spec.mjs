@@ -4,6 +4,7 @@
 // carries HTML), imports it through the wizard by typing its path, opens the dataset and a record,
 // checks that note text is shown as text, and saves screenshots. Prints `e2e: N passed, M failed`.
 import { remote } from 'webdriverio';
+import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -18,18 +19,22 @@ const TIMEOUT = 20_000;
 
 const HTML_NOTE = 'Itchy rash on both forearms. <img src=x onerror=alert(1)> <b>not bold</b> Plan: topical steroid.';
 
-/** The CSV the wizard imports: 24 good notes, one of them with HTML in its text. */
+/**
+ * The CSV the wizard imports: 24 good notes (one with HTML in its text) and, on line 12, a row
+ * without note text, which the importer refuses until it is told to skip bad rows.
+ */
 function writeCsv() {
   const labels = ['I10', 'E11.9', 'J45.909', 'L30.9'];
   const lines = ['note_id,patient_id,note,diagnosis'];
   for (let i = 1; i <= 23; i++) {
     const id = `E2E-${String(i).padStart(3, '0')}`;
     lines.push(`${id},P${100 + (i % 7)},"Follow-up visit ${i}. Blood pressure 138/88, feeling well. Continue current plan.",${labels[i % 4]}`);
+    if (lines.length === 11) lines.push('E2E-BAD,P300,,I10');
   }
   lines.push(`E2E-HTML,P200,"${HTML_NOTE}",L30.9`);
   const path = join(WORK, 'e2e-notes.csv');
   writeFileSync(path, lines.join('\n') + '\n');
-  return { path, rows: 24 };
+  return { path, rows: 24, badLine: 12 };
 }
 
 /** @type {{name: string, ok: boolean, error?: string}[]} */
@@ -59,11 +64,31 @@ function check(condition, message) {
 let browser;
 
 const byId = (/** @type {string} */ id) => browser.$(`[data-testid="${id}"]`);
-const shot = (/** @type {string} */ name) => browser.saveScreenshot(join(OUT, `${name}.png`));
+/**
+ * Saves a PNG of the app window. WebKitWebDriver's own screenshot command never answers under Xvfb,
+ * so the window is captured from the X display instead (ImageMagick's `import`).
+ */
+async function shot(/** @type {string} */ name) {
+  await browser.pause(300); // let transitions and the progress bar settle
+  execFileSync('import', ['-display', env('DISPLAY'), '-window', 'LocalDx', join(OUT, `${name}.png`)], { timeout: 15_000 });
+}
 async function click(/** @type {string} */ id) {
   const el = await byId(id);
   await el.waitForClickable({ timeout: TIMEOUT });
   await el.click();
+}
+/** All the text inside an element, including cells scrolled or clamped out of view. */
+async function contentOf(/** @type {string} */ id) {
+  const el = await byId(id);
+  await el.waitForDisplayed({ timeout: TIMEOUT });
+  return String(await el.getProperty('textContent'));
+}
+/** The line numbers in the import result's error table. */
+async function errorLines() {
+  await (await byId('import-errors')).waitForDisplayed({ timeout: TIMEOUT });
+  return browser.execute(() =>
+    Array.from(document.querySelectorAll('[data-testid="error-line"]'), (cell) => (cell.textContent ?? '').trim()),
+  );
 }
 async function textOf(/** @type {string} */ id) {
   const el = await byId(id);
@@ -109,7 +134,7 @@ async function main() {
       await (await byId('import-path')).setValue(csv.path);
       await (await byId('import-name')).setValue('E2E clinic notes');
       await click('import-preview');
-      const table = await textOf('preview-table');
+      const table = await contentOf('preview-table');
       check(table.includes('note_id') && table.includes('E2E-001'), `preview shows the header and first row, got "${table.slice(0, 200)}"`);
       await (await byId('map-textColumn')).selectByVisibleText('note');
       await (await byId('map-labelColumn')).selectByVisibleText('diagnosis');
@@ -117,10 +142,24 @@ async function main() {
       await (await byId('map-idColumn')).selectByVisibleText('note_id');
       await shot('import-preview');
       await click('import-start');
-      const result = await byId('import-result');
-      await result.waitForDisplayed({ timeout: 60_000 });
-      const text = await result.getText();
-      check(text.includes(`Imported ${csv.rows} notes`), `result page reports ${csv.rows} notes, got "${text}"`);
+
+      // The bad row refuses the import; the result page lists it by line.
+      const refused = await byId('import-result');
+      await refused.waitForDisplayed({ timeout: 60_000 });
+      const refusedText = await refused.getText();
+      check(refusedText.includes('Nothing was imported: 1 row has errors'), `the bad row refuses the import, got "${refusedText}"`);
+      const lines = await errorLines();
+      check(lines.join() === String(csv.badLine), `the error table lists line ${csv.badLine}, got [${lines}]`);
+      await shot('import-refused');
+
+      await click('import-skip-bad');
+      await browser.waitUntil(async () => (await (await byId('import-result')).getText()).includes('Imported'), {
+        timeout: 60_000,
+        timeoutMsg: 'importing without the bad row finishes',
+      });
+      const text = await textOf('import-result');
+      check(text.includes(`Imported ${csv.rows} notes into “E2E clinic notes”`), `result page reports ${csv.rows} notes, got "${text}"`);
+      check((await errorLines()).join() === String(csv.badLine), 'the skipped row is still listed by line');
       await shot('import-result');
     });
 
@@ -134,9 +173,9 @@ async function main() {
       await shot('datasets');
       await click('dataset-open');
 
-      const rows = await browser.$$('[data-testid="record-row"]').getElements();
-      check(rows.length > 0, 'the record list shows rows');
-      await rows[0].click();
+      const firstRow = await browser.$('[data-testid="record-row"]');
+      await firstRow.waitForClickable({ timeout: TIMEOUT });
+      await firstRow.click();
       const first = await textOf('record-text');
       check(first.includes('Follow-up visit') || first.includes('Itchy rash'), `record text shown, got "${first}"`);
 
@@ -156,7 +195,8 @@ async function main() {
       check(shown === HTML_NOTE, `note text is shown literally:\n  want ${HTML_NOTE}\n  got  ${shown}`);
       const injected = await browser.$$('[data-testid="record-panel"] img, [data-testid="record-panel"] b').getElements();
       check(injected.length === 0, 'no element was created from note text');
-      await (await byId('record-search')).setValue('');
+      // A blank query (WebDriver cannot type an empty string) shows every note again.
+      await (await byId('record-search')).setValue(' ');
       await browser.waitUntil(async () => (await (await byId('record-total')).getText()).startsWith(`${csv.rows} notes`), {
         timeout: TIMEOUT,
         timeoutMsg: 'clearing the search shows every note again',

@@ -37,60 +37,135 @@ export interface WorkspaceInfo {
   version: string;
 }
 
+/** `ImportOptionsDto`: every field is optional; the backend detects or defaults the rest. */
 export interface ImportOptions {
+  format?: string | null;
   name?: string | null;
   textColumn?: string | null;
   labelColumn?: string | null;
+  labelColumns?: string[];
+  labelSeparator?: string | null;
   patientColumn?: string | null;
   idColumn?: string | null;
+  splitColumn?: string | null;
+  skipBadRows?: boolean;
+  mergeDuplicates?: boolean;
+  allowReimport?: boolean;
+  seed?: number | null;
+  splitRatios?: [number, number, number] | null;
+  textSubfolder?: string | null;
+  labelsFile?: string | null;
+  maxErrors?: number | null;
+  actor?: string | null;
+  previewRows?: number | null;
 }
 
+/** `RolesDto`: which column plays which role. */
+export interface Roles {
+  text: string | null;
+  labels: string[];
+  patientId: string | null;
+  noteId: string | null;
+  split: string | null;
+}
+
+/** `PreviewDto`: a first look at a file or folder before importing it. */
 export interface Preview {
   format: string;
+  delimiter: string | null;
+  encoding: string;
   columns: string[];
   rows: string[][];
-  suggested: ImportOptions;
+  roles: Roles;
+  textSubfolders: string[];
+  warnings: string[];
 }
 
+/** `RowErrorDto`: a row that was not imported (`file` is set for folders). */
 export interface RowError {
+  file: string | null;
   line: number;
   message: string;
 }
 
-export interface ImportReport {
-  datasetId: number;
-  name: string;
-  imported: number;
-  skipped: number;
-  errors: RowError[];
+export interface SplitCount {
+  split: string;
+  count: number;
 }
 
+export interface LabelCount {
+  label: string;
+  count: number;
+}
+
+/** `ImportReportDto`. `datasetId` is null when bad rows refused the import (see `errors`). */
+export interface ImportReport {
+  datasetId: number | null;
+  imported: boolean;
+  name: string;
+  format: string;
+  encoding: string;
+  delimiter: string | null;
+  sha256: string;
+  mapping: Roles;
+  records: number;
+  rejected: number;
+  duplicates: number;
+  duplicateGroups: number;
+  duplicateRows: { line: number; firstLine: number }[];
+  mergedDuplicates: boolean;
+  errors: RowError[];
+  warnings: string[];
+  splitSource: string;
+  seed: number | null;
+  splits: SplitCount[];
+  labels: number;
+  bytes: number;
+}
+
+/** `DatasetDto`: one dataset in a list. */
 export interface Dataset {
   id: number;
   name: string;
-  source: string;
-  records: number;
+  format: string;
+  sourcePath: string | null;
+  sha256: string | null;
+  parentId: number | null;
+  seed: number | null;
   createdAt: string;
+  createdBy: string;
+  records: number;
+  rejected: number;
 }
 
+/** `DatasetDetailDto`: a dataset with its counts per split and per label. */
 export interface DatasetDetail extends Dataset {
-  labels: { label: string; count: number }[];
-  patients: number;
+  columnMapping: unknown;
+  options: unknown;
+  splits: SplitCount[];
+  labels: LabelCount[];
+  unlabelled: number;
+  rejectedRows: RowError[];
 }
 
-export interface RecordSummary {
+/** `RecordDto`: one note. */
+export interface NoteRecord {
   id: number;
+  datasetId: number;
   externalId: string | null;
   patientId: string | null;
-  label: string | null;
   text: string;
+  labels: string[];
+  split: string;
+  sourceLine: number;
 }
 
-export type Record = RecordSummary;
-
+/** `RecordPageDto`: a page of records and how many match in all. */
 export interface RecordPage {
   total: number;
-  records: RecordSummary[];
+  offset: number;
+  limit: number;
+  records: NoteRecord[];
 }
 
 export const backend = {
@@ -102,7 +177,7 @@ export const backend = {
   dataset: (id: number) => invoke<DatasetDetail>('get_dataset', { id }),
   records: (datasetId: number, offset: number, limit: number, search: string | null) =>
     invoke<RecordPage>('list_records', { datasetId, offset, limit, search }),
-  record: (id: number) => invoke<Record>('get_record', { id }),
+  record: (id: number) => invoke<NoteRecord>('get_record', { id }),
 };
 
 /** Calls `handler` with every progress report until the returned function is called. */

@@ -1,0 +1,41 @@
+//! The LocalDx desktop app: a thin Tauri 2 shell over `localdx-api`.
+//!
+//! This file only wires things together: it opens the workspace database (from `LOCALDX_DB`, else
+//! `<app data dir>/localdx.sqlite`), registers the native dialog plugin and the command shims of
+//! [`commands`], and runs the window that serves the embedded `ui/dist`. It holds no business
+//! logic, never touches the network, and never renders note text itself (the UI does, as text).
+
+#![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
+
+mod commands;
+mod state;
+
+use tauri::Manager;
+
+fn main() {
+    let app = tauri::Builder::default()
+        .plugin(tauri_plugin_dialog::init())
+        .setup(|app| {
+            let path = state::database_path(app.handle())?;
+            app.manage(state::Workspace::open(path));
+            Ok(())
+        })
+        .invoke_handler(tauri::generate_handler![
+            commands::workspace_info,
+            commands::preview_import,
+            commands::import_dataset,
+            commands::cancel_import,
+            commands::list_datasets,
+            commands::get_dataset,
+            commands::list_records,
+            commands::get_record,
+        ])
+        .build(tauri::generate_context!());
+    match app {
+        Ok(app) => app.run(|_, _| {}),
+        Err(e) => {
+            eprintln!("localdx-app: could not start the window: {e}");
+            std::process::exit(1);
+        }
+    }
+}
