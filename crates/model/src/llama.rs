@@ -225,7 +225,7 @@ impl Llama {
                         (FrozenWeight::Dense(w), None)
                     }
                 };
-                let lora = opts.lora.as_ref().filter(|l| l.targets.contains(&target));
+                let lora = opts.lora.as_ref().filter(|l| l.targets.contains(&target) && l.adapts_layer(i, cfg.layers));
                 LoraLinear::new(base, out_perm, inp, out, lora, &mut rng)
             };
             let q = proj("attn_q", Target::QProj, d, d, Some(&q_perm))?;
@@ -251,7 +251,13 @@ impl Llama {
     /// Final (normed) hidden states `[b, t, hidden]` for token ids `[b, t]`. Sequences are
     /// right-padded: causal attention means real tokens never see the padding after them.
     /// `rng` is given in training (adapter dropout).
-    pub fn hidden_states(&self, ids: &Tensor, mut rng: Option<&mut StdRng>) -> Result<Tensor> {
+    pub fn hidden_states(&self, ids: &Tensor, rng: Option<&mut StdRng>) -> Result<Tensor> {
+        let x = self.embed(ids)?;
+        self.suffix(&x, 0, rng)
+    }
+
+    /// Token embeddings `[b, t, hidden]`.
+    pub fn embed(&self, ids: &Tensor) -> Result<Tensor> {
         let (b, t) = ids.dims2()?;
         if t > self.cfg.context_length {
             return Err(ModelError::Tensor {
@@ -259,9 +265,39 @@ impl Llama {
                 message: format!("{t} tokens exceed the context length {}", self.cfg.context_length),
             });
         }
-        let (d, nh, nkv, hd) = (self.cfg.hidden, self.cfg.heads, self.cfg.kv_heads, self.cfg.head_dim);
+        Ok(self.embed.index_select(&ids.flatten_all()?, 0)?.reshape((b, t, self.cfg.hidden))?)
+    }
+
+    /// The first layer that has an adapter (`layers` when none has): everything below it is
+    /// frozen, so [`Llama::prefix`] up to it can be cached.
+    pub fn first_adapted_layer(&self) -> usize {
+        let adapted = |b: &Block| [&b.q, &b.k, &b.v, &b.o, &b.gate, &b.up, &b.down].iter().any(|l| l.adapter.is_some());
+        self.blocks.iter().position(adapted).unwrap_or(self.blocks.len())
+    }
+
+    /// The residual stream `[b, t, hidden]` after the first `upto` layers, without gradients.
+    pub fn prefix(&self, ids: &Tensor, upto: usize) -> Result<Tensor> {
+        let x = self.embed(ids)?;
+        Ok(self.run_blocks(&x, 0, upto.min(self.blocks.len()), None)?.detach())
+    }
+
+    /// Runs layers `from..` on the residual stream `x` `[b, t, hidden]` and the final norm.
+    pub fn suffix(&self, x: &Tensor, from: usize, rng: Option<&mut StdRng>) -> Result<Tensor> {
+        let x = self.run_blocks(x, from, self.blocks.len(), rng)?;
+        rms_norm(&x, &self.norm, self.cfg.rms_eps)
+    }
+
+    fn run_blocks(&self, x: &Tensor, from: usize, to: usize, mut rng: Option<&mut StdRng>) -> Result<Tensor> {
+        let (b, t, d) = x.dims3()?;
+        if t > self.cfg.context_length {
+            return Err(ModelError::Tensor {
+                name: "input".into(),
+                message: format!("{t} tokens exceed the context length {}", self.cfg.context_length),
+            });
+        }
+        let (nh, nkv, hd) = (self.cfg.heads, self.cfg.kv_heads, self.cfg.head_dim);
         let rep = nh / nkv;
-        let mut x = self.embed.index_select(&ids.flatten_all()?, 0)?; // [b*t, d]
+        let mut x = x.reshape((b * t, d))?;
         let cos = self.cos.narrow(0, 0, t)?;
         let sin = self.sin.narrow(0, 0, t)?;
         // Causal mask for `rep` query heads stacked along the query axis: [rep*t, t].
@@ -269,7 +305,7 @@ impl Llama {
             (0..rep * t).flat_map(|r| (0..t).map(move |c| if c <= r % t { 0.0 } else { -1e9 })).collect();
         let mask = Tensor::from_vec(mask, (rep * t, t), &self.device)?;
         let scale = 1.0 / (hd as f64).sqrt();
-        for blk in &self.blocks {
+        for blk in &self.blocks[from.min(to)..to] {
             let h = rms_norm(&x, &blk.attn_norm, self.cfg.rms_eps)?;
             let q = blk.q.forward(&h, rng.as_deref_mut())?.reshape((b, t, nh, hd))?.transpose(1, 2)?;
             let k = blk.k.forward(&h, rng.as_deref_mut())?.reshape((b, t, nkv, hd))?.transpose(1, 2)?;
@@ -288,7 +324,7 @@ impl Llama {
             let u = blk.up.forward(&h, rng.as_deref_mut())?;
             x = (x + blk.down.forward(&(g * u)?, rng.as_deref_mut())?)?;
         }
-        Ok(rms_norm(&x, &self.norm, self.cfg.rms_eps)?.reshape((b, t, d))?)
+        Ok(x.reshape((b, t, d))?)
     }
 
     /// Adapter variables with their PEFT names

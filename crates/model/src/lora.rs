@@ -63,11 +63,23 @@ pub struct LoraConfig {
     pub alpha: f64,
     pub dropout: f32,
     pub targets: Vec<Target>,
+    /// Adapt only the last `n` layers (PEFT's `layers_to_transform`); `None`: every layer. The
+    /// layers below the first adapted one are then frozen as a whole, so their outputs can be
+    /// computed once per note and cached across epochs.
+    #[serde(default)]
+    pub last_layers: Option<usize>,
 }
 
 impl Default for LoraConfig {
     fn default() -> Self {
-        LoraConfig { rank: 8, alpha: 16.0, dropout: 0.0, targets: Target::ALL.to_vec() }
+        LoraConfig { rank: 8, alpha: 16.0, dropout: 0.0, targets: Target::ALL.to_vec(), last_layers: None }
+    }
+}
+
+impl LoraConfig {
+    /// Whether layer `layer` of `layers` gets adapters.
+    pub fn adapts_layer(&self, layer: usize, layers: usize) -> bool {
+        self.last_layers.is_none_or(|n| layer + n >= layers)
     }
 }
 

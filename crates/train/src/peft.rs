@@ -25,10 +25,14 @@ pub struct AdapterConfig {
     pub fan_in_fan_out: bool,
     pub inference_mode: bool,
     pub base_model_name_or_path: Option<String>,
+    /// The adapted layers, when not all are.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layers_to_transform: Option<Vec<usize>>,
 }
 
 impl AdapterConfig {
-    pub fn from_lora(cfg: &LoraConfig, base: Option<String>) -> AdapterConfig {
+    /// `layers` are the indices of the adapted layers (read from the tensor names).
+    pub fn from_lora(cfg: &LoraConfig, base: Option<String>, layers: Vec<usize>) -> AdapterConfig {
         AdapterConfig {
             peft_type: "LORA".into(),
             task_type: Some("FEATURE_EXTRACTION".into()),
@@ -40,6 +44,7 @@ impl AdapterConfig {
             fan_in_fan_out: false,
             inference_mode: true,
             base_model_name_or_path: base,
+            layers_to_transform: cfg.last_layers.map(|_| layers),
         }
     }
 
@@ -52,14 +57,22 @@ impl AdapterConfig {
             .iter()
             .map(|m| Target::from_peft_name(m).ok_or_else(|| TrainError::Invalid(format!("unknown target module {m}"))))
             .collect::<Result<Vec<_>>>()?;
-        Ok(LoraConfig { rank: self.r, alpha: self.lora_alpha, dropout: self.lora_dropout, targets })
+        // Adapters written by this engine cover the last layers; the count is what matters here.
+        let last_layers = self.layers_to_transform.as_ref().map(Vec::len);
+        Ok(LoraConfig { rank: self.r, alpha: self.lora_alpha, dropout: self.lora_dropout, targets, last_layers })
     }
 }
 
 /// Writes `vars` (named as [`localdx_model::Llama::lora_vars`] names them) as a PEFT adapter in `dir`.
 pub fn export(dir: &Path, cfg: &LoraConfig, vars: &[(String, Var)], head: Option<HashMap<String, Tensor>>, base: Option<String>) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(io(dir))?;
-    let config = AdapterConfig::from_lora(cfg, base);
+    let mut layers: Vec<usize> = vars
+        .iter()
+        .filter_map(|(n, _)| n.strip_prefix("base_model.model.model.layers.")?.split('.').next()?.parse().ok())
+        .collect();
+    layers.sort_unstable();
+    layers.dedup();
+    let config = AdapterConfig::from_lora(cfg, base, layers);
     let json = serde_json::to_vec_pretty(&config).map_err(|e| TrainError::Invalid(e.to_string()))?;
     let path = dir.join("adapter_config.json");
     std::fs::write(&path, json).map_err(io(&path))?;

@@ -134,3 +134,19 @@ fn quantized_and_dense_bases_agree_on_outputs_and_input_gradients() {
     let ny: f32 = y.iter().map(|a| a * a).sum::<f32>().sqrt();
     assert!(dot / (nx * ny) > 0.98, "cosine of gradients {}", dot / (nx * ny));
 }
+
+#[test]
+fn cached_prefix_plus_suffix_equals_the_full_forward() {
+    let opts = LoadOptions { lora: Some(localdx_model::LoraConfig { last_layers: Some(1), ..localdx_model::LoraConfig::default() }), ..lora_opts() };
+    let model = tiny_model(&TinySpec { layers: 3, ..TinySpec::default() }, &opts);
+    randomize_b(&model, 4);
+    assert_eq!(model.llama.first_adapted_layer(), 2);
+    assert_eq!(model.llama.lora_vars().len(), 7 * 2, "adapters on the last layer only");
+    let seqs: Vec<Vec<u32>> = TEXTS.iter().map(|t| model.encode_truncated(t, 32, 0.5)).collect();
+    let refs: Vec<&[u32]> = seqs.iter().map(Vec::as_slice).collect();
+    let (ids, _) = model.pad(&refs).unwrap();
+    let full = model.llama.hidden_states(&ids, None).unwrap();
+    let split = model.llama.suffix(&model.llama.prefix(&ids, 2).unwrap(), 2, None).unwrap();
+    let diff = (full - split).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+    assert!(diff < 1e-5, "{diff}");
+}
