@@ -138,6 +138,15 @@ async function main() {
         const text = await textOf('empty-state');
         check(text.includes(words), `${nav}: expected "${words}", got "${text}"`);
       }
+      // The CSP is enforced at run time: a request to another origin is refused.
+      /** @type {string} */
+      const violation = await browser.executeAsync((done) => {
+        document.addEventListener('securitypolicyviolation', (e) => done(`${e.violatedDirective} ${e.blockedURI}`), { once: true });
+        fetch('https://example.org/').catch(() => {});
+        setTimeout(() => done('no violation reported'), 5000);
+      });
+      check(violation.startsWith('connect-src https://example.org'), `the CSP blocks remote fetches, got "${violation}"`);
+
       await click('nav-datasets');
       const empty = await textOf('empty-state');
       check(empty.includes('No datasets yet'), `a fresh database shows no datasets, got "${empty}"`);
@@ -233,6 +242,13 @@ async function main() {
         await (await byId('map-labelColumn')).selectByVisibleText('diagnosis');
         await (await byId('map-patientColumn')).selectByVisibleText('patient_id');
         await (await byId('map-idColumn')).selectByVisibleText('note_id');
+        // Cancel once: the wizard says so and nothing is stored.
+        await click('import-start');
+        await (await byId('import-progress')).waitForDisplayed({ timeout: TIMEOUT });
+        await click('import-cancel');
+        const notice = await textOf('import-notice');
+        check(notice.includes('cancelled'), `cancelling says so, got "${notice}"`);
+
         let started = Date.now();
         await click('import-start');
         // The progress bar is fed by backend events while the import runs.
