@@ -78,3 +78,54 @@ fn real_smollm2_tokenizer_splits_digits_without_prefix_space() {
         assert_eq!(tok.decode(&tok.encode(line)), line);
     }
 }
+
+fn fnv1a64(ids: &[u32]) -> u64 {
+    let mut h = 0xcbf29ce484222325u64;
+    for id in ids {
+        for b in id.to_le_bytes() {
+            h ^= b as u64;
+            h = h.wrapping_mul(0x100000001b3);
+        }
+    }
+    h
+}
+
+/// The SmolLM2 tokenizer against a reference: HF `tokenizers` 0.22 configured as SmolLM2's
+/// `tokenizer.json` (BPE from the GGUF vocabulary and merges, pre-tokenizer
+/// `Sequence[Digits(individual_digits=True), ByteLevel(add_prefix_space=False)]`), run offline on
+/// 150 Symptom2Disease rows (every 8th), 150 MTSamples transcriptions (every 25th row, first 400
+/// characters) and a few literal strings. The fixture keeps the id count and an FNV-1a hash of the
+/// ids per text (the texts themselves stay in ../shared/data).
+#[test]
+fn real_smollm2_tokenizer_matches_the_reference_on_300_texts() {
+    let Some(path) = crate::real_model_path() else { return };
+    let data = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data");
+    let (s2d, mts) = (format!("{data}/symptom2disease/Symptom2Disease.csv"), format!("{data}/mtsamples/mtsamples.csv"));
+    if !std::path::Path::new(&s2d).exists() || !std::path::Path::new(&mts).exists() {
+        eprintln!("skipping: {data} is absent");
+        return;
+    }
+    let rows = |p: &str, col: usize| -> Vec<String> {
+        let mut r = csv::Reader::from_path(p).unwrap();
+        r.records().map(|x| x.unwrap().get(col).unwrap_or("").to_owned()).collect()
+    };
+    let (s2d, mts) = (rows(&s2d, 2), rows(&mts, 4));
+    let tok = Tokenizer::from_gguf(&GgufFile::open(&path).unwrap()).unwrap();
+    let fixture = include_str!("smollm2_reference.txt");
+    let mut checked = 0;
+    for line in fixture.lines().filter(|l| !l.starts_with('#')) {
+        let mut back = line.rsplitn(3, ' ');
+        let (hash, len, head) = (back.next().unwrap(), back.next().unwrap(), back.next().unwrap());
+        let (source, key) = head.split_once(' ').unwrap();
+        let text: String = match source {
+            "s2d" => s2d[key.parse::<usize>().unwrap() - 1].clone(),
+            "mts" => mts[key.parse::<usize>().unwrap() - 1].chars().take(400).collect(),
+            _ => serde_json::from_str(key).unwrap(),
+        };
+        let ids = tok.encode(&text);
+        assert_eq!(ids.len(), len.parse::<usize>().unwrap(), "token count of {source} {key}: {text:?}");
+        assert_eq!(format!("{:016x}", fnv1a64(&ids)), hash, "ids of {source} {key}: {text:?}");
+        checked += 1;
+    }
+    assert_eq!(checked, 302);
+}
