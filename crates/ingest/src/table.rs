@@ -75,6 +75,9 @@ pub(crate) struct TableSource {
     next_valid: bool,
     primed: bool,
     width: usize,
+    /// CRLF files: the reader reports a record's start before consuming the `\n` that ends the
+    /// previous line, so record lines are one short.
+    line_shift: u64,
     columns: Columns,
     done: u64,
     /// Path and encoding, to look back at the raw tail when the last row ends inside a quote.
@@ -92,6 +95,7 @@ impl TableSource {
             return Err(IngestError::Empty { path: path.display().to_string() });
         }
         let header = header_names(&record);
+        let line_shift = first_line(path, encoding)?.ends_with("\r\n") as u64;
         let source = TableSource {
             reader,
             record,
@@ -99,6 +103,7 @@ impl TableSource {
             next_valid: false,
             primed: false,
             width: header.len(),
+            line_shift,
             columns: Columns::default(),
             done: 0,
             path: path.to_owned(),
@@ -142,7 +147,7 @@ impl Source for TableSource {
             }
             std::mem::swap(&mut self.record, &mut self.next);
             self.next_valid = self.reader.read_record(&mut self.next).map_err(|e| IngestError::csv(&self.path, e))?;
-            let (line, start) = self.record.position().map(|p| (p.line(), p.byte())).unwrap_or((0, 0));
+            let (line, start) = self.record.position().map(|p| (p.line() + self.line_shift, p.byte())).unwrap_or((0, 0));
             let end = match (self.next_valid, self.next.position()) {
                 (true, Some(p)) => p.clone(),
                 _ => self.reader.position().clone(),
@@ -154,7 +159,7 @@ impl Source for TableSource {
                 continue;
             }
             let at_eof = !self.next_valid;
-            let last_line = end.line().saturating_sub(1).max(line);
+            let last_line = (end.line() + self.line_shift).saturating_sub(1).max(line);
             if at_eof && last_line > line && self.tail_has_open_quote(start) {
                 return Ok(Some(Item::Bad(RowError::new(
                     None,

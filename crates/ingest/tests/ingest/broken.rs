@@ -40,6 +40,8 @@ fn check_refused(name: &str, contents: &str, opts: ImportOptions, lines: &[u64],
 #[test]
 fn malformed_files_are_refused_with_line_numbers() {
     check_refused("missing.csv", "note,dx\na,x\n,y\n  ,z\nb,x\n", mapping("note", "dx"), &[3, 4], "missing text");
+    // Regression: with CRLF line ends the reader counted every row one line short.
+    check_refused("crlf.csv", "note,dx\r\n\"a\r\nb\",x\r\n,y\r\nc,z\r\n", mapping("note", "dx"), &[4], "missing text");
     check_refused("fields.csv", "note,dx\na,x\nb,x,extra\nc\nd,x\n", mapping("note", "dx"), &[3, 4], "expected 2 fields");
     check_refused(
         "quote.csv",
