@@ -59,10 +59,36 @@ def main():
     last = [n for n, _ in census(os.path.join(d, "dist.all.last"))]
     write("surnames.txt", last)
 
+    surname_rank = {n: i for i, n in enumerate(last)}
+
     # Common English words: entries that Webster's 2nd lists in lower case (so common nouns, verbs,
     # adjectives, not proper names) and that are frequent in present-day English (wordfreq Zipf >= 3).
+    # Inflected forms count when their stem is such an entry ("visited", "phoned", "visitors").
     web2 = get_english_words_set(["web2"], lower=False, alpha=True)
-    common = sorted(w for w in web2 if w.islower() and len(w) > 1 and zipf_frequency(w, "en") >= 3.0)
+    lower_entries = {w for w in web2 if w.islower()}
+
+    def known(w):
+        if w in lower_entries:
+            return True
+        for suffix, repl in (("s", ""), ("es", ""), ("ed", ""), ("ed", "e"), ("d", ""), ("ing", ""), ("ing", "e"),
+                             ("ers", ""), ("er", ""), ("ly", ""), ("ies", "y"), ("ied", "y")):
+            if w.endswith(suffix) and len(w) - len(suffix) >= 3 and (w[: -len(suffix)] + repl) in lower_entries:
+                return True
+        return False
+
+    from wordfreq import top_n_list
+    candidates = set(top_n_list("en", 60000)) | lower_entries
+    # A first name stays a name when its census frequency (percent of people) outweighs its use as a
+    # word: "Mary", "Nancy", "Carol" are names; "will", "frank", "rose" are words.
+    def name_weight(w):
+        return first.get(w, 0.0) * 10 ** (5 - zipf_frequency(w, "en"))
+
+    common = sorted(
+        w for w in candidates
+        if w.isalpha() and w.islower() and len(w) > 1 and known(w) and zipf_frequency(w, "en") >= 3.0
+        and name_weight(w) < 1.5
+        and not (surname_rank.get(w, 10**6) < 5000 and zipf_frequency(w, "en") < 4.0)
+    )
     write("common_words.txt", common)
 
     # US cities with population >= 15,000 (GeoNames) and US county names without "County".
@@ -98,7 +124,13 @@ def main():
                 for m in re.finditer(r"\b(?:Dr|Mr|Mrs|Ms|Miss|Doctor)\.?\s+([A-Za-z]+)", t):
                     titled[m.group(1).lower()] += 1
         common_set = set(common)
-        clinical = sorted(w for w, n in df.items() if n >= 5 and len(w) >= 3 and titled[w] == 0 and w not in common_set)
+        # the thousand most frequent first names and the state names stay names
+        top_first = set(first_ranked[:1000])
+        state_words = {p for s in us.states.STATES_AND_TERRITORIES for p in s.name.lower().split()}
+        clinical = sorted(
+            w for w, n in df.items()
+            if n >= 5 and len(w) >= 3 and titled[w] == 0 and w not in common_set and w not in top_first and w not in state_words
+        )
         write("clinical_terms.txt", clinical)
     else:
         print(f"skipping clinical_terms.txt: {mts} not found", file=sys.stderr)

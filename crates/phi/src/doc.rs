@@ -87,6 +87,11 @@ impl<'t> Doc<'t> {
                     _ => None,
                 };
             }
+            // a possessive "'s" is not part of the word ("LE'S" is looked up as "le")
+            let word = &text[start..end];
+            if word.len() > 2 && (word.ends_with("'s") || word.ends_with("'S") || word.ends_with("\u{2019}s") || word.ends_with("\u{2019}S")) {
+                lower.pop();
+            }
             tokens.push(Token {
                 span: Span::new(start, end),
                 lower: (lstart as u32, lower.len() as u32),
@@ -152,7 +157,7 @@ impl<'t> Doc<'t> {
         if !self.cased {
             t.alpha
         } else {
-            t.title || (t.upper && t.span.len() > 1)
+            t.alpha && self.word(i).starts_with(char::is_uppercase)
         }
     }
 }
@@ -172,7 +177,7 @@ mod tests {
     fn tokens() {
         check("", &[], false);
         check("Mr. O'Brien, 74yo", &["mr", "obrien", "74yo"], false);
-        check("SON'S CAR 'A'", &["sons", "car", "a"], true);
+        check("SON'S CAR 'A'", &["son", "car", "a"], true);
         check("José Núñez-Díaz", &["josé", "núñez", "díaz"], false);
         check("'' ' 12/3", &["12", "3"], false);
     }

@@ -116,7 +116,7 @@ pub fn surrogate(secret: &[u8], patient: &str, entity: EntityType, original: &st
             let keep_tail = original.rfind('.').map_or(original.len(), |i| i);
             let head_start = ["https://www.", "http://www.", "https://", "http://", "www."]
                 .iter()
-                .find(|p| original.len() >= p.len() && original[..p.len()].eq_ignore_ascii_case(p))
+                .find(|p| original.get(..p.len()).is_some_and(|head| head.eq_ignore_ascii_case(p)))
                 .map_or(0, |p| p.len());
             let head_start = head_start.min(keep_tail);
             let mut k = Keyed::new(secret, &[entity.as_str().as_bytes(), patient.as_bytes(), normalise(original).as_bytes()]);

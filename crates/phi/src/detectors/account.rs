@@ -15,9 +15,9 @@ pub struct AccountDetector {
 impl AccountDetector {
     pub fn new() -> Self {
         AccountDetector {
-            card: Pattern::new("card_number", r"\b\d(?:[ -]?\d){11,18}\b", 0.8),
-            iban: Pattern::new("iban", r"(?i)\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b", 0.85),
-            label: labelled("account_label", r"account|acct|acc|a/c|billing|invoice|bank\s+account|card", 5, 0.8),
+            card: Pattern::new("card_number", r"(?-u:\b)\d(?:[ -]?\d){11,18}(?-u:\b)", 0.8),
+            iban: Pattern::new("iban", r"(?i)(?-u:\b)[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?(?-u:\b)", 0.85),
+            label: labelled("account_label", r"account|acct|billing|invoice|bank\s+account|card", 5, 0.8),
         }
     }
 }

@@ -9,9 +9,9 @@ use crate::{Detection, Doc, EntityType};
 const NAME: &str = "address";
 
 const SUFFIX_FULL: &str = "street|avenue|road|boulevard|drive|lane|way|court|place|terrace|parkway|highway|circle|square|trail|crescent|close|row|alley|plaza|loop|pike|turnpike|route|walk|gardens|grove|heights|hill|park|ridge|view|mews";
-const SUFFIX_ABBR: &str = "st|ave|av|rd|blvd|dr|ln|ct|pl|ter|pkwy|hwy|cir|sq|trl|cres";
+const SUFFIX_ABBR: &str = "st|ave|rd|blvd|ln|pkwy|hwy";
 const EURO_PREFIX: &str = "via|viale|piazza|corso|largo|rua|avenida|av\\.|calle|carrer|rue|chemin|boulevard|ul\\.|ulica|al\\.|aleja|plac|ulitsa|strada|calea";
-const EURO_SUFFIX: &str = "strasse|straße|str\\.|gasse|weg|allee|platz|ring|damm|vej|gade|gatan|vägen|väg|katu|tie|kuja|laan|straat|gracht|plein|utca|út|ulice|vegur|gata|vei|veien|tee";
+const EURO_SUFFIX: &str = "strasse|straße|str\\.|gasse|allee|platz|vej|gade|gatan|vägen|katu|kuja|laan|straat|gracht|plein|utca|út|ulice|vegur|gata|veien";
 
 pub struct AddressDetector {
     us: Pattern,
@@ -28,14 +28,14 @@ impl AddressDetector {
         AddressDetector {
             us: Pattern::new(
                 "street_number_name_suffix",
-                &format!(r"(?i)\b\d{{1,6}}[A-Za-z]?\s+(?:[NSEW]\.?\s+)?(?:[A-Za-zÀ-ÿ'.-]+\s+){{0,3}}?(?:(?:{SUFFIX_FULL})\b|(?:{SUFFIX_ABBR})\b\.?){unit}"),
+                &format!(r"(?i)(?-u:\b)\d{{1,6}}[A-Za-z]?\s+((?:[NSEW]\.?\s+)?(?:[A-Za-zÀ-ÿ'.-]+\s+){{1,3}}?)((?:{SUFFIX_FULL})(?-u:\b)|(?:{SUFFIX_ABBR})(?-u:\b)\.?){unit}"),
                 0.8,
             ),
-            euro_prefix: Pattern::new("street_prefix_name_number", &format!(r"(?i)\b(?:{EURO_PREFIX})\s+(?:[\p{{L}}'.-]+\s+){{1,4}}\d{{1,5}}[A-Za-z]?\b{unit}"), 0.75),
-            euro_suffix: Pattern::new("street_name_suffix_number", &format!(r"\b(?:\p{{Lu}}[\p{{L}}'-]*\s+){{0,2}}[\p{{L}}'-]*(?i:{EURO_SUFFIX})\s+\d{{1,5}}[A-Za-z]?\b{unit}"), 0.75),
-            unit: Pattern::new("apartment_or_suite", r"(?i)\b(?:apt|apartment|suite|ste)\.?\s*#?\s*\d{1,5}[A-Za-z]?\b", 0.6),
-            po_box: Pattern::new("po_box", r"(?i)\b(?:p\.?\s*o\.?\s*box|post\s+office\s+box|box)\s+\d{1,6}\b", 0.6),
-            label: Pattern::new("address_label", r"(?im)\b(?:address|addr|residence|domicile)\s*:\s*(\S[^\n]*?)\s*$", 0.8),
+            euro_prefix: Pattern::new("street_prefix_name_number", &format!(r"(?-u:\b)(?i:{EURO_PREFIX})\s+(?:\p{{Lu}}\p{{Ll}}[\p{{L}}'.-]*\s+){{1,4}}\d{{1,5}}[A-Za-z]?(?-u:\b){unit}"), 0.75),
+            euro_suffix: Pattern::new("street_name_suffix_number", &format!(r"(?-u:\b)(?:\p{{Lu}}[\p{{L}}'-]*\s+){{0,2}}(?:\p{{Lu}}[\p{{L}}'-]*)?(?i:{EURO_SUFFIX})\s+\d{{1,5}}[A-Za-z]?(?-u:\b){unit}"), 0.75),
+            unit: Pattern::new("apartment_or_suite", r"(?i)(?-u:\b)(?:apt|apartment|suite|ste)\.?\s*#?\s*\d{1,5}[A-Za-z]?(?-u:\b)", 0.6),
+            po_box: Pattern::new("po_box", r"(?i)(?-u:\b)(?:p\.?\s*o\.?\s*box|post\s+office\s+box|box)\s+\d{1,6}(?-u:\b)", 0.6),
+            label: Pattern::new("address_label", r"(?im)(?-u:\b)(?:address|addr|residence|domicile)\s*:\s*(\S[^\n]*?)\s*$", 0.8),
         }
     }
 }
@@ -55,21 +55,25 @@ impl Detector for AddressDetector {
     }
     fn detect(&self, doc: &Doc, out: &mut Vec<Detection>) {
         let text = doc.text;
-        for (span, _) in self.us.spans(text) {
-            let s = span.slice(text);
-            // the words between number and suffix: at least one, none of them a unit of measure
-            let words: Vec<&str> = s.split_whitespace().skip(1).collect();
-            if words.len() < 2 {
+        let g = crate::gazetteer::gazetteers();
+        for c in self.us.regex.captures_iter(text) {
+            let (Some(all), Some(middle), Some(suffix)) = (c.get(0), c.get(1), c.get(2)) else { continue };
+            // the street name: words that are no function words, units or clinical terms
+            let words: Vec<&str> = middle.as_str().split_whitespace().collect();
+            let bad = |w: &str| {
+                let l = w.trim_matches(|c: char| !c.is_alphanumeric()).to_lowercase();
+                l.is_empty() || super::is_stopword(&l) || super::name::is_clinical_abbreviation(&l) && l.len() > 1 || g.is_clinical(&l)
+                    || ["mg", "ml", "cc", "units", "mcg", "times", "hours", "days", "min", "litres", "liters"].contains(&l.as_str())
+            };
+            if words.is_empty() || words.iter().any(|w| bad(w)) {
                 continue;
             }
-            let units = ["mg", "ml", "cc", "units", "l", "mcg", "x", "times", "hours", "days", "min", "pm", "am", "at", "to", "on", "and", "of"];
-            if words[..words.len() - 1].iter().any(|w| units.contains(&w.to_ascii_lowercase().trim_end_matches(['.', ',']))) {
+            let abbr = suffix.as_str().trim_end_matches('.').len() <= 4;
+            let capitalised = words.iter().all(|w| w.starts_with(|c: char| c.is_uppercase() || c.is_ascii_digit()));
+            if abbr && (doc.cased && !capitalised || !doc.cased && !suffix.as_str().ends_with('.')) {
                 continue;
             }
-            let abbr = s.rsplit(|c: char| c.is_whitespace()).next().is_some_and(|w| w.trim_end_matches('.').len() <= 4);
-            if abbr && doc.cased && !words.iter().take(words.len() - 1).all(|w| w.starts_with(|c: char| c.is_uppercase() || c.is_ascii_digit())) {
-                continue;
-            }
+            let span = localdx_span::Span::new(all.start(), all.end());
             out.push(Detection::new(span, EntityType::Address, if abbr { 0.65 } else { 0.8 }, NAME, "street_number_name_suffix"));
         }
         for p in [&self.euro_prefix, &self.euro_suffix] {

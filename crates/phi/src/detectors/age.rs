@@ -15,10 +15,10 @@ impl AgeDetector {
         let age = r"(9\d|1[01]\d)";
         AgeDetector {
             patterns: vec![
-                Pattern::new("age_unit_after", &format!(r"(?i)\b{age}\s*(?:-|\s)?\s*(?:yo|y/o|y\.o\.?|yr?s?\.?\s*old|years?\s*-?\s*old|year-old|yrs?\b|yoa|y\b)"), 0.9),
-                Pattern::new("age_word_before", &format!(r"(?i)\b(?:age|aged|ages|age:)\s*(?:of\s*)?{age}\b"), 0.9),
-                Pattern::new("age_in_nineties", r"(?i)\b((?:early|mid|late)[- ]nineties|nonagenarian|centenarian)\b", 0.8),
-                Pattern::new("age_at_line_start", &format!(r"(?im)^\s*{age}\s+(?:yo|y/o|s/p|m\b|f\b|male|female|gentleman|man|woman|lady|w/|with)"), 0.8),
+                Pattern::new("age_unit_after", &format!(r"(?i)(?-u:\b){age}\s*(?:-|\s)?\s*(?:yo|y/o|y\.o\.?|yr?s?\.?\s*old|years?\s*-?\s*old|year-old|yrs?(?-u:\b)|yoa|y(?-u:\b))"), 0.9),
+                Pattern::new("age_word_before", &format!(r"(?i)(?-u:\b)(?:age|aged|ages|age:)\s*(?:of\s*)?{age}(?-u:\b)"), 0.9),
+                Pattern::new("age_in_nineties", r"(?i)(?-u:\b)((?:early|mid|late)[- ]nineties|nonagenarian|centenarian)(?-u:\b)", 0.8),
+                Pattern::new("age_at_line_start", &format!(r"(?im)^\s*{age}\s+(?:yo|y/o|s/p|m(?-u:\b)|f(?-u:\b)|male|female|gentleman|man|woman|lady|w/|with)"), 0.8),
             ],
         }
     }

@@ -13,24 +13,35 @@ const NAME: &str = "date";
 const MONTHS: &str = "january|february|march|april|june|july|august|september|october|november|december|may";
 const MON: &str = "jan|feb|mar|apr|jun|jul|aug|sept|sep|oct|nov|dec";
 
-/// Words near a bare month/day that say it is a measurement, not a date.
-const NOT_A_DATE: Context = Context {
+/// Words before a bare month/day that say it is a measurement ("BP 120/80", "PSV 12/5",
+/// "pain 3/10"), or a date ("on 7/18", "since 9/3").
+const BEFORE_MONTH_DAY: Context = Context {
     words: &[
-        ("murmur", -0.5), ("murmurs", -0.5), ("sem", -0.5), ("hsm", -0.5), ("strength", -0.5), ("str", -0.5),
-        ("motor", -0.5), ("grip", -0.5), ("grips", -0.5), ("grasp", -0.5), ("pulses", -0.5), ("pulse", -0.5),
         ("bp", -0.5), ("abp", -0.5), ("nbp", -0.5), ("nibp", -0.5), ("cvp", -0.5), ("pap", -0.5), ("pas", -0.5),
-        ("map", -0.5), ("mmhg", -0.5), ("pain", -0.5), ("rated", -0.5), ("scale", -0.5), ("grade", -0.5),
-        ("gcs", -0.5), ("apgar", -0.5), ("apgars", -0.5), ("ns", -0.5), ("saline", -0.5), ("tab", -0.5),
-        ("tabs", -0.5), ("strength", -0.5), ("ratio", -0.5), ("peep", -0.5), ("ps", -0.5), ("cpap", -0.5),
-        ("bipap", -0.5), ("vent", -0.5), ("imv", -0.5), ("simv", -0.5), ("reflexes", -0.5), ("dtr", -0.5),
-        ("dtrs", -0.5), ("sats", -0.5), ("of", -0.3), ("out", -0.3), ("times", -0.5), ("sbp", -0.5),
-        ("ratio", -0.5), ("ie", -0.5), ("doses", -0.5), ("units", -0.5), ("bili", -0.5),
+        ("map", -0.5), ("pain", -0.5), ("rated", -0.5), ("scale", -0.5), ("grade", -0.5), ("gcs", -0.5),
+        ("apgar", -0.5), ("apgars", -0.5), ("strength", -0.5), ("str", -0.5), ("motor", -0.5), ("ratio", -0.5),
+        ("peep", -0.5), ("ps", -0.5), ("psv", -0.5), ("cpap", -0.5), ("bipap", -0.5), ("vent", -0.5), ("imv", -0.5),
+        ("simv", -0.5), ("ipap", -0.5), ("epap", -0.5), ("prvc", -0.5), ("flowby", -0.5), ("settings", -0.5),
+        ("fio2", -0.5), ("sbp", -0.5), ("ie", -0.5), ("weaned", -0.3), ("rales", -0.5), ("crackles", -0.5), ("up", -0.3),
+        ("murmur", -0.5), ("sem", -0.5), ("d5", -0.5), ("d5w", -0.5), ("dtr", -0.5), ("dtrs", -0.5),
         ("on", 0.2), ("since", 0.2), ("from", 0.15), ("until", 0.2), ("dated", 0.3), ("date", 0.3),
         ("admitted", 0.2), ("admission", 0.2), ("discharged", 0.2), ("extubated", 0.2), ("intubated", 0.2),
         ("started", 0.15), ("last", 0.15), ("dos", 0.3), ("dob", 0.3), ("surgery", 0.15), ("cultures", 0.2),
-        ("culture", 0.2), ("cx", 0.2), ("labs", 0.15), ("f", 0.15), ("u", 0.1),
+        ("culture", 0.2), ("cx", 0.2), ("labs", 0.15), ("f", 0.15), ("u", 0.1), ("placed", 0.2), ("of", 0.1),
     ],
     before: 2,
+    after: 0,
+};
+
+/// Words right after a bare month/day that say it is a measurement ("2/6 murmur", "5/5 strength").
+const AFTER_MONTH_DAY: Context = Context {
+    words: &[
+        ("murmur", -0.5), ("murmurs", -0.5), ("sem", -0.5), ("hsm", -0.5), ("strength", -0.5), ("str", -0.5),
+        ("motor", -0.5), ("grip", -0.5), ("grips", -0.5), ("grasp", -0.5), ("pulses", -0.5), ("pulse", -0.5),
+        ("mmhg", -0.5), ("ns", -0.5), ("saline", -0.5), ("tab", -0.5), ("tabs", -0.5), ("reflexes", -0.5),
+        ("pain", -0.5), ("peep", -0.5), ("ps", -0.5), ("nss", -0.5), ("cp", -0.5), ("angina", -0.5),
+    ],
+    before: 0,
     after: 1,
 };
 
@@ -60,6 +71,8 @@ pub struct DateDetector {
     month_alone: Regex,
     year: Regex,
     apos_year: Regex,
+    month_year_numeric: Regex,
+    ordinal_day: Regex,
     history_year: Regex,
 }
 
@@ -67,16 +80,18 @@ impl DateDetector {
     pub fn new() -> Self {
         let r = |s: &str| Regex::new(s).expect("date pattern compiles");
         DateDetector {
-            mdy: r(r"\b(\d{1,2})([/.-])(\d{1,2})([/.-])(\d{4}|\d{2})\b"),
-            iso: r(r"\b(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T]\d{1,2}:\d{2}(?::\d{2})?)?\b"),
-            md: r(r"\b(\d{1,2})/(\d{1,2})\b"),
-            month_day: r(&format!(r"(?i)\b({MONTHS}|{MON})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?\b(?:,?\s+(\d{{4}}|'\d\d))?")),
-            day_month: r(&format!(r"(?i)\b(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?({MONTHS}|{MON})\b\.?(?:,?\s+(\d{{4}}|'?\d\d)\b)?")),
-            month_year: r(&format!(r"(?i)\b({MONTHS}|{MON})\.?,?\s+(?:of\s+)?(\d{{4}}|'\d\d|\d\d)\b")),
-            month_alone: r(&format!(r"(?i)\b({MONTHS}|{MON})\b")),
-            year: r(r"\b((?:19|20)\d\d)([sS])?\b"),
-            apos_year: r(r"(?:^|[^\w'])'(\d\d)\b|\b(\d\d)'(?:$|[^\w'])"),
-            history_year: r(r"(?i)\b(?:mi|cabg|cva|avr|mvr|ptca|pci|stent|tia|chole|cholecystectomy|appendectomy|appy|hysterectomy|tah|bso|dx|diagnosed|surgery|repair|nephrectomy|mastectomy|lobectomy|turp|redo|ca)\s+(?:in\s+)?(\d\d)\b"),
+            mdy: r(r"(?-u:\b)(\d{1,2})([/.-])(\d{1,2})([/.-])(\d{4}|\d{2})(?-u:\b)"),
+            iso: r(r"(?-u:\b)(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T]\d{1,2}:\d{2}(?::\d{2})?)?(?-u:\b)"),
+            md: r(r"(?-u:\b)(\d{1,2})/(\d{1,2})(?-u:\b)"),
+            month_day: r(&format!(r"(?i)(?-u:\b)({MONTHS}|{MON})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?(?-u:\b)(?:,?\s+(\d{{4}}|'\d\d))?")),
+            day_month: r(&format!(r"(?i)(?-u:\b)(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?({MONTHS}|{MON})(?-u:\b)\.?(?:,?\s+(\d{{4}}|'?\d\d)(?-u:\b))?")),
+            month_year: r(&format!(r"(?i)(?-u:\b)({MONTHS}|{MON})\.?,?\s+(?:of\s+)?(\d{{4}}|'\d\d|\d\d)(?-u:\b)")),
+            month_alone: r(&format!(r"(?i)(?-u:\b)({MONTHS}|{MON})(?-u:\b)")),
+            year: r(r"(?-u:\b)((?:19|20)\d\d)([sS])?(?-u:\b)"),
+            apos_year: r(r"(?:^|[^\w'])'(\d\d)(?-u:\b)"),
+            month_year_numeric: r(r"(?-u:\b)(\d{1,2})/(\d{2})(?-u:\b)"),
+            ordinal_day: r(r"(?i)(?-u:\b)(?:on|the|of)\s+(\d{1,2}(?:st|nd|rd|th))(?:$|\s*[.,;)]|\s+(?:of|at|and|in)(?-u:\b))"),
+            history_year: r(r"(?i)(?-u:\b)(?:mi|cabg|cva|avr|mvr|ptca|pci|stent|tia|chole|cholecystectomy|appendectomy|appy|hysterectomy|tah|bso|dx|diagnosed|surgery|repair|nephrectomy|mastectomy|lobectomy|turp|redo|ca)\s+(?:in\s+)?(\d\d)(?-u:\b)"),
         }
     }
 }
@@ -143,7 +158,7 @@ impl Detector for DateDetector {
             if b == b'/' || b == b'.' || (a == b'/' || a == b'.' || a == b'-') && a2.is_ascii_digit() {
                 continue;
             }
-            if c[2] != c[4] {
+            if c[2] != c[4] || a == b'%' {
                 continue;
             }
             let y: i32 = c[5].parse().unwrap_or(0);
@@ -177,10 +192,10 @@ impl Detector for DateDetector {
                 continue;
             }
             // common fractions and scores read as measurements unless a date word is near
-            let fraction = (d <= 4 && m < d) || d == 10 || d == 5 && m <= 5 || d == 6 && m <= 6;
+            let fraction = (d <= 4 && m < d) || d == 5 && m <= 5;
             let base = if fraction { 0.35 } else { 0.6 };
             let det = Detection::new(Span::new(all.start(), all.end()), EntityType::Date, base, NAME, "month_day");
-            out.push(NOT_A_DATE.apply(doc, det));
+            out.push(AFTER_MONTH_DAY.apply(doc, BEFORE_MONTH_DAY.apply(doc, det)));
         }
         for c in self.month_day.captures_iter(text) {
             let all = c.get(0).expect("group 0");
@@ -213,7 +228,7 @@ impl Detector for DateDetector {
         for c in self.month_alone.captures_iter(text) {
             let m = c.get(1).expect("group 1");
             let w = m.as_str();
-            let full = w.len() > 3 && !w.eq_ignore_ascii_case("sept");
+            let full = w.len() > 3;
             // "may" and "march" are verbs, three-letter forms are abbreviations of other words too
             let score = if w.eq_ignore_ascii_case("may") || w.eq_ignore_ascii_case("march") {
                 0.3
@@ -242,8 +257,28 @@ impl Detector for DateDetector {
             let det = Detection::new(Span::new(all.start(), all.end()), EntityType::Date, base, NAME, "year");
             out.push(YEAR_CONTEXT.apply(doc, det));
         }
+        for c in self.month_year_numeric.captures_iter(text) {
+            // "8/87", "11/92": a month and a two-digit year that cannot be a day
+            let all = c.get(0).expect("group 0");
+            let (b, a, a2) = around(text, all.start(), all.end());
+            if matches!(b, b'/' | b'.' | b'-') || a == b'/' || a == b'%' || (a == b'.' || a == b'-') && a2.is_ascii_digit() {
+                continue;
+            }
+            let (m, y) = (num(&c[1]), num(&c[2]));
+            if (1..=12).contains(&m) && y > 31 {
+                let det = Detection::new(Span::new(all.start(), all.end()), EntityType::Date, 0.6, NAME, "month_two_digit_year");
+                out.push(AFTER_MONTH_DAY.apply(doc, BEFORE_MONTH_DAY.apply(doc, det)));
+            }
+        }
+        for c in self.ordinal_day.captures_iter(text) {
+            let g = c.get(1).expect("group 1");
+            let d = num(g.as_str().trim_end_matches(char::is_alphabetic));
+            if (1..=31).contains(&d) {
+                push(out, g.start(), g.end(), 0.6, "ordinal_day");
+            }
+        }
         for c in self.apos_year.captures_iter(text) {
-            let g = c.get(1).or_else(|| c.get(2)).expect("one group matches");
+            let g = c.get(1).expect("group 1");
             push(out, g.start(), g.end(), 0.7, "apostrophe_year");
         }
         for c in self.history_year.captures_iter(text) {
@@ -252,7 +287,7 @@ impl Detector for DateDetector {
             if matches!(a, b'%' | b'/' | b'-' | b'x') || a == b'.' && a2.is_ascii_digit() || a == b' ' && matches!(a2, b'%' | b'/') {
                 continue;
             }
-            let rest = text[g.end()..].trim_start().to_ascii_lowercase();
+            let rest: String = text[g.end()..].trim_start().chars().take(6).collect::<String>().to_ascii_lowercase();
             if ["mg", "mcg", "ml", "cc", "units", "hr", "y", "yr", "min", "%", "mm", "cm", "kg", "bpm"].iter().any(|u| rest.starts_with(u)) {
                 continue;
             }

@@ -11,7 +11,7 @@ pub struct EmailDetector {
 
 impl EmailDetector {
     pub fn new() -> Self {
-        EmailDetector { patterns: vec![Pattern::new("email", r"\b[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,24}\b", 0.95)] }
+        EmailDetector { patterns: vec![Pattern::new("email", r"(?-u:\b)[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,24}(?-u:\b)", 0.95)] }
     }
 }
 

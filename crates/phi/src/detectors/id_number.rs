@@ -16,7 +16,7 @@ impl IdNumberDetector {
         IdNumberDetector {
             label: Pattern::new(
                 "reference_label",
-                r"(?i)\b(?:ref|reference|case|claim|confirmation|conf|order|requisition|accession|ticket|tracking|policy|file|id|identifier|employee|badge|passport|voucher|authorization|auth)\.?\s*(?:number|num|no\.?|#|id)?\s*[:#]\s*#?\s*([A-Z0-9][A-Z0-9-]{2,30})\b|(?i)\b(?:ref|reference|claim|confirmation|accession|passport|tracking)\s+(?:number|no\.?)?\s*([A-Z0-9][A-Z0-9-]{4,30})\b",
+                r"(?i)(?-u:\b)(?:ref|reference|case|claim|confirmation|conf|order|requisition|accession|ticket|tracking|policy|file|id|identifier|employee|badge|passport|voucher|authorization|auth)\.?\s*(?:number|num|no\.?|#|id)?\s*[:#]\s*#?\s*([A-Z0-9][A-Z0-9-]{2,30})(?-u:\b)|(?i)(?-u:\b)(?:ref|reference|claim|confirmation|accession|passport|tracking)\s+(?:number|no\.?)?\s*([A-Z0-9][A-Z0-9-]{4,30})(?-u:\b)",
                 0.75,
             ),
         }

@@ -15,7 +15,7 @@ pub struct IpDetector {
 impl IpDetector {
     pub fn new() -> Self {
         IpDetector {
-            v4: Pattern::new("ipv4", r"\b\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\b", 0.85),
+            v4: Pattern::new("ipv4", r"(?-u:\b)\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}(?-u:\b)", 0.85),
             v6: Pattern::new("ipv6", r"(?i)(?:[0-9a-f]{0,4}:){2,7}[0-9a-f]{0,4}", 0.85),
         }
     }

@@ -17,8 +17,8 @@ impl LicenseDetector {
     pub fn new() -> Self {
         LicenseDetector {
             label: labelled("license_label", r"licen[cs]e|lic|dl|driver'?s?\s+licen[cs]e|driving\s+licen[cs]e|certificate|cert|permit|registration", 5, 0.8),
-            dea: Pattern::new("dea_number", r"\b[A-Z][A-Z9]\d{7}\b", 0.6),
-            npi: Pattern::new("npi", r"(?i)\bnpi\s*[:#]?\s*(\d{10})\b", 0.9),
+            dea: Pattern::new("dea_number", r"(?-u:\b)[A-Z][A-Z9]\d{7}(?-u:\b)", 0.6),
+            npi: Pattern::new("npi", r"(?i)(?-u:\b)npi\s*[:#]?\s*(\d{10})(?-u:\b)", 0.9),
         }
     }
 }

@@ -15,25 +15,40 @@ fn facility_word(w: &str) -> bool {
     matches!(
         w,
         "hospital" | "hosp" | "hospitals" | "clinic" | "clinics" | "rehab" | "rehabilitation" | "memorial" | "adventist"
-            | "healthcare" | "infirmary" | "hospice" | "sanatorium" | "nursing" | "medical" | "med" | "health"
-            | "manor" | "convalescent" | "center" | "centre" | "institute" | "university" | "college" | "school"
-            | "church" | "county" | "pavilion" | "lodge" | "village" | "residence" | "shelter"
+            | "healthcare" | "infirmary" | "hospice" | "sanatorium" | "manor" | "convalescent" | "institute"
+            | "university" | "college" | "school" | "church" | "county" | "pavilion" | "regional"
     )
 }
 
+/// Generic words that name a facility only together with the next word ("Medical Center",
+/// "Nursing Home", "Health Center").
+fn facility_pair(w: &str, next: &str) -> bool {
+    matches!(w, "medical" | "med" | "health" | "nursing" | "care" | "rehab" | "cancer" | "heart" | "surgical" | "community")
+        && matches!(next, "center" | "centre" | "ctr" | "home" | "facility" | "institute" | "hospital" | "hosp" | "clinic")
+}
+
+/// Widely known US hospital names that carry no facility word ("Sacred Heart", "Mount Sinai").
+const HOSPITAL_NAMES: &[&[&str]] = &[
+    &["sacred", "heart"], &["holy", "cross"], &["good", "samaritan"], &["holy", "family"], &["holy", "name"],
+    &["holy", "redeemer"], &["mount", "sinai"], &["mt", "sinai"], &["sinai"], &["beth", "israel"],
+    &["cedars", "sinai"], &["johns", "hopkins"], &["mass", "general"], &["kaiser", "permanente"],
+    &["shady", "grove"], &["union", "memorial"], &["st", "agnes"], &["saint", "agnes"], &["our", "lady"],
+    &["mercy", "hospital"], &["presbyterian"], &["bellevue"], &["walter", "reed"], &["brigham"],
+];
+
 /// Hospital units that follow a facility or building name: "Lally MICU", "Quartermain 5".
 fn unit_word(w: &str) -> bool {
-    matches!(w, "micu" | "sicu" | "ccu" | "icu" | "nicu" | "cvicu" | "csru" | "tsicu" | "er" | "ew" | "ed" | "ward" | "wing" | "building" | "bldg" | "tower" | "floor")
+    matches!(w, "micu" | "sicu" | "ccu" | "icu" | "nicu" | "cvicu" | "csru" | "tsicu" | "pmicu" | "er" | "ew" | "ed" | "ward" | "wing" | "building" | "bldg" | "tower" | "floor")
 }
 
 /// Words that can precede a facility word without naming it.
 fn generic_place_word(w: &str) -> bool {
     matches!(
         w,
-        "outside" | "other" | "same" | "local" | "previous" | "referring" | "another" | "community" | "general" | "state"
+        "outside" | "other" | "present" | "current" | "supportive" | "cont" | "continue" | "plan" | "progress" | "comfort" | "demand" | "same" | "local" | "previous" | "referring" | "another" | "community" | "general" | "state"
             | "the" | "a" | "an" | "this" | "that" | "his" | "her" | "their" | "its" | "acute" | "chronic" | "long"
             | "term" | "skilled" | "care" | "rehab" | "nursing" | "home" | "medical" | "psychiatric" | "private"
-            | "teaching" | "veterans" | "childrens" | "children" | "womens" | "cancer" | "heart" | "eye" | "pain"
+            | "teaching" | "veterans" | "childrens" | "children" | "womens" | "cancer" | "eye" | "pain"
             | "dialysis" | "day" | "outpatient" | "inpatient" | "primary" | "urgent" | "emergency" | "trauma" | "osh"
             | "to" | "from" | "at" | "in" | "of" | "transfer" | "transferred" | "admitted" | "discharged" | "sent"
             | "via" | "and" | "or" | "with" | "for" | "by" | "on" | "went" | "go" | "back" | "return" | "returned"
@@ -71,7 +86,15 @@ impl Default for LocationDetector {
 fn name_token(doc: &Doc, i: usize) -> bool {
     let t = &doc.tokens[i];
     let w = doc.lower(i);
-    t.alpha && w.len() >= 2 && doc.capitalised(i) && !generic_place_word(w) && !is_stopword(w) && !super::name::is_eponym(w)
+    t.alpha
+        && w.len() >= 2
+        && doc.capitalised(i)
+        && !generic_place_word(w)
+        && !is_stopword(w)
+        && !super::name::is_eponym(w)
+        && !super::name::is_clinical_abbreviation(w)
+        && !unit_word(w)
+        && !gazetteers().is_clinical(w)
 }
 
 /// Whether tokens `a..b` match a gazetteer phrase starting at `a`; returns its length.
@@ -106,7 +129,8 @@ impl Detector for LocationDetector {
         for i in 0..n {
             let w = doc.lower(i);
             // 1. a facility: up to three name tokens before a facility word
-            if facility_word(w) && i > 0 && (doc.capitalised(i) || !doc.cased) {
+            let pair = i + 1 < n && facility_pair(w, doc.lower(i + 1));
+            if (facility_word(w) || pair) && i > 0 {
                 let mut a = i;
                 while a > 0 && i - a < 3 && name_token(doc, a - 1) {
                     let gap = doc.gap_after(a - 1);
@@ -114,6 +138,13 @@ impl Detector for LocationDetector {
                         break;
                     }
                     a -= 1;
+                }
+                // "Sacred Heart Memorial", "LAUREL REGIONAL": the facility word is part of the name
+                let named_facility = matches!(w, "memorial" | "regional" | "adventist");
+                // in a note without case, common words name a facility only before "hospital"
+                let strong = matches!(w, "hospital" | "hosp" | "memorial" | "adventist" | "regional" | "infirmary") || pair;
+                if !doc.cased && !strong && (a..i).any(|k| g.is_common(doc.lower(k))) {
+                    a = i;
                 }
                 if a < i {
                     let wa = doc.lower(a);
@@ -123,13 +154,16 @@ impl Detector for LocationDetector {
                         start = a - 1;
                     }
                     let score = if g.is_common(wa) && i - a == 1 { 0.55 } else { 0.8 };
-                    out.push(Detection::new(span(start, i), EntityType::Location, score, NAME, "name_before_facility_word"));
+                    let end = if named_facility { i + 1 } else { i };
+                    out.push(Detection::new(span(start, end), EntityType::Location, score, NAME, "name_before_facility_word"));
                 }
             }
             // 2. "St. Mary", "Saint Agnes" followed by a capitalised word
             if matches!(w, "st" | "saint") && i + 1 < n && doc.capitalised(i) {
                 let gap = doc.gap_after(i);
-                if (gap == ". " || gap == " " || gap == ".") && name_token(doc, i + 1) && !doc.tokens[i].span.is_empty() {
+                let next = doc.lower(i + 1);
+                let cased_ok = !doc.cased || doc.tokens[i + 1].title;
+                if (gap == ". " || gap == " ") && name_token(doc, i + 1) && next.len() >= 3 && cased_ok && !g.is_common(next) || HOSPITAL_NAMES.iter().any(|h| h.len() == 2 && h[0] == "st" && h[1] == next) {
                     // a street number before "St" means a street ("19 Clover St.") - address owns it
                     let street = i > 0 && doc.tokens[i - 1].alpha && i >= 2 && doc.tokens[i - 2].digit;
                     if !street {
@@ -138,18 +172,25 @@ impl Detector for LocationDetector {
                 }
             }
             // 3. a named unit: "Lally MICU", "transfer to Quartermain 5"
-            if i + 1 < n && name_token(doc, i) && !g.is_common(w) && !g.is_clinical(w) && w.len() >= 3 && !super::name::is_eponym(w) {
+            let lower_ok = doc.tokens[i].alpha && !doc.capitalised(i) && doc.cased && !g.is_common(w) && !g.is_clinical(w) && !g.is_first(w);
+            if i + 1 < n && (name_token(doc, i) || lower_ok) && !g.is_common(w) && w.len() >= 4 {
                 let next = doc.lower(i + 1);
                 let gap = doc.gap_after(i);
-                let unit = unit_word(next) && gap.len() <= 2 && !doc.cased || unit_word(next) && doc.tokens[i].title;
-                let ward = doc.tokens[i + 1].digit && next.len() == 1 && gap == " " && i > 0 && matches!(doc.lower(i - 1), "to" | "from" | "on" | "or" | "at");
+                let unit = !lower_ok && (unit_word(next) && gap.len() <= 2 && !doc.cased || unit_word(next) && doc.tokens[i].title);
+                let after_digit = doc.gap_after(i + 1);
+                let ward = doc.tokens[i + 1].digit
+                    && next.len() == 1
+                    && gap == " "
+                    && !(after_digit.starts_with(['.', '-']) && doc.text[doc.tokens[i + 1].span.end..].chars().nth(1).is_some_and(|c| c.is_ascii_digit()))
+                    && i > 0
+                    && matches!(doc.lower(i - 1), "to" | "from" | "or" | "at" | "per" | "in" | "on" | "transfer" | "plan");
                 if unit || ward {
                     out.push(Detection::new(span(i, i + 1), EntityType::Location, 0.6, NAME, "named_unit"));
                 }
             }
             // 4. hospital acronyms: MGH, BWH, GH ("transferred to gh")
             if doc.tokens[i].alpha && (2..=4).contains(&w.len()) && (w.ends_with("gh") || w.ends_with("wh") || w.ends_with("mc")) && !g.is_common(w) && w != "ugh" {
-                let cue = i > 0 && matches!(doc.lower(i - 1), "to" | "from" | "at" | "in" | "tx" | "via" | "transfer" | "transferred" | "osh");
+                let cue = i > 0 && matches!(doc.lower(i - 1), "to" | "from" | "at" | "in" | "into" | "tx" | "via" | "transfer" | "transferred" | "osh");
                 let score = if cue { 0.75 } else { 0.55 };
                 out.push(Detection::new(span(i, i + 1), EntityType::Location, score, NAME, "hospital_acronym"));
             }
@@ -164,7 +205,7 @@ impl Detector for LocationDetector {
                     if !is_state && !words.iter().all(|x| is_stopword(x)) {
                         let (base, pattern) = match (city.is_some(), ambiguous) {
                             (true, false) => (if len > 1 { 0.75 } else { 0.6 }, "gazetteer_city"),
-                            (true, true) => (0.3, "gazetteer_city_ambiguous"),
+                            (true, true) => (0.25, "gazetteer_city_ambiguous"),
                             (false, false) => (0.45, "gazetteer_county"),
                             (false, true) => (0.2, "gazetteer_county_ambiguous"),
                         };
@@ -187,16 +228,31 @@ impl Detector for LocationDetector {
                     }
                 }
             }
-            // 6. a capitalised unknown word after "lives in", "from": "LIVES WITH SON IN ROCKVILLE"
+            // 6. a ward written as one token after a transfer cue: "transfer to quartermain2"
+            if !doc.tokens[i].alpha && !doc.tokens[i].digit && i > 0 && matches!(doc.lower(i - 1), "to" | "from" | "transfer") {
+                let letters = w.trim_end_matches(|c: char| c.is_ascii_digit());
+                if letters.len() >= 5 && w.len() - letters.len() == 1 && letters.chars().all(char::is_alphabetic) && !g.is_common(letters) && !g.is_clinical(letters) {
+                    out.push(Detection::new(span(i, i + 1), EntityType::Location, 0.6, NAME, "named_unit"));
+                }
+            }
+            // 7. a well-known hospital name
+            for h in HOSPITAL_NAMES {
+                if h[0] == w && (doc.capitalised(i) || !doc.cased || h.len() > 1) && i + h.len() <= n && (1..h.len()).all(|k| doc.lower(i + k) == h[k] && doc.gap_before(i + k).len() <= 2) {
+                    out.push(Detection::new(span(i, i + h.len()), EntityType::Location, 0.7, NAME, "known_hospital_name"));
+                    break;
+                }
+            }
+            // 7. a capitalised unknown word after "lives in", "from": "LIVES WITH SON IN ROCKVILLE"
             if i >= 1 && doc.tokens[i].alpha && name_token(doc, i) && !g.is_common(w) && !g.is_clinical(w) && w.len() >= 4 {
                 let prev = doc.lower(i - 1);
                 let cue = if prev == "in" && i >= 2 {
                     let p2 = doc.lower(i - 2);
-                    PLACE_CUES.contains(&p2) || (i >= 4 && (i - 4..i - 1).any(|k| PLACE_CUES.contains(&doc.lower(k))))
+                    PLACE_CUES.contains(&p2) || (i >= 6 && (i - 6..i - 1).any(|k| PLACE_CUES.contains(&doc.lower(k))))
                 } else {
                     matches!(prev, "from") && i >= 2 && matches!(doc.lower(i - 2), "moved" | "called" | "visiting" | "flew" | "drove" | "sister" | "brother" | "daughter" | "son" | "family")
                 };
-                if cue && !g.is_first(w) {
+                let state = g.states.contains_key(w) || g.state_abbrs.contains(w) || matches!(w, "calif" | "mass" | "penn" | "wash" | "conn" | "fla" | "dc");
+                if cue && !g.is_first(w) && !state {
                     out.push(Detection::new(span(i, i + 1), EntityType::Location, 0.6, NAME, "place_after_cue").with_context(prev, 0.0));
                 }
             }

@@ -200,7 +200,7 @@ pub fn luhn(digits: &str) -> bool {
 pub fn labelled(name: &'static str, labels: &str, min: usize, score: f32) -> Pattern {
     Pattern::new(
         name,
-        &format!(r"(?i)\b(?:{labels})\s*(?:number|num|no\.?|nr\.?|#|id|code)?\s*(?:is|was|of)?\s*[:#=]?\s*#?\s*([A-Z0-9][A-Z0-9-]{{{}, 40}})\b", min.saturating_sub(1)),
+        &format!(r"(?i)(?-u:\b)(?:{labels})\s*(?:number|num|no\.?|nr\.?|#|id|code)?\s*(?:is|was|of)?\s*[:#=]?\s*#?\s*([A-Z0-9][A-Z0-9-]{{{}, 40}})(?-u:\b)", min.saturating_sub(1)),
         score,
     )
 }

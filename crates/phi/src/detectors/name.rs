@@ -12,7 +12,7 @@ use localdx_span::Span;
 const NAME: &str = "name";
 
 fn is_title(w: &str) -> bool {
-    matches!(w, "dr" | "doctor" | "mr" | "mrs" | "ms" | "miss" | "mister" | "prof" | "professor" | "mx" | "sr" | "sra" | "srta" | "madam" | "mme" | "mlle")
+    matches!(w, "dr" | "drs" | "doctor" | "doctors" | "mr" | "mrs" | "ms" | "miss" | "mister" | "prof" | "professor" | "mx" | "madam" | "mme" | "mlle")
 }
 
 fn is_role(w: &str) -> bool {
@@ -20,13 +20,13 @@ fn is_role(w: &str) -> bool {
         w,
         "np" | "nurse" | "resident" | "intern" | "attending" | "fellow" | "pcp" | "staff" | "rn" | "cardiologist" | "surgeon"
             | "physician" | "therapist" | "sw" | "rrt" | "hcp" | "name" | "named" | "dear" | "signed" | "by" | "contact"
-            | "page" | "paged" | "cc" | "am" | "called" | "spoke" | "dictated" | "provider" | "neurologist" | "oncologist"
+            | "page" | "paged" | "cc" | "md" | "caseworker" | "chaplain" | "rabbi" | "priest" | "pastor" | "coordinator" | "called" | "spoke" | "dictated" | "provider" | "neurologist" | "oncologist"
             | "nephrologist" | "pulmonologist" | "intensivist" | "hospitalist" | "radiologist" | "anesthesiologist"
     )
 }
 
 fn is_credential(w: &str) -> bool {
-    matches!(w, "rn" | "md" | "rrt" | "np" | "crna" | "lpn" | "phd" | "dds" | "dmd" | "msw" | "licsw" | "lcsw" | "bsn" | "aprn" | "cns" | "pac" | "rt" | "slp" | "facs" | "facc" | "mph" | "jr" | "sr" | "iii")
+    matches!(w, "rn" | "md" | "rrt" | "crt" | "np" | "crna" | "lpn" | "phd" | "dds" | "dmd" | "msw" | "licsw" | "lcsw" | "bsn" | "aprn" | "cns" | "pac" | "slp" | "facs" | "facc" | "mph" | "jr" | "sr" | "iii")
 }
 
 fn is_relation(w: &str) -> bool {
@@ -36,8 +36,9 @@ fn is_relation(w: &str) -> bool {
             | "brother" | "brothers" | "mother" | "mom" | "father" | "dad" | "niece" | "nephew" | "grandson" | "granddaughter"
             | "grandaughter" | "grandchild" | "aunt" | "uncle" | "cousin" | "friend" | "proxy" | "partner" | "fiance"
             | "fiancee" | "boyfriend" | "girlfriend" | "neighbor" | "neighbour" | "sil" | "dil" | "law" | "stepson"
-            | "stepdaughter" | "guardian" | "companion" | "grandmother" | "grandfather" | "kid" | "child" | "children"
-            | "family" | "parents" | "parent" | "godson" | "goddaughter" | "caregiver"
+            | "stepdaughter" | "guardian" | "companion" | "grandmother" | "grandfather" | "kid"  | "children"
+            | "family" | "parents" | "parent" | "godson" | "goddaughter" | "caregiver" | "social" | "spokesperson"
+            | "inlaw" | "neice" | "daugther" | "grandsons" | "granddaughters" | "nephews" | "nieces"
     )
 }
 
@@ -54,39 +55,42 @@ fn is_calendar_word(w: &str) -> bool {
 pub fn is_eponym(w: &str) -> bool {
     matches!(
         w,
-        "parkinson" | "parkinsons" | "foley" | "apgar" | "apgars" | "swan" | "ganz" | "murphy" | "babinski" | "homan"
-            | "homans" | "kernig" | "brudzinski" | "trendelenburg" | "fowler" | "fowlers" | "valsalva" | "heimlich"
-            | "glasgow" | "bell" | "bells" | "crohn" | "crohns" | "hodgkin" | "hodgkins" | "alzheimer" | "alzheimers"
-            | "addison" | "addisons" | "cushing" | "cushings" | "graves" | "hashimoto" | "huntington" | "guillain"
+        "parkinson" | "parkinsons" | "foley" | "apgar" | "apgars" | "swan" | "ganz"  | "babinski" | "homan"
+            | "homans" | "kernig" | "brudzinski" | "trendelenburg"  | "fowlers" | "valsalva" | "heimlich"
+            | "glasgow"  | "bells" | "crohn" | "crohns" | "hodgkin" | "hodgkins" | "alzheimer" | "alzheimers"
+             | "addisons" | "cushing" | "cushings"  | "hashimoto"  | "guillain"
             | "barre" | "tourette" | "kawasaki" | "raynaud" | "raynauds" | "sjogren" | "whipple" | "nissen"
-            | "hartmann" | "roux" | "billroth" | "levine" | "allen" | "doppler" | "holter" | "coombs" | "gram"
-            | "wolff" | "purkinje" | "starling" | "korotkoff" | "cheyne" | "stokes" | "kussmaul" | "hickman"
-            | "broviac" | "groshong" | "jackson" | "pratt" | "penrose" | "posey" | "ambu" | "dobhoff" | "salem"
+            | "hartmann" | "roux" | "billroth"   | "doppler" | "holter" | "coombs" | "gram"
+            | "wolff" | "purkinje"  | "korotkoff" | "cheyne" | "stokes" | "kussmaul" | "hickman"
+            | "broviac" | "groshong"  | "pratt" | "penrose"  | "ambu" | "dobhoff" | "salem"
             | "keofeed" | "levin" | "blakemore" | "sengstaken" | "quinton" | "mahurkar" | "cordis" | "hemovac"
-            | "tegaderm" | "duoderm" | "xeroform" | "kerlix" | "bair" | "hugger" | "miami" | "aspen" | "philadelphia"
-            | "wilms" | "ewing" | "kaposi" | "burkitt" | "reynolds" | "charcot" | "marie" | "tooth" | "wernicke"
-            | "korsakoff" | "bence" | "jones" | "mallory" | "weiss" | "zenker" | "barrett" | "barretts" | "meckel"
-            | "mcburney" | "rovsing" | "chvostek" | "trousseau" | "romberg" | "rinne" | "weber" | "snellen"
-            | "hoffman" | "hoffmann" | "lachman" | "mcmurray" | "phalen" | "tinel" | "finkelstein" | "spurling"
-            | "gleason" | "breslow" | "clark" | "dukes" | "bishop" | "ranson" | "child" | "pugh" | "wells"
-            | "marshall" | "lasix" | "coumadin" | "tylenol" | "motrin" | "ativan" | "haldol" | "morphine"
-            | "ringer" | "ringers" | "hartford" | "lyme" | "down" | "downs" | "turner" | "marfan" | "ehlers"
-            | "danlos" | "stevens" | "johnson" | "fallot" | "ebstein" | "eisenmenger" | "kawasakis" | "osler"
-            | "rendu" | "janeway" | "roth" | "austin" | "flint" | "duroziez" | "quincke" | "musset"
-            | "mobitz" | "wenckebach" | "brugada" | "prinzmetal" | "takotsubo" | "dressler" | "beck" | "kerley"
-            | "virchow" | "lewy" | "pick" | "creutzfeldt" | "jakob" | "bell's" | "sims" | "merkel" | "mohs"
-            | "pap" | "gomco" | "mayo" | "morgan" | "ranitidine" | "heparin" | "levophed" | "vasopressin"
+            | "tegaderm" | "duoderm" | "xeroform" | "kerlix" | "bair" | "hugger"  | "aspen" | "philadelphia"
+            | "wilms"  | "kaposi" | "burkitt"  | "charcot"   | "wernicke"
+            | "korsakoff" | "bence"   | "weiss" | "zenker"  | "barretts" | "meckel"
+            | "mcburney" | "rovsing" | "chvostek" | "trousseau" | "romberg" | "rinne"  | "snellen"
+             | "hoffmann" | "lachman" | "mcmurray" | "phalen" | "tinel" | "finkelstein" | "spurling"
+             | "breslow"  | "dukes"  | "ranson"   | "wells"
+             | "lasix" | "coumadin" | "tylenol" | "motrin" | "ativan" | "haldol" | "morphine"
+             | "ringers"  | "lyme"  | "downs"  | "marfan" | "ehlers"
+            | "danlos"   | "fallot" | "ebstein" | "eisenmenger" | "kawasakis" | "osler"
+            | "rendu" | "janeway"    | "duroziez" | "quincke" | "musset"
+            | "mobitz" | "wenckebach" | "brugada" | "prinzmetal" | "takotsubo" | "dressler"  | "kerley"
+            | "virchow" | "lewy"  | "creutzfeldt" | "jakob" | "bell's"  | "merkel" | "mohs"
+            | "pap" | "gomco"   | "ranitidine" | "heparin" | "levophed" | "vasopressin"
     )
 }
 
 /// Clinical abbreviations of two or three letters that collide with surnames in capitals.
-fn is_clinical_abbreviation(w: &str) -> bool {
-    w.len() <= 2
-        || matches!(
+pub fn is_clinical_abbreviation(w: &str) -> bool {
+    w.len() <= 2 || is_clinical_abbreviation_long(w)
+}
+
+fn is_clinical_abbreviation_long(w: &str) -> bool {
+    matches!(
             w,
             "abg" | "abd" | "ams" | "bun" | "cad" | "chf" | "cmv" | "copd" | "cpk" | "cvp" | "dnr" | "dni" | "ekg" | "ett"
                 | "ffp" | "gtt" | "hct" | "hob" | "inr" | "ivf" | "lft" | "lfts" | "map" | "mae" | "ngt" | "npo" | "ogt"
-                | "osh" | "pcp" | "peg" | "perrl" | "picc" | "prbc" | "ptt" | "rbc" | "rll" | "rul" | "sob" | "tpn"
+                | "osh" | "peg" | "perrl" | "picc" | "prbc" | "ptt" | "rbc" | "rll" | "rul" | "sob" | "tpn"
                 | "uti" | "vss" | "wbc" | "lll" | "lul" | "rml" | "doe" | "pnd" | "jvd" | "fen" | "neg" | "pos"
                 | "mcg" | "meq" | "kcl" | "mag" | "phos" | "glu" | "lac" | "alb" | "tsh" | "iabp" | "art" | "sat"
                 | "sats" | "lasix" | "dilt" | "levo" | "neo" | "vanco" | "zosyn" | "flagyl" | "cath" | "echo" | "cta"
@@ -103,6 +107,8 @@ fn is_clinical_abbreviation(w: &str) -> bool {
                 | "dsg" | "drsg" | "mso" | "mso4" | "vap" | "ards" | "ckd" | "esrd" | "arf" | "atn" | "dka" | "hhs"
                 | "mrsa" | "vre" | "cdiff" | "ugib" | "lgib" | "gib" | "nstemi" | "stemi" | "acs" | "htn" | "hld"
                 | "dm" | "niddm" | "iddm" | "osa" | "bph" | "gerd" | "pud" | "cva" | "tia" | "sah" | "sdh" | "ich"
+                | "aline" | "perl" | "hoh" | "nard" | "fent" | "vea" | "occ" | "wbcc" | "dopa" | "imv" | "psv" | "simv"
+                | "prvc" | "peep" | "npn" | "ada" | "crea" | "hoyer" | "amber" | "carevue" | "sero" | "riker" | "max" | "min" | "tmax" | "mai" | "pmicu" | "ivpb" | "tko" | "kvo" | "hgb" | "plt" | "ptt" | "sbt" | "rsbi"
         )
 }
 
@@ -111,8 +117,10 @@ fn is_clinical_abbreviation(w: &str) -> bool {
 enum Fit {
     /// Cannot be part of a name.
     No,
-    /// Can be part of a name when a cue (title, relation, credential) vouches for it.
+    /// A common word, clinical term or eponym: part of a name only when a cue vouches for it.
     Cued,
+    /// A word no list knows: part of a name next to a cue or another name.
+    Unknown,
     /// Looks like a name by itself (a gazetteer name that is no common word, or a capitalised
     /// unknown word).
     Likely,
@@ -150,34 +158,46 @@ impl Scan<'_, '_> {
             return Fit::No;
         }
         let w = doc.lower(i);
-        if is_stopword(w) || is_calendar_word(w) || is_credential(w) || is_relation(w) || is_title(w) {
-            return Fit::No;
-        }
         if self.initial(i) {
             return Fit::Cued;
         }
-        if w.chars().count() < 2 || is_clinical_abbreviation(w) || is_eponym(w) {
-            return Fit::No;
-        }
-        if doc.cased && !doc.capitalised(i) {
+        if is_stopword(w) || is_calendar_word(w) || is_credential(w) || is_relation(w) || is_title(w) {
             return Fit::No;
         }
         let g = self.g;
+        // two-letter surnames ("Yi", "Ng") only where capitals say so
+        if w.chars().count() == 2 && doc.cased && t.title && g.is_last(w) && !is_clinical_abbreviation_long(w) {
+            return Fit::Unknown;
+        }
+        if w.chars().count() < 2 || is_clinical_abbreviation(w) {
+            return Fit::No;
+        }
+        let lower_in_cased = doc.cased && !doc.capitalised(i);
+        if is_eponym(w) || g.is_common(w) || g.is_clinical(w) {
+            return if lower_in_cased { Fit::No } else { Fit::Cued };
+        }
         let known = g.is_first(w) || g.is_last(w);
-        if g.is_common(w) || g.is_clinical(w) {
-            return Fit::Cued;
+        if lower_in_cased {
+            return Fit::Unknown;
+        }
+        // in a cased note a word in capitals is an abbreviation unless it is a first name
+        let shouting = doc.cased && t.upper && !g.is_first(w);
+        if shouting {
+            return Fit::Unknown;
         }
         if known || (doc.cased && !doc.starts_sentence(i)) {
             return Fit::Likely;
         }
-        Fit::Cued
+        Fit::Unknown
     }
 
     /// Whether the gap between tokens `i` and `i + 1` can sit inside a name ("J. O'Brien",
     /// "Stord-Painter", "Emily  Parker").
     fn joins(&self, i: usize) -> bool {
         let gap = self.doc.gap_after(i);
-        gap.len() <= 3 && !gap.contains('\n') && gap.chars().all(|c| c == ' ' || c == '.' || c == '-' || c == '\t')
+        // a full stop ends a sentence unless it follows an initial
+        let dot_ok = !gap.contains('.') || self.doc.word(i).chars().count() == 1;
+        dot_ok && gap.len() <= 3 && !gap.contains('\n') && gap.chars().all(|c| c == ' ' || c == '.' || c == '-' || c == '\t')
     }
 
     /// Extends a name that starts at token `i` rightwards over tokens that fit at least `min`,
@@ -186,7 +206,12 @@ impl Scan<'_, '_> {
         let mut end = i + 1;
         while end < self.doc.tokens.len() && end - i < max && self.joins(end - 1) {
             let f = self.fit(end);
-            if f < min && !(f == Fit::Cued && self.initial(end)) {
+            // in a cased note a capitalised word after a name continues it ("Dr. Art White")
+            let cased_cont = f == Fit::Cued && self.doc.cased && self.doc.tokens[end].title && min <= Fit::Unknown;
+            // "Rita Hickey": a surname after a first name, even when it is also a word
+            let after_first = f == Fit::Cued && self.g.is_last(self.doc.lower(end)) && self.g.is_first(self.doc.lower(end - 1)) && min <= Fit::Unknown && !self.doc.cased;
+            let cased_cont = cased_cont || after_first;
+            if f < min && !cased_cont && !(f == Fit::Cued && self.initial(end)) {
                 break;
             }
             end += 1;
@@ -228,13 +253,21 @@ impl Detector for NameDetector {
             if is_title(w) && i + 1 < n {
                 let gap = doc.gap_after(i);
                 let j = i + 1;
-                if gap.len() <= 3 && !gap.contains('\n') && doc.tokens[j].alpha {
+                if gap.len() <= 3 && gap.chars().all(|c| c == ' ' || c == '.') && doc.tokens[j].alpha {
                     let wj = doc.lower(j);
                     let single = doc.word(j).chars().count() == 1;
-                    let ok = !is_stopword(wj) && !is_clinical_abbreviation(wj) || single && doc.tokens[j].upper;
-                    if ok && !is_calendar_word(wj) && !is_relation(wj) {
-                        let end = s.extend(j, 3, Fit::Likely);
+                    let f = s.fit(j);
+                    let named = (s.g.is_first(wj) || s.g.is_last(wj) || is_eponym(wj)) && !is_stopword(wj);
+                    let ok = f >= Fit::Unknown || named || single && (doc.tokens[j].upper || !doc.cased);
+                    if ok && !gap.contains(':') && !is_calendar_word(wj) {
+                        let mut end = s.extend(j, 3, Fit::Unknown);
                         emit(out, j, end, 0.95, "title_name", Some(w));
+                        // "Dr. Griffin and Swackhamer"
+                        while end + 1 < n && matches!(doc.lower(end), "and" | "&") && s.fit(end + 1) >= Fit::Unknown && !doc.gap_before(end).contains('\n') {
+                            let e2 = s.extend(end + 1, 3, Fit::Unknown);
+                            emit(out, end + 1, e2, 0.8, "title_name_list", Some(w));
+                            end = e2;
+                        }
                     }
                 }
             }
@@ -244,7 +277,7 @@ impl Detector for NameDetector {
                 let wj = doc.lower(j);
                 let f = s.fit(j);
                 if f == Fit::Likely || f == Fit::Cued && s.g.is_first(wj) {
-                    let end = s.extend(j, 3, Fit::Likely);
+                    let end = s.extend(j, 3, Fit::Unknown);
                     emit(out, j, end, 0.8, "role_name", Some(w));
                 }
             }
@@ -258,16 +291,22 @@ impl Detector for NameDetector {
                 let mut first = true;
                 while j < n {
                     let gap = doc.gap_before(j);
-                    if gap.contains('\n') && !first || gap.len() > 6 || gap.contains('(') && !first {
+                    if gap.contains('\n') && !first || gap.len() > 6 || gap.contains('(') && !first || !gap.chars().all(|c| " ,:;-'>\t\n(".contains(c)) {
                         break;
                     }
                     let wj = doc.lower(j);
                     let f = s.fit(j);
-                    let accept = f == Fit::Likely || (f == Fit::Cued && s.g.is_first(wj));
+                    // "family", "social" and plural words are weaker cues than "son", "wife"
+                    let weak_cue = matches!(w, "family" | "social" | "children" | "parents" | "kid" | "child");
+                    let accept = if weak_cue {
+                        f == Fit::Likely || s.g.is_first(wj) && f >= Fit::Cued
+                    } else {
+                        f >= Fit::Unknown && wj.len() >= 3 || (f == Fit::Cued && s.g.is_first(wj))
+                    };
                     if !accept {
                         break;
                     }
-                    let end = s.extend(j, 3, Fit::Likely);
+                    let end = s.extend(j, 3, Fit::Unknown);
                     emit(out, j, end, 0.85, "relation_name", Some(w));
                     first = false;
                     // a list: ", Morris and Roger"
@@ -280,11 +319,12 @@ impl Detector for NameDetector {
                 }
             }
             // 4. a relation in brackets after a name: "Hank Przybylo (son)"
-            if is_relation(w) && i >= 1 && doc.gap_before(i).trim_end().ends_with('(') {
+            if is_relation(w) && i >= 1 && (doc.gap_before(i).trim_end().ends_with('(') || w == "family" && doc.gap_before(i) == " ") {
                 let mut a = i;
                 while a > 0 && i - a < 3 {
                     let f = s.fit(a - 1);
-                    if f == Fit::No || (a < i && !s.joins(a - 1)) {
+                    let first = f == Fit::Cued && s.g.is_first(doc.lower(a - 1));
+                    if f < Fit::Unknown && !first || (a < i && !s.joins(a - 1)) {
                         break;
                     }
                     a -= 1;
@@ -293,18 +333,20 @@ impl Detector for NameDetector {
                     emit(out, a, i, 0.8, "name_relation", Some(w));
                 }
             }
-            // 5. a credential after a name: "ROBERT V. DEGIORGIO, RRT", "Emily Parker,RN"
-            if is_credential(w) && i >= 1 && (doc.tokens[i].upper || doc.tokens[i].title) {
+            // 5. a credential after a name: "ROBERT V. DEGIORGIO, RRT", "Emily Parker,RN", "Mary Hulse, R.N."
+            let dotted_rn = w == "r" && i + 1 < n && doc.lower(i + 1) == "n" && doc.gap_after(i) == ".";
+            let possessive = doc.word(i).contains(['\'', '\u{2019}']);
+            if (is_credential(w) && !possessive || dotted_rn) && i >= 1 && (doc.tokens[i].upper || doc.tokens[i].title || !doc.cased) {
                 let gap = doc.gap_before(i);
                 if gap.len() <= 2 && !gap.contains('\n') && gap.chars().all(|c| c == ' ' || c == ',' || c == '-') {
                     let mut a = i;
                     let mut likely = false;
-                    while a > 0 && i - a < 3 {
+                    while a > 0 && i - a < 4 {
                         let f = s.fit(a - 1);
                         if f == Fit::No || (a < i && !s.joins(a - 1)) {
                             break;
                         }
-                        likely |= f == Fit::Likely;
+                        likely |= f >= Fit::Unknown || s.initial(a - 1);
                         a -= 1;
                     }
                     // "BALTIMORE, MD" is a place
@@ -316,7 +358,23 @@ impl Detector for NameDetector {
             }
         }
 
-        // 6. gazetteer names where no cue was found
+        // 6. an initial before a name: "W. MAROTTA", "j. o'brien", "Q. LANDER"
+        for i in 0..n.saturating_sub(1) {
+            // "A.fib", "C.O./C.I.", "H.O." are abbreviations: an initial is followed by ". " and a word
+            if !s.initial(i) || doc.gap_after(i) != ". " || i > 0 && doc.gap_before(i).ends_with('.') {
+                continue;
+            }
+            let wj = doc.lower(i + 1);
+            let f = s.fit(i + 1);
+            let named = s.g.is_last(wj) || s.g.is_first(wj);
+            let cased_name = doc.cased && doc.tokens[i + 1].title;
+            if (f >= Fit::Unknown && (wj.len() >= 3 || cased_name) && (named || f == Fit::Likely || cased_name)) && !s.g.is_common(wj) {
+                let end = s.extend(i + 1, 2, Fit::Unknown);
+                emit(out, i, end, 0.7, "initial_name", None);
+            }
+        }
+
+        // 7. gazetteer names where no cue was found
         let mut i = 0;
         while i < n {
             if covered[i] || !doc.tokens[i].alpha {
@@ -330,7 +388,7 @@ impl Detector for NameDetector {
             }
             let first = s.g.is_first(w);
             let last = s.g.is_last(w);
-            let end = s.extend(i, 3, Fit::Likely);
+            let end = if first { s.extend(i, 3, Fit::Unknown) } else { s.extend(i, 3, Fit::Likely) };
             let score = if end - i >= 2 && (first || last) {
                 0.75
             } else if first {

@@ -27,9 +27,9 @@ pub struct PhoneDetector {
 impl PhoneDetector {
     pub fn new() -> Self {
         PhoneDetector {
-            us: Pattern::new("us_phone", r"(?:\+?1[-. ]?)?(?:\(\d{3}\)\s*|\b\d{3}[-. ]?)\d{3}[-. ]\d{4}\b(?:\s*(?:x|ext\.?)\s*\d{1,5})?", 0.75),
-            intl: Pattern::new("international_phone", r"(?:\+\d{1,3}[\s.-]?)?(?:\(\d{1,4}\)[\s.-]?)?\b\d{2,5}(?:[\s.-]\d{2,5}){1,4}\b(?:\s*(?:x|ext\.?)\s*\d{1,5})?", 0.3),
-            pager: Pattern::new("pager", r"(?i)\b(?:pager|beeper|pgr|pg|page|beep)\s*(?:number|no\.?|num)?\s*[#:]?\s*#?\s*(\d{4,6})\b", 0.85),
+            us: Pattern::new("us_phone", r"(?:\+?1[-. ]?)?(?:\(\d{3}\)\s*|(?-u:\b)\d{3}[-. ]?)\d{3}[-. ]\d{4}(?-u:\b)(?:\s*(?:x|ext\.?)\s*\d{1,5})?", 0.75),
+            intl: Pattern::new("international_phone", r"(?:\+\d{1,3}[\s.-]?)?(?:\(\d{1,4}\)[\s.-]?)?(?-u:\b)\d{2,5}(?:[\s.-]\d{2,5}){1,4}(?-u:\b)(?:\s*(?:x|ext\.?)\s*\d{1,5})?", 0.3),
+            pager: Pattern::new("pager", r"(?i)(?-u:\b)(?:pager|beeper|pgr|pg|page|beep)\s*(?:number|no\.?|num)?\s*[#:]?\s*#?\s*(\d{4,6})(?-u:\b)", 0.85),
         }
     }
 }
@@ -42,7 +42,7 @@ impl Default for PhoneDetector {
 
 fn us_valid(digits: &[u8]) -> bool {
     let d = if digits.len() == 11 && digits[0] == 1 { &digits[1..] } else { digits };
-    d.len() == 10 && d[0] >= 2 && d[3] >= 2 && !(d[1] == 1 && d[2] == 1) && !(d[4] == 1 && d[5] == 1)
+    d.len() == 10 && d[0] >= 2 && !(d[1] == 1 && d[2] == 1)
 }
 
 impl Detector for PhoneDetector {

@@ -20,8 +20,8 @@ pub struct SsnDetector {
 impl SsnDetector {
     pub fn new() -> Self {
         SsnDetector {
-            dashed: Pattern::new("ssn_dashed", r"\b(\d{3})[- ](\d{2})[- ](\d{4})\b", 0.85),
-            plain: Pattern::new("ssn_nine_digits", r"\b\d{9}\b", 0.3),
+            dashed: Pattern::new("ssn_dashed", r"(?-u:\b)(\d{3})[- ](\d{2})[- ](\d{4})(?-u:\b)", 0.85),
+            plain: Pattern::new("ssn_nine_digits", r"(?-u:\b)\d{9}(?-u:\b)", 0.3),
         }
     }
 }

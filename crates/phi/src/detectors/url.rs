@@ -20,8 +20,8 @@ pub struct UrlDetector {
 impl UrlDetector {
     pub fn new() -> Self {
         UrlDetector {
-            scheme: Pattern::new("url_scheme", r"(?i)\b(?:https?://|ftp://|www\.)[^\s<>()\[\]{}'\x22]+[^\s<>()\[\]{}'\x22.,;:!?]", 0.95),
-            bare: Pattern::new("domain_name", r"(?i)\b[a-z0-9][a-z0-9-]{1,62}(?:\.[a-z0-9-]{2,63})*\.([a-z]{2,6})\b(?:/[^\s]*[^\s.,;:!?])?", 0.6),
+            scheme: Pattern::new("url_scheme", r"(?i)(?-u:\b)(?:https?://|ftp://|www\.)[^\s<>()\[\]{}'\x22]+[^\s<>()\[\]{}'\x22.,;:!?]", 0.95),
+            bare: Pattern::new("domain_name", r"(?i)(?-u:\b)[a-z0-9][a-z0-9-]{1,62}(?:\.[a-z0-9-]{2,63})*\.([a-z]{2,6})(?-u:\b)(?:/[^\s]*[^\s.,;:!?])?", 0.6),
         }
     }
 }

@@ -14,7 +14,7 @@ pub struct VehicleDetector {
 impl VehicleDetector {
     pub fn new() -> Self {
         VehicleDetector {
-            vin: Pattern::new("vin", r"(?i)\b[A-HJ-NPR-Z0-9]{17}\b", 0.85),
+            vin: Pattern::new("vin", r"(?i)(?-u:\b)[A-HJ-NPR-Z0-9]{17}(?-u:\b)", 0.85),
             plate: labelled("plate_label", r"plate|licen[cs]e\s+plate|tag|vin|vehicle", 4, 0.8),
         }
     }

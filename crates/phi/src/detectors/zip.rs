@@ -16,8 +16,8 @@ pub struct ZipDetector {
 impl ZipDetector {
     pub fn new() -> Self {
         ZipDetector {
-            five: Pattern::new("zip_after_state", r"\b\d{5}(?:-\d{4})?\b", 0.85),
-            label: Pattern::new("zip_label", r"(?i)\b(?:zip|zip\s*code|zipcode|postal\s*code|postcode|post\s*code)\s*[:#]?\s*([A-Z0-9](?:[A-Z0-9]|[ -][A-Z0-9]){2,9})\b", 0.85),
+            five: Pattern::new("zip_after_state", r"(?-u:\b)\d{5}(?:-\d{4})?(?-u:\b)", 0.85),
+            label: Pattern::new("zip_label", r"(?i)(?-u:\b)(?:zip|zip\s*code|zipcode|postal\s*code|postcode|post\s*code)\s*[:#]?\s*([A-Z0-9](?:[A-Z0-9]|[ -][A-Z0-9]){2,9})(?-u:\b)", 0.85),
         }
     }
 }
@@ -38,8 +38,8 @@ impl Detector for ZipDetector {
     fn detect(&self, doc: &Doc, out: &mut Vec<Detection>) {
         let g = gazetteers();
         for (span, _) in self.five.spans(doc.text) {
-            let i = doc.token_at_or_after(span.start);
-            if i == 0 || doc.gap_before(i).len() > 3 || doc.gap_before(i).contains('\n') {
+            let i = doc.token_containing(span.start);
+            if i == 0 || i >= doc.tokens.len() || doc.gap_before(i).len() > 3 || doc.gap_before(i).contains('\n') {
                 continue;
             }
             let prev = doc.lower(i - 1);
