@@ -69,7 +69,7 @@ for png in "$out"/*.png; do
 done
 if [ "$status" -eq 0 ]; then
   mkdir -p docs/screenshots
-  for name in datasets import-preview import-progress import-result record-browser record-browser-large; do
+  for name in datasets import-preview import-progress import-refused import-result record-browser record-browser-large; do
     # 256-colour PNGs: the UI is flat colours, so they stay sharp at a third of the size.
     if [ -f "$out/$name.png" ]; then
       convert "$out/$name.png" -strip +dither -colors 256 "PNG8:docs/screenshots/$name.png"
