@@ -108,7 +108,7 @@ fn is_clinical_abbreviation_long(w: &str) -> bool {
                 | "mrsa" | "vre" | "cdiff" | "ugib" | "lgib" | "gib" | "nstemi" | "stemi" | "acs" | "htn" | "hld"
                 | "dm" | "niddm" | "iddm" | "osa" | "bph" | "gerd" | "pud" | "cva" | "tia" | "sah" | "sdh" | "ich"
                 | "aline" | "perl" | "hoh" | "nard" | "fent" | "vea" | "occ" | "wbcc" | "dopa" | "imv" | "psv" | "simv"
-                | "prvc" | "peep" | "npn" | "ada" | "crea" | "hoyer" | "amber" | "carevue" | "sero" | "riker" | "max" | "min" | "tmax" | "mai" | "pmicu" | "ivpb" | "tko" | "kvo" | "hgb" | "plt" | "ptt" | "sbt" | "rsbi"
+                | "prvc" | "npn" | "ada" | "crea" | "hoyer" | "amber" | "carevue" | "sero" | "riker" | "max" | "min" | "mai" | "pmicu" | "ivpb" | "tko" | "kvo" | "hgb" | "plt" | "sbt" | "rsbi"
         )
 }
 

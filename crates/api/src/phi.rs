@@ -1,0 +1,386 @@
+//! PHI detection, redaction and evaluation for the CLI and the desktop shell: the per-project
+//! configuration (stored as JSON under the `phi.config` setting) and surrogate secret (`phi.secret`),
+//! detection of one text or a dataset, redaction of a text or a dataset into a derived dataset, and
+//! evaluation against gold files. All the work happens in `localdx-phi`; this module converts to
+//! and from the JSON DTOs.
+//!
+//! Span offsets in every DTO here are **char** offsets (`start`, `end`), with the byte offsets
+//! beside them; nothing here touches the network.
+
+use crate::{Api, ApiError, ErrorCode, Result};
+use localdx_job::{Cancel, Meter, Reporter};
+use localdx_phi::eval::{self, EvalReport, GoldFormat};
+use localdx_phi::{redact, Detection, Engine, PhiError, Strategy};
+
+pub use localdx_phi::PhiConfig;
+use localdx_store::{NewDataset, NewRecord};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// The setting key of the per-project PHI configuration (JSON).
+pub const CONFIG_KEY: &str = "phi.config";
+/// The setting key of the per-project surrogate secret (hex).
+pub const SECRET_KEY: &str = "phi.secret";
+
+impl From<PhiError> for ApiError {
+    fn from(e: PhiError) -> Self {
+        let code = match e {
+            PhiError::Io { .. } => ErrorCode::NotFound,
+            _ => ErrorCode::InvalidInput,
+        };
+        ApiError::new(code, e.to_string())
+    }
+}
+
+/// One detected span with its explanation. `start`/`end` are char offsets; `type` and `score`
+/// are the fields the issue fixes for CLI JSON.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SpanDto {
+    pub start: usize,
+    pub end: usize,
+    #[serde(rename = "type")]
+    pub entity: String,
+    pub score: f64,
+    pub byte_start: usize,
+    pub byte_end: usize,
+    pub text: String,
+    pub base_score: f64,
+    pub detector: String,
+    pub pattern: String,
+    pub context_word: Option<String>,
+    pub context_delta: Option<f64>,
+    pub merged: u32,
+}
+
+impl SpanDto {
+    fn new(text: &str, d: &Detection) -> SpanDto {
+        SpanDto {
+            start: d.char_start,
+            end: d.char_end,
+            entity: d.entity.as_str().to_string(),
+            score: round3(d.score),
+            byte_start: d.span.start,
+            byte_end: d.span.end,
+            text: d.span.slice(text).to_string(),
+            base_score: round3(d.base_score),
+            detector: d.detector.to_string(),
+            pattern: d.pattern.to_string(),
+            context_word: d.context.as_ref().map(|c| c.word.clone()),
+            context_delta: d.context.as_ref().map(|c| round3(c.delta)),
+            merged: d.merged,
+        }
+    }
+}
+
+/// A score printed as people read it (0.95, not 0.949999988).
+fn round3(x: f32) -> f64 {
+    (x as f64 * 1000.0).round() / 1000.0
+}
+
+/// The detections of one dataset record.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecordSpansDto {
+    pub record_id: i64,
+    pub external_id: Option<String>,
+    pub patient_id: Option<String>,
+    pub spans: Vec<SpanDto>,
+}
+
+/// How to redact: `tag`, `mask` or `surrogate`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StrategyDto {
+    Tag,
+    Mask,
+    Surrogate,
+}
+
+impl std::str::FromStr for StrategyDto {
+    type Err = ApiError;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "tag" => Ok(StrategyDto::Tag),
+            "mask" => Ok(StrategyDto::Mask),
+            "surrogate" => Ok(StrategyDto::Surrogate),
+            other => Err(ApiError::invalid(format!("unknown redaction strategy {other:?} (tag, mask, surrogate)"))),
+        }
+    }
+}
+
+/// The outcome of redacting a dataset.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RedactReportDto {
+    pub source_dataset_id: i64,
+    pub dataset_id: i64,
+    pub records: u64,
+    pub spans: u64,
+    pub per_type: BTreeMap<String, u64>,
+}
+
+/// Recall of one gold label (snake_case, as the issue names the eval JSON fields).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TypeRecallDto {
+    pub gold_spans: usize,
+    pub found_spans: usize,
+    pub span_recall: f64,
+    pub gold_tokens: usize,
+    pub found_tokens: usize,
+    pub token_recall: f64,
+    pub in_scope: bool,
+}
+
+/// A miss or false alarm with its context.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FindingDto {
+    pub note: String,
+    pub label: String,
+    pub text: String,
+    pub context: String,
+    pub pattern: String,
+    pub score: f32,
+}
+
+/// The evaluation report; field names fixed by the issue (snake_case).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EvalReportDto {
+    pub notes: usize,
+    pub gold_tokens: usize,
+    pub predicted_tokens: usize,
+    pub token_recall: f64,
+    pub token_precision: f64,
+    pub f2: f64,
+    pub gold_spans: usize,
+    pub span_recall: f64,
+    pub per_type: BTreeMap<String, TypeRecallDto>,
+    pub out_of_scope: Vec<String>,
+    pub notes_per_second: f64,
+    pub seconds: f64,
+    pub misses: Vec<FindingDto>,
+    pub false_alarms: Vec<FindingDto>,
+}
+
+impl EvalReportDto {
+    fn new(r: EvalReport, max_findings: usize) -> Self {
+        let finding = |f: eval::Finding| FindingDto { note: f.note, label: f.label, text: f.text, context: f.context, pattern: f.pattern, score: f.score };
+        EvalReportDto {
+            notes: r.notes,
+            gold_tokens: r.gold_tokens,
+            predicted_tokens: r.predicted_tokens,
+            token_recall: r.token_recall,
+            token_precision: r.token_precision,
+            f2: r.f2,
+            gold_spans: r.gold_spans,
+            span_recall: r.span_recall,
+            per_type: r
+                .per_type
+                .into_iter()
+                .map(|(k, t)| {
+                    let dto = TypeRecallDto {
+                        gold_spans: t.gold_spans,
+                        found_spans: t.found_spans,
+                        span_recall: t.span_recall,
+                        gold_tokens: t.gold_tokens,
+                        found_tokens: t.found_tokens,
+                        token_recall: t.token_recall,
+                        in_scope: t.in_scope,
+                    };
+                    (k, dto)
+                })
+                .collect(),
+            out_of_scope: r.out_of_scope,
+            notes_per_second: r.notes_per_second,
+            seconds: r.seconds,
+            misses: r.misses.into_iter().take(max_findings).map(finding).collect(),
+            false_alarms: r.false_alarms.into_iter().take(max_findings).map(finding).collect(),
+        }
+    }
+}
+
+/// Detects PHI in one text with a configuration (no database needed).
+pub fn detect_text(config: &PhiConfig, text: &str) -> Vec<SpanDto> {
+    let engine = Engine::new(config.clone());
+    engine.detect(text).iter().map(|d| SpanDto::new(text, d)).collect()
+}
+
+/// Detects and redacts one text (no database needed). `secret` keys the surrogates.
+pub fn redact_text(config: &PhiConfig, text: &str, strategy: StrategyDto, patient: &str, secret: &[u8]) -> String {
+    let engine = Engine::new(config.clone());
+    let dets = engine.detect(text);
+    redact(text, &dets, &to_strategy(strategy, secret), patient).text
+}
+
+fn to_strategy(s: StrategyDto, secret: &[u8]) -> Strategy {
+    match s {
+        StrategyDto::Tag => Strategy::Tag,
+        StrategyDto::Mask => Strategy::Mask('*'),
+        StrategyDto::Surrogate => Strategy::Surrogate { secret: secret.to_vec() },
+    }
+}
+
+/// Evaluates the default engine configuration against a gold file.
+/// `format`: `deid-jsonl` or `presidio-json`. Lists at most `max_findings` misses and false alarms.
+pub fn evaluate_gold(config: &PhiConfig, path: &Path, format: &str, max_findings: usize, reporter: &dyn Reporter) -> Result<EvalReportDto> {
+    let format = GoldFormat::parse(format).ok_or_else(|| ApiError::invalid(format!("unknown gold format {format:?} (deid-jsonl, presidio-json)")))?;
+    let notes = eval::read_gold(path, format)?;
+    let engine = Engine::new(config.clone());
+    let clock = std::time::Instant::now();
+    let report = eval::evaluate(&engine, &notes, format, &|| clock.elapsed().as_secs_f64(), reporter);
+    Ok(EvalReportDto::new(report, max_findings))
+}
+
+/// A fresh 32-byte secret from the operating system's randomness (via the standard library's
+/// randomly keyed hasher), hex-encoded.
+fn new_secret() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut out = String::with_capacity(64);
+    for i in 0..4u64 {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u64(i);
+        out.push_str(&format!("{:016x}", h.finish()));
+    }
+    out
+}
+
+impl Api {
+    /// The project's PHI configuration (defaults when none is stored).
+    pub fn phi_config(&self) -> Result<PhiConfig> {
+        match self.store.setting(CONFIG_KEY)? {
+            Some(json) => Ok(PhiConfig::from_json(&json)?),
+            None => Ok(PhiConfig::default()),
+        }
+    }
+
+    /// Validates and stores the project's PHI configuration (the JSON form of [`PhiConfig`]);
+    /// returns the stored, normalised configuration.
+    pub fn set_phi_config(&self, json: &str) -> Result<PhiConfig> {
+        let config = PhiConfig::from_json(json)?;
+        self.store.set_setting(CONFIG_KEY, &config.to_json())?;
+        Ok(config)
+    }
+
+    /// The project's surrogate secret, created on first use.
+    pub fn phi_secret(&self) -> Result<Vec<u8>> {
+        let hex = match self.store.setting(SECRET_KEY)? {
+            Some(s) => s,
+            None => {
+                let s = new_secret();
+                self.store.set_setting(SECRET_KEY, &s)?;
+                s
+            }
+        };
+        Ok(hex.into_bytes())
+    }
+
+    /// Detects PHI in every record of a dataset.
+    pub fn phi_detect_dataset(&self, dataset_id: i64, reporter: &dyn Reporter, cancel: &Cancel) -> Result<Vec<RecordSpansDto>> {
+        let ds = self.store.dataset(dataset_id)?.ok_or_else(|| ApiError::not_found(format!("no dataset {dataset_id}")))?;
+        let engine = Engine::new(self.phi_config()?);
+        let mut meter = Meter::new("detect", "notes", Some(ds.records), reporter);
+        let mut out = Vec::new();
+        let page = 500;
+        let mut offset = 0;
+        loop {
+            let records = self.store.records(dataset_id, offset, page, None)?;
+            if records.is_empty() {
+                break;
+            }
+            for r in &records {
+                if cancel.is_cancelled() {
+                    return Err(ApiError::new(ErrorCode::Cancelled, "detection cancelled"));
+                }
+                let spans = engine.detect(&r.text).iter().map(|d| SpanDto::new(&r.text, d)).collect();
+                out.push(RecordSpansDto { record_id: r.id, external_id: r.external_id.clone(), patient_id: r.patient_id.clone(), spans });
+                meter.tick(out.len() as u64);
+            }
+            offset += records.len() as u64;
+        }
+        meter.finish(out.len() as u64);
+        Ok(out)
+    }
+
+    /// Writes a redacted copy of a dataset as a new dataset derived from it, in one transaction.
+    /// Records keep their ids, patients, labels and splits; surrogates are keyed by the record's
+    /// patient (or the record itself when it has none).
+    pub fn phi_redact_dataset(&self, dataset_id: i64, strategy: StrategyDto, name: Option<&str>, reporter: &dyn Reporter, cancel: &Cancel) -> Result<RedactReportDto> {
+        let ds = self.store.dataset(dataset_id)?.ok_or_else(|| ApiError::not_found(format!("no dataset {dataset_id}")))?;
+        let config = self.phi_config()?;
+        let secret = self.phi_secret()?;
+        let engine = Engine::new(config.clone());
+        let strategy_value = to_strategy(strategy, &secret);
+        let strategy_name = serde_json::to_value(strategy).unwrap_or(serde_json::Value::Null);
+        let new = NewDataset {
+            name: name.map(str::to_string).unwrap_or_else(|| format!("{} (redacted)", ds.name)),
+            source_path: None,
+            format: "derived".to_string(),
+            column_mapping: ds.column_mapping.clone(),
+            source_sha256: None,
+            parent_id: Some(dataset_id),
+            seed: ds.seed,
+            options: serde_json::json!({ "derivation": "phi-redaction", "strategy": strategy_name, "phiConfig": serde_json::from_str::<serde_json::Value>(&config.to_json()).unwrap_or_default() }),
+            created_by: "local".to_string(),
+        };
+        let mut writer = self.store.dataset_writer(&new)?;
+        let mut meter = Meter::new("redact", "notes", Some(ds.records), reporter);
+        let (mut done, mut spans) = (0u64, 0u64);
+        let mut per_type: BTreeMap<String, u64> = BTreeMap::new();
+        let mut offset = 0;
+        loop {
+            let records = self.store.records(dataset_id, offset, 500, None)?;
+            if records.is_empty() {
+                break;
+            }
+            for r in &records {
+                if cancel.is_cancelled() {
+                    return Err(ApiError::new(ErrorCode::Cancelled, "redaction cancelled; nothing was stored"));
+                }
+                let dets = engine.detect(&r.text);
+                for d in &dets {
+                    *per_type.entry(d.entity.as_str().to_string()).or_default() += 1;
+                }
+                spans += dets.len() as u64;
+                let patient = r.patient_id.clone().unwrap_or_else(|| format!("record-{}", r.id));
+                let red = redact(&r.text, &dets, &strategy_value, &patient);
+                writer.insert(&NewRecord {
+                    external_id: r.external_id.as_deref(),
+                    patient_id: r.patient_id.as_deref(),
+                    text: &red.text,
+                    labels: &r.labels,
+                    split: r.split,
+                    source_line: r.source_line,
+                })?;
+                done += 1;
+                meter.tick(done);
+            }
+            offset += records.len() as u64;
+        }
+        writer.log_event("local", "phi.redact", Some(&dataset_id.to_string()), &serde_json::json!({ "records": done, "spans": spans, "perType": per_type }))?;
+        let new_id = writer.finish()?;
+        meter.finish(done);
+        Ok(RedactReportDto { source_dataset_id: dataset_id, dataset_id: new_id, records: done, spans, per_type })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detect_text_reports_char_offsets() {
+        let spans = detect_text(&PhiConfig::default(), "Núñez: seen by Dr. Marder on 10/18/2003");
+        let got: Vec<(usize, usize, &str)> = spans.iter().map(|s| (s.start, s.end, s.entity.as_str())).collect();
+        assert_eq!(got, vec![(19, 25, "name"), (29, 39, "date")]);
+        assert_eq!(spans[0].byte_start, 21);
+        // negative row
+        assert!(detect_text(&PhiConfig::default(), "BP 120/80, stable.").is_empty());
+    }
+
+    #[test]
+    fn strategies_parse() {
+        assert_eq!("tag".parse::<StrategyDto>().ok(), Some(StrategyDto::Tag));
+        assert!("blur".parse::<StrategyDto>().is_err());
+    }
+}

@@ -1,0 +1,235 @@
+//! `localdx phi detect|redact|eval|config`: argument parsing, input reading and printing around
+//! the PHI functions of `localdx-api`. No detection logic lives here.
+//!
+//! Text given on standard input or as a file needs no database: the project's configuration is
+//! read from `--db` when that file exists, else the defaults apply.
+
+use crate::output::Context;
+use anyhow::{bail, Context as _, Result};
+use localdx_api::phi::{self as api, EvalReportDto, RedactReportDto, SpanDto, StrategyDto};
+use localdx_api::{Api, Cancel, Progress};
+use std::io::{BufRead, Read, Write};
+use std::path::PathBuf;
+
+#[derive(clap::Subcommand)]
+pub enum PhiCommand {
+    /// Find PHI in a dataset, a file, or one note on standard input.
+    Detect {
+        /// A dataset id.
+        #[arg(long, conflicts_with_all = ["file", "jsonl"])]
+        dataset: Option<i64>,
+        /// A text file holding one note.
+        #[arg(long, conflicts_with = "jsonl")]
+        file: Option<PathBuf>,
+        /// A JSONL file of `{"text": ...}` lines: prints one result line per input line.
+        #[arg(long)]
+        jsonl: Option<PathBuf>,
+    },
+    /// Redact a dataset into a new derived dataset, or standard input to standard output.
+    Redact {
+        /// A dataset id; without it, standard input (or --file) is redacted to standard output.
+        #[arg(long)]
+        dataset: Option<i64>,
+        /// A text file holding one note.
+        #[arg(long, conflicts_with = "dataset")]
+        file: Option<PathBuf>,
+        /// How to replace PHI.
+        #[arg(long, default_value = "tag", value_parser = ["tag", "mask", "surrogate"])]
+        strategy: String,
+        /// The patient the text belongs to (keys surrogates and date shifts).
+        #[arg(long, default_value = "stdin")]
+        patient: String,
+        /// Name of the redacted dataset (default: "<source> (redacted)").
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Measure the engine against gold annotations.
+    Eval {
+        /// The gold file.
+        #[arg(long)]
+        gold: PathBuf,
+        /// Its format.
+        #[arg(long, value_parser = ["deid-jsonl", "presidio-json"])]
+        format: String,
+        /// How many misses and false alarms to list.
+        #[arg(long, default_value_t = 20)]
+        misses: usize,
+    },
+    /// Show or set the project's PHI configuration (allow/deny lists, thresholds, types).
+    Config {
+        /// The new configuration as JSON, e.g. '{"threshold":0.6,"allow":["Foley"]}'.
+        #[arg(long)]
+        set: Option<String>,
+    },
+}
+
+pub fn run(ctx: &Context, cmd: PhiCommand) -> Result<()> {
+    match cmd {
+        PhiCommand::Detect { dataset: Some(id), .. } => detect_dataset(ctx, id),
+        PhiCommand::Detect { jsonl: Some(path), .. } => detect_jsonl(ctx, &path),
+        PhiCommand::Detect { file, .. } => {
+            let text = read_input(file.as_ref())?;
+            let spans = api::detect_text(&config(ctx)?, &text);
+            ctx.emit(&spans, |spans| print_spans(&text, spans))
+        }
+        PhiCommand::Redact { dataset: Some(id), strategy, name, .. } => redact_dataset(ctx, id, &strategy, name.as_deref()),
+        PhiCommand::Redact { file, strategy, patient, .. } => {
+            let text = read_input(file.as_ref())?;
+            let strategy: StrategyDto = strategy.parse()?;
+            let secret = if strategy == StrategyDto::Surrogate { secret(ctx)? } else { Vec::new() };
+            let out = api::redact_text(&config(ctx)?, &text, strategy, &patient, &secret);
+            if ctx.json {
+                println!("{}", serde_json::json!({ "text": out }));
+            } else {
+                std::io::stdout().write_all(out.as_bytes())?;
+            }
+            Ok(())
+        }
+        PhiCommand::Eval { gold, format, misses } => eval(ctx, &gold, &format, misses),
+        PhiCommand::Config { set } => {
+            let api = ctx.open()?;
+            let config = match set {
+                Some(json) => api.set_phi_config(&json)?,
+                None => api.phi_config()?,
+            };
+            let value: serde_json::Value = serde_json::from_str(&config.to_json())?;
+            ctx.emit(&value, |v| println!("{}", serde_json::to_string_pretty(v).unwrap_or_default()))
+        }
+    }
+}
+
+/// The project's configuration when the database exists, else the defaults.
+fn config(ctx: &Context) -> Result<api::PhiConfig> {
+    if ctx.db.exists() {
+        Ok(ctx.open()?.phi_config()?)
+    } else {
+        Ok(Default::default())
+    }
+}
+
+/// The project's secret when the database exists; a surrogate run without a database gets a
+/// fixed secret and says so.
+fn secret(ctx: &Context) -> Result<Vec<u8>> {
+    if ctx.db.exists() {
+        Ok(ctx.open()?.phi_secret()?)
+    } else {
+        eprintln!("note: {} does not exist; surrogates use a fixed demo secret", ctx.db.display());
+        Ok(b"localdx-demo-secret".to_vec())
+    }
+}
+
+fn read_input(file: Option<&PathBuf>) -> Result<String> {
+    let mut bytes = Vec::new();
+    match file {
+        Some(p) => bytes = std::fs::read(p).with_context(|| format!("reading {}", p.display()))?,
+        None => {
+            std::io::stdin().read_to_end(&mut bytes)?;
+        }
+    }
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+fn print_spans(text: &str, spans: &[SpanDto]) {
+    if spans.is_empty() {
+        println!("no PHI found ({} chars)", text.chars().count());
+    }
+    for s in spans {
+        let why = match (&s.context_word, s.context_delta) {
+            (Some(w), Some(d)) if d != 0.0 => format!(", context {w:?} {d:+.2}"),
+            (Some(w), _) => format!(", cue {w:?}"),
+            _ => String::new(),
+        };
+        println!("{:>6}..{:<6} {:<14} {:.2}  {:<30} {}/{}{}", s.start, s.end, s.entity, s.score, format!("{:?}", s.text), s.detector, s.pattern, why);
+    }
+}
+
+fn detect_jsonl(ctx: &Context, path: &PathBuf) -> Result<()> {
+    let config = config(ctx)?;
+    let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    for (i, line) in std::io::BufReader::new(file).lines().enumerate() {
+        let line = line.with_context(|| format!("reading line {} of {}", i + 1, path.display()))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let value: serde_json::Value = serde_json::from_str(&line).with_context(|| format!("line {} of {} is not JSON", i + 1, path.display()))?;
+        let Some(text) = value.get("text").and_then(|t| t.as_str()) else {
+            bail!("line {} of {} has no string field \"text\"", i + 1, path.display());
+        };
+        let spans = api::detect_text(&config, text);
+        let mut result = serde_json::json!({ "line": i + 1, "spans": spans });
+        if let Some(id) = value.get("id") {
+            result["id"] = id.clone();
+        }
+        writeln!(out, "{result}")?;
+    }
+    Ok(())
+}
+
+fn detect_dataset(ctx: &Context, id: i64) -> Result<()> {
+    let api: Api = ctx.open()?;
+    let bar = ctx.progress_bar();
+    let report = |p: &Progress| bar.update(p);
+    let result = api.phi_detect_dataset(id, &report, &Cancel::new());
+    bar.finish();
+    let records = result?;
+    ctx.emit(&records, |records| {
+        let total: usize = records.iter().map(|r| r.spans.len()).sum();
+        for r in records.iter().filter(|r| !r.spans.is_empty()) {
+            let spans: Vec<String> = r.spans.iter().map(|s| format!("{}:{:?}", s.entity, s.text)).collect();
+            println!("record {:>6}  {}", r.record_id, spans.join("  "));
+        }
+        println!("{} spans in {} records", total, records.len());
+    })
+}
+
+fn redact_dataset(ctx: &Context, id: i64, strategy: &str, name: Option<&str>) -> Result<()> {
+    let api: Api = ctx.open()?;
+    let strategy: StrategyDto = strategy.parse()?;
+    let bar = ctx.progress_bar();
+    let report = |p: &Progress| bar.update(p);
+    let result = api.phi_redact_dataset(id, strategy, name, &report, &Cancel::new());
+    bar.finish();
+    let r: RedactReportDto = result?;
+    ctx.emit(&r, |r| {
+        println!("dataset {} -> new dataset {}: {} records, {} spans replaced", r.source_dataset_id, r.dataset_id, r.records, r.spans);
+        for (t, n) in &r.per_type {
+            println!("  {t:<15} {n}");
+        }
+    })
+}
+
+fn eval(ctx: &Context, gold: &PathBuf, format: &str, misses: usize) -> Result<()> {
+    let config = config(ctx)?;
+    let bar = ctx.progress_bar();
+    let report = |p: &Progress| bar.update(p);
+    let result = api::evaluate_gold(&config, gold, format, misses, &report);
+    bar.finish();
+    let r: EvalReportDto = result?;
+    ctx.emit(&r, |r| {
+        println!("{} notes, {} gold tokens", r.notes, r.gold_tokens);
+        println!("token recall     {:.4}", r.token_recall);
+        println!("token precision  {:.4}", r.token_precision);
+        println!("F2               {:.4}", r.f2);
+        println!("span recall      {:.4}", r.span_recall);
+        println!("notes per second {:.0} (one core)", r.notes_per_second);
+        println!("per type (gold label: spans found/gold, token recall):");
+        for (k, t) in &r.per_type {
+            let scope = if t.in_scope { "" } else { "  (out of scope)" };
+            println!("  {k:<20} {:>5}/{:<5} {:.3}{scope}", t.found_spans, t.gold_spans, t.token_recall);
+        }
+        if !r.misses.is_empty() {
+            println!("misses (first {}):", r.misses.len());
+            for m in &r.misses {
+                println!("  {:<18} {}", m.label, m.context);
+            }
+        }
+        if !r.false_alarms.is_empty() {
+            println!("false alarms (first {}):", r.false_alarms.len());
+            for f in &r.false_alarms {
+                println!("  {:<12} {:<32} {}", f.label, f.pattern, f.context);
+            }
+        }
+    })
+}
