@@ -337,6 +337,23 @@ async function main() {
         );
       });
     }
+
+    // Last, because the native dialog is modal and WebDriver cannot close it.
+    await test('import: "Browse…" opens the native file dialog', async () => {
+      await click('nav-datasets');
+      await click('import-button');
+      await click('import-browse');
+      let windows = '';
+      await browser.waitUntil(
+        async () => {
+          windows = execFileSync('xwininfo', ['-root', '-tree', '-display', env('DISPLAY')]).toString();
+          return windows.includes('"Choose notes to import"');
+        },
+        { timeout: TIMEOUT, timeoutMsg: 'a window titled "Choose notes to import" appears' },
+      );
+      await browser.pause(1500); // let GTK draw the dialog
+      execFileSync('import', ['-display', env('DISPLAY'), '-window', 'root', join(OUT, 'native-dialog.png')], { timeout: 15_000 });
+    });
   } finally {
     await browser.deleteSession().catch(() => {});
   }
