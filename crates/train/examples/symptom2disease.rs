@@ -4,6 +4,7 @@
 //! sequence length and batch 1.
 //!
 //! cargo run -p localdx-train --example symptom2disease -- train [--dp-epsilon 8] [--epochs N] [--limit N]
+//! cargo run -p localdx-train --example symptom2disease -- eval --run-dir DIR   (test split, best epoch)
 //! cargo run -p localdx-train --example symptom2disease -- bench --seq 256 --steps 5
 
 use localdx_job::Cancel;
@@ -124,6 +125,13 @@ fn experiment(root: &std::path::Path, model_path: &std::path::Path, args: &[Stri
             })
             .collect()
     };
+    if args.first().map(String::as_str) == Some("eval") {
+        // Score the test split with the best epoch of an existing (possibly unfinished) run.
+        let tuned = Predictor::from_run(&run_dir)?;
+        let m = metrics::evaluate(&to_probs(tuned.predict(&texts)?), &gold, labels.len(), false, 0.5);
+        println!("{}", serde_json::json!({"run_dir": run_dir, "test": m}));
+        return Ok(());
+    }
     let t0 = Instant::now();
     let train_texts: Vec<&str> = data.train.iter().map(|e| e.text.as_str()).collect();
     let zs = Predictor::zero_shot(model_path, labels.clone(), &labels, &train_texts, cfg.clone())?;
