@@ -200,10 +200,22 @@ impl EvalReportDto {
     }
 }
 
-/// Detects PHI in one text with a configuration (no database needed).
+/// Detects PHI in one text with a configuration (no database needed). For many texts, build a
+/// [`TextDetector`] once instead.
 pub fn detect_text(config: &PhiConfig, text: &str) -> Vec<SpanDto> {
-    let engine = Engine::new(config.clone());
-    engine.detect(text).iter().map(|d| SpanDto::new(text, d)).collect()
+    TextDetector::new(config).detect(text)
+}
+
+/// A configured detector for many texts (compiles the patterns once).
+pub struct TextDetector(Engine);
+
+impl TextDetector {
+    pub fn new(config: &PhiConfig) -> Self {
+        TextDetector(Engine::new(config.clone()))
+    }
+    pub fn detect(&self, text: &str) -> Vec<SpanDto> {
+        self.0.detect(text).iter().map(|d| SpanDto::new(text, d)).collect()
+    }
 }
 
 /// Detects and redacts one text (no database needed). `secret` keys the surrogates.

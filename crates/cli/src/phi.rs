@@ -144,7 +144,7 @@ fn print_spans(text: &str, spans: &[SpanDto]) {
 }
 
 fn detect_jsonl(ctx: &Context, path: &PathBuf) -> Result<()> {
-    let config = config(ctx)?;
+    let detector = api::TextDetector::new(&config(ctx)?);
     let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
@@ -157,7 +157,7 @@ fn detect_jsonl(ctx: &Context, path: &PathBuf) -> Result<()> {
         let Some(text) = value.get("text").and_then(|t| t.as_str()) else {
             bail!("line {} of {} has no string field \"text\"", i + 1, path.display());
         };
-        let spans = api::detect_text(&config, text);
+        let spans = detector.detect(text);
         let mut result = serde_json::json!({ "line": i + 1, "spans": spans });
         if let Some(id) = value.get("id") {
             result["id"] = id.clone();
