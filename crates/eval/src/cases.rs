@@ -148,6 +148,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::type_complexity)]
     fn invalid_input_is_refused_with_its_position() {
         let rows: Vec<(Vec<Vec<usize>>, Vec<Vec<f64>>, Kind, Option<EvalError>)> = vec![
             (vec![vec![0]], vec![vec![0.6, 0.4]], Kind::MultiClass, None),

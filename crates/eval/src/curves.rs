@@ -126,6 +126,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[allow(clippy::type_complexity)]
     fn best_threshold_rows() {
         // (scores, positives, expected (threshold, f1))
         let rows: Vec<(Vec<f64>, Vec<bool>, Option<(f64, f64)>)> = vec![
