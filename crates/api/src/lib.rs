@@ -9,6 +9,7 @@ use serde::Serialize;
 use std::path::Path;
 
 pub mod datasets;
+pub mod eval;
 pub mod models;
 pub mod phi;
 pub mod training;
