@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
 mod data;
+mod eval;
 mod models;
 mod output;
 mod phi;
@@ -46,6 +47,10 @@ pub enum Command {
     Runs,
     /// Score a dataset split with a run or a base model; prints one object per record.
     Predict(train::PredictArgs),
+    /// Precision, recall, F1, top-k, calibration and bootstrap intervals of a run or of predictions.
+    Eval(eval::EvalArgs),
+    /// Write a self-contained HTML report (tables and plots) of a run or of predictions.
+    Report(eval::ReportArgs),
 }
 
 fn main() {
@@ -68,5 +73,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Train(args) => train::train(&ctx, args),
         Command::Runs => train::runs(&ctx),
         Command::Predict(args) => train::predict(&ctx, args),
+        Command::Eval(args) => eval::eval(&ctx, args),
+        Command::Report(args) => eval::report(&ctx, args),
     }
 }

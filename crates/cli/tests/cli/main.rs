@@ -2,6 +2,8 @@
 //! (snake_case keys for `import`), and that a refused import leaves the database unchanged.
 //! Real data sets are read from `../shared/data/` and skipped with a message when absent.
 
+mod eval;
+
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
