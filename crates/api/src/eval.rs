@@ -338,7 +338,7 @@ pub fn report_info(facts: &RunFacts, split: &str, date: &str) -> ReportInfo {
             ("Run".into(), facts.run_id.clone()),
             ("Adapter hash (SHA-256 of best.safetensors)".into(), facts.adapter_sha256.clone()),
             ("Privacy budget".into(), privacy),
-            ("Split evaluated".into(), format!("{split} (thresholds chosen on validation)")),
+            ("Split evaluated".into(), format!("{split} (multi-label thresholds, when needed, are chosen on the validation split)")),
             ("Date".into(), date.to_owned()),
         ],
     }

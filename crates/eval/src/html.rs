@@ -73,11 +73,10 @@ fn unit_axes(svg: &mut String, size: f64, m: f64, xlabel: &str, ylabel: &str) ->
     }
     let _ = write!(
         svg,
-        r##"<text x="{}" y="{}" text-anchor="middle">{}</text><text x="12" y="{}" text-anchor="middle" transform="rotate(-90 12 {})">{}</text>"##,
+        r##"<text x="{}" y="{}" text-anchor="middle">{}</text><text text-anchor="middle" transform="translate(14 {}) rotate(-90)">{}</text>"##,
         m + w / 2.0,
         size - 6.0,
         escape(xlabel),
-        m + w / 2.0,
         m + w / 2.0,
         escape(ylabel)
     );
@@ -90,21 +89,23 @@ fn pr_plot(e: &Evaluation, out: &mut String) {
     }
     // The labels with most support, so the plot stays readable; all are in the table.
     let shown: Vec<&str> = e.per_label.iter().filter(|r| r.support > 0).take(10).map(|r| r.label.as_str()).collect();
-    let (size, m) = (420.0, 40.0);
+    let (size, m) = (436.0, 56.0);
     let mut svg = format!(r#"<svg width="{}" height="{size}" role="img" aria-label="precision-recall curves">"#, size + 220.0);
     let at = unit_axes(&mut svg, size, m, "recall", "precision");
     for (i, label) in shown.iter().enumerate() {
         let Some(c) = e.pr_curves.iter().find(|c| c.label == *label) else { continue };
-        let pts: Vec<String> = c
-            .curve
-            .recall
-            .iter()
-            .zip(&c.curve.precision)
-            .map(|(&r, &p)| {
-                let (x, y) = at(r, p);
-                format!("{x:.1},{y:.1}")
-            })
-            .collect();
+        // A step plot: point i's precision holds on the recall interval down to point i + 1,
+        // so the area under the steps is the average precision.
+        let (r, p) = (&c.curve.recall, &c.curve.precision);
+        let mut pts: Vec<String> = Vec::with_capacity(2 * r.len());
+        for i in 0..r.len() {
+            let (x, y) = at(r[i], p[i]);
+            pts.push(format!("{x:.1},{y:.1}"));
+            if let Some(&next) = r.get(i + 1) {
+                let (x, y) = at(next, p[i]);
+                pts.push(format!("{x:.1},{y:.1}"));
+            }
+        }
         let ap = e.per_label.iter().find(|r| r.label == *label).map_or(0.0, |r| r.average_precision);
         let _ = write!(
             svg,
@@ -148,8 +149,8 @@ fn heatmap(e: &Evaluation, out: &mut String) {
     let n = e.labels.len();
     let cell = (600.0 / n as f64).clamp(8.0, 40.0);
     let left = 180.0;
-    let top = 30.0;
-    let size = left + cell * n as f64 + 20.0;
+    let top = 10.0;
+    let size = left + cell * n as f64 + 40.0;
     let mut svg = format!(r#"<svg width="{size}" height="{}" role="img" aria-label="confusion matrix">"#, top + cell * n as f64 + 160.0);
     for (g, row) in m.iter().enumerate() {
         let total: usize = row.iter().sum();
@@ -167,15 +168,14 @@ fn heatmap(e: &Evaluation, out: &mut String) {
     for (p, label) in e.labels.iter().enumerate() {
         let x = left + p as f64 * cell + cell / 2.0;
         let y = top + n as f64 * cell + 6.0;
-        let _ = write!(svg, r##"<text x="{x}" y="{y}" transform="rotate(60 {x} {y})">{}</text>"##, escape(label));
+        let _ = write!(svg, r##"<text transform="translate({x} {y}) rotate(60)">{}</text>"##, escape(label));
     }
-    let _ = write!(svg, r##"<text x="{left}" y="18">rows: gold label, columns: predicted label, shade: share of the row</text>"##);
     svg.push_str("</svg>");
-    let _ = write!(out, "<h2>Confusion matrix</h2>{svg}");
+    let _ = write!(out, "<h2>Confusion matrix</h2><p class=\"note\">Rows: gold label; columns: predicted label; shade: share of the row.</p>{svg}");
 }
 
 fn calibration_plot(e: &Evaluation, out: &mut String) {
-    let (size, m) = (380.0, 40.0);
+    let (size, m) = (396.0, 56.0);
     let mut svg = format!(r#"<svg width="{size}" height="{size}" role="img" aria-label="reliability curve">"#);
     let at = unit_axes(&mut svg, size, m, "predicted probability", "observed frequency");
     let (x0, y0) = at(0.0, 0.0);
