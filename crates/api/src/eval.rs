@@ -16,7 +16,9 @@ use localdx_eval::bootstrap::Settings;
 use localdx_eval::compare::{compare, Comparison};
 use localdx_eval::curves::{choose_thresholds, Strategy};
 use localdx_eval::html::{render, ReportInfo};
-use localdx_eval::{evaluate, Cases, EvalError, Evaluation, Kind, Options, Thresholds};
+use localdx_eval::{evaluate, Cases, EvalError, Evaluation, Options, Thresholds};
+/// Multi-class (arg-max) or multi-label (thresholds): how scores become decisions.
+pub use localdx_eval::Kind;
 use localdx_train::checkpoint::RunFiles;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -73,11 +75,14 @@ pub struct EvalOptions {
     pub seed: u64,
     /// Keep full PR curves (the report needs them; the JSON usually does not).
     pub curves: bool,
+    /// Force the task kind; by default multi-label when a record has several gold labels or a
+    /// model's probabilities do not sum to 1.
+    pub kind: Option<Kind>,
 }
 
 impl Default for EvalOptions {
     fn default() -> Self {
-        EvalOptions { per_label_thresholds: true, default_threshold: 0.5, ks: vec![1, 3, 5], resamples: 1000, seed: 20_241_122, curves: false }
+        EvalOptions { per_label_thresholds: true, default_threshold: 0.5, ks: vec![1, 3, 5], resamples: 1000, seed: 20_241_122, curves: false, kind: None }
     }
 }
 
@@ -178,7 +183,7 @@ pub fn evaluate_scores(a: &Scores, b: Option<&Scores>, opts: &EvalOptions) -> Re
         return Err(ApiError::invalid("no predictions to evaluate"));
     }
     let labels = label_list(&sets);
-    let kind = kind_of(&sets);
+    let kind = opts.kind.unwrap_or_else(|| kind_of(&sets));
     let (ca, ids, skipped) = cases(a.test, &labels, kind, "predictions")?;
     let (ta, source) = thresholds(a.validation, &labels, kind, opts)?;
     let settings = Settings { resamples: opts.resamples, seed: opts.seed, level: 0.95 };
@@ -284,14 +289,14 @@ type Scored = (Vec<PredictionRow>, Option<Vec<PredictionRow>>);
 /// Scores `split` of the run's dataset with the run and with the model it is compared with;
 /// the validation split is scored only when the task is multi-label (multi-class needs no
 /// thresholds), which halves the work of a multi-class evaluation.
-fn score_run(api: &Api, runs_dir: &Path, models_dir: &Path, facts: &RunFacts, vs: Option<Versus>, split: &str) -> Result<(Scored, Option<Scored>)> {
+fn score_run(api: &Api, runs_dir: &Path, models_dir: &Path, facts: &RunFacts, vs: Option<Versus>, split: &str, kind: Option<Kind>) -> Result<(Scored, Option<Scored>)> {
     if split == "validation" {
         return Err(ApiError::invalid("thresholds are chosen on the validation split: evaluate test (or train)"));
     }
     let both = |name: &str, is_run: bool| -> Result<Scored> {
         let scorer = || if is_run { Scorer::Run(name) } else { Scorer::Base(name) };
         let test = scored(api, runs_dir, models_dir, scorer(), facts.dataset_id, split)?;
-        let validation = match kind_of(&[&test]) {
+        let validation = match kind.unwrap_or_else(|| kind_of(&[&test])) {
             Kind::MultiLabel => Some(scored(api, runs_dir, models_dir, scorer(), facts.dataset_id, "validation")?),
             Kind::MultiClass => None,
         };
@@ -316,7 +321,7 @@ pub struct RunRequest<'a> {
 /// `localdx eval --run RUN [--vs RUN|--vs-base]`: scores the run's dataset and evaluates it.
 pub fn evaluate_run(api: &Api, runs_dir: &Path, models_dir: &Path, req: RunRequest, opts: &EvalOptions) -> Result<EvalDto> {
     let facts = run_facts(api, runs_dir, req.run_id)?;
-    let ((test, val), other) = score_run(api, runs_dir, models_dir, &facts, req.vs, req.split)?;
+    let ((test, val), other) = score_run(api, runs_dir, models_dir, &facts, req.vs, req.split, opts.kind)?;
     let a = Scores { test: &test, validation: val.as_deref() };
     let b = other.as_ref().map(|(t, v)| Scores { test: t, validation: v.as_deref() });
     evaluate_scores(&a, b.as_ref(), opts)
@@ -348,7 +353,7 @@ pub fn report_info(facts: &RunFacts, split: &str, date: &str) -> ReportInfo {
 pub fn report_run(api: &Api, runs_dir: &Path, models_dir: &Path, req: RunRequest, date: &str, opts: &EvalOptions) -> Result<String> {
     let facts = run_facts(api, runs_dir, req.run_id)?;
     let split = req.split;
-    let ((test, val), other) = score_run(api, runs_dir, models_dir, &facts, req.vs, split)?;
+    let ((test, val), other) = score_run(api, runs_dir, models_dir, &facts, req.vs, split, opts.kind)?;
     let a = Scores { test: &test, validation: val.as_deref() };
     let b = other.as_ref().map(|(t, v)| Scores { test: t, validation: v.as_deref() });
     let dto = evaluate_scores(&a, b.as_ref(), &EvalOptions { curves: true, ..opts.clone() })?;
@@ -390,6 +395,10 @@ mod tests {
         let ml = vec![row(1, &["flu"], &[("flu", 0.7), ("cold", 0.6)]), row(2, &[], &[("flu", 0.1), ("cold", 0.2)])];
         let dto = evaluate_scores(&Scores { test: &ml, validation: Some(&ml) }, None, &EvalOptions { resamples: 0, ..EvalOptions::default() }).unwrap();
         assert_eq!((dto.evaluation.kind, dto.evaluation.cases, dto.thresholds_source.as_str()), (Kind::MultiLabel, 2, "validation"));
+        // a forced kind wins: multi-class takes the arg-max and leaves out the unlabelled record
+        let forced = EvalOptions { resamples: 0, kind: Some(Kind::MultiClass), ..EvalOptions::default() };
+        let dto = evaluate_scores(&Scores { test: &ml, validation: Some(&ml) }, None, &forced).unwrap();
+        assert_eq!((dto.evaluation.kind, dto.evaluation.cases, dto.skipped_unlabelled), (Kind::MultiClass, 1, 1));
     }
 
     #[test]

@@ -7,6 +7,7 @@ use crate::output::Context;
 use crate::train::runs_dir;
 use anyhow::{bail, Context as _, Result};
 use localdx_api::eval::{self, EvalDto, EvalOptions, PredictionRow, RunRequest, Scores, Versus};
+use localdx_api::eval::Kind;
 use std::path::{Path, PathBuf};
 
 /// Where the scores come from and how they are turned into decisions (shared by eval and report).
@@ -36,6 +37,10 @@ pub struct SourceArgs {
     /// Validation predictions of the second model (its own thresholds).
     #[arg(long, requires = "vs_predictions")]
     pub vs_validation_predictions: Option<PathBuf>,
+    /// Force the task kind (default: multi-label when a record has several gold labels or the
+    /// probabilities of a record do not sum to 1).
+    #[arg(long, value_parser = ["multi-class", "multi-label"])]
+    pub kind: Option<String>,
     /// Multi-label thresholds: one per label, or one for all labels.
     #[arg(long, value_parser = ["per-label", "global"], default_value = "per-label")]
     pub thresholds: String,
@@ -75,6 +80,7 @@ impl SourceArgs {
             ks: self.k.clone(),
             resamples: self.bootstrap,
             seed: self.seed,
+            kind: self.kind.as_deref().map(|k| if k == "multi-label" { Kind::MultiLabel } else { Kind::MultiClass }),
             ..EvalOptions::default()
         })
     }

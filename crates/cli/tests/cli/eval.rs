@@ -63,6 +63,12 @@ fn eval_of_a_predictions_file_prints_the_metrics() {
     assert_eq!(r["confusion"], json!([[0, 0, 1], [0, 2, 0], [0, 1, 1]]), "rows gold, columns predicted (asthma, cold, flu)");
     let ci = r["intervals"].as_array().unwrap().iter().find(|i| i["metric"] == "micro_f1").unwrap();
     assert!(ci["low"].as_f64().unwrap() <= 0.6 && 0.6 <= ci["high"].as_f64().unwrap(), "{ci}");
+    // Forced multi-label at the default threshold 0.5: predicted flu, cold, cold, flu, cold
+    // (record 2's 0.5 reaches it) -> the same decisions, now scored as sets.
+    let (ok, r) = localdx(&db, &["eval", "--predictions", f.to_str().unwrap(), "--kind", "multi-label", "--bootstrap", "0"]);
+    assert!(ok, "{r}");
+    assert_eq!((r["kind"].as_str(), r["thresholds_source"].as_str(), r["confusion"].is_null()), (Some("multi_label"), Some("default"), true));
+    close(&r["micro_f1"], 0.6);
 }
 
 #[test]
