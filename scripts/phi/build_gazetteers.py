@@ -135,6 +135,9 @@ def main():
     else:
         print(f"skipping clinical_terms.txt: {mts} not found", file=sys.stderr)
 
+    # Country names (to read postal codes written after them; countries themselves are not PHI).
+    write("countries.txt", sorted({c["name"].lower() for c in gc.get_countries().values()}))
+
     # US states and territories: name and postal abbreviation.
     states = sorted(f"{s.name.lower()}\t{s.abbr}" for s in us.states.STATES_AND_TERRITORIES)
     write("us_states.txt", states)

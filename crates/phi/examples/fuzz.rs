@@ -23,6 +23,12 @@ fn main() {
         state ^= state << 17;
         state
     };
+    // a 10 MB single line first
+    let unit = "PT SEEN BY DR MARDER 10/3 CALL 410-322-1419 SON DAVID AT CALVERT HOSPITAL ééé ";
+    let long = unit.repeat(10 * 1024 * 1024 / unit.len() + 1);
+    let t = Instant::now();
+    let found = engine.detect(&long).len();
+    println!("10 MB single line: {found} detections in {:.2} s", t.elapsed().as_secs_f64());
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let (mut n, mut bytes_total) = (0u64, 0u64);
     while Instant::now() < deadline {

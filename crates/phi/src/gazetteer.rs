@@ -22,6 +22,8 @@ pub struct Gazetteers {
     /// US state names (as words) and postal abbreviations, lower-case.
     pub states: HashMap<&'static str, Vec<Vec<&'static str>>>,
     pub state_abbrs: HashSet<&'static str>,
+    /// Country names, as words.
+    pub countries: HashMap<&'static str, Vec<Vec<&'static str>>>,
 }
 
 static GAZ: LazyLock<Gazetteers> = LazyLock::new(Gazetteers::load);
@@ -69,6 +71,7 @@ impl Gazetteers {
             cities: phrases(lines(include_str!("../gazetteers/us_cities.txt"))),
             counties: phrases(lines(include_str!("../gazetteers/us_counties.txt"))),
             states: phrases(lines(states_txt).filter_map(|l| l.split('\t').next())),
+            countries: phrases(lines(include_str!("../gazetteers/countries.txt"))),
             state_abbrs: lines(states_txt).filter_map(|l| l.split('\t').nth(1)).map(|a| leak_lower(a)).collect(),
         }
     }

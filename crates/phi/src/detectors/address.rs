@@ -20,6 +20,7 @@ pub struct AddressDetector {
     unit: Pattern,
     po_box: Pattern,
     label: Pattern,
+    number_name_number: Pattern,
 }
 
 impl AddressDetector {
@@ -35,6 +36,7 @@ impl AddressDetector {
             euro_suffix: Pattern::new("street_name_suffix_number", &format!(r"(?-u:\b)(?:\p{{Lu}}[\p{{L}}'-]*\s+){{0,2}}(?:\p{{Lu}}[\p{{L}}'-]*)?(?i:{EURO_SUFFIX})\s+\d{{1,5}}[A-Za-z]?(?-u:\b){unit}"), 0.75),
             unit: Pattern::new("apartment_or_suite", r"(?i)(?-u:\b)(?:apt|apartment|suite|ste)\.?\s*#?\s*\d{1,5}[A-Za-z]?(?-u:\b)", 0.6),
             po_box: Pattern::new("po_box", r"(?i)(?-u:\b)(?:p\.?\s*o\.?\s*box|post\s+office\s+box|box)\s+\d{1,6}(?-u:\b)", 0.6),
+            number_name_number: Pattern::new("number_name_number", &format!(r"(?-u:\b)\d{{2,6}}\s+(\p{{Lu}}\p{{Ll}}+(?:\s+\p{{L}}+)?)\s+\d{{1,4}}[A-Za-z]?(?-u:\b){unit}"), 0.6),
             label: Pattern::new("address_label", r"(?im)(?-u:\b)(?:address|addr|residence|domicile)\s*:\s*(\S[^\n]*?)\s*$", 0.8),
         }
     }
@@ -82,6 +84,34 @@ impl Detector for AddressDetector {
             }
             for (span, _) in p.spans(text) {
                 out.push(Detection::new(span, EntityType::Address, p.score, NAME, p.name));
+            }
+        }
+        if doc.cased {
+            for c in self.number_name_number.regex.captures_iter(text) {
+                let (Some(all), Some(words)) = (c.get(0), c.get(1)) else { continue };
+                let clinical = words.as_str().split_whitespace().any(|w| {
+                    let l = w.to_lowercase();
+                    g.is_clinical(&l) || g.is_common(&l) || super::is_stopword(&l) || super::name::is_clinical_abbreviation(&l)
+                });
+                if !clinical {
+                    let span = localdx_span::Span::new(all.start(), all.end());
+                    out.push(Detection::new(span, EntityType::Address, 0.6, NAME, "number_name_number"));
+                }
+            }
+        }
+        // a house number written before a street that was found ("86036 Rua do Arenque 1634")
+        let bytes = text.as_bytes();
+        for d in out.iter_mut().filter(|d| d.detector == NAME) {
+            let mut s = d.span.start;
+            while s > 0 && bytes[s - 1] == b' ' && d.span.start - s < 3 {
+                s -= 1;
+            }
+            let digits_end = s;
+            while s > 0 && bytes[s - 1].is_ascii_digit() && digits_end - s < 6 {
+                s -= 1;
+            }
+            if s < digits_end && digits_end < d.span.start && (s == 0 || !bytes[s - 1].is_ascii_alphanumeric()) {
+                d.span = localdx_span::Span::new(s, d.span.end);
             }
         }
         for p in [&self.unit, &self.po_box, &self.label] {

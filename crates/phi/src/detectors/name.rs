@@ -358,7 +358,25 @@ impl Detector for NameDetector {
             }
         }
 
-        // 6. an initial before a name: "W. MAROTTA", "j. o'brien", "Q. LANDER"
+        // 6. "my name is X", "name: X", "last name? X"
+        for i in 0..n {
+            if doc.lower(i) != "name" || i + 1 >= n {
+                continue;
+            }
+            let mut j = i + 1;
+            if matches!(doc.lower(j), "is" | "was") {
+                j += 1;
+            }
+            let gap_ok = doc.text[doc.tokens[i].span.end..doc.tokens[j.min(n - 1)].span.start].chars().all(|c| c.is_whitespace() || ":?-=".contains(c));
+            if j < n && gap_ok && doc.tokens[j].alpha && s.fit(j) >= Fit::Cued && (doc.capitalised(j) || !doc.cased) {
+                let end = s.extend(j, 3, Fit::Unknown);
+                let mut d = Detection::new(span(j, end), EntityType::Name, 0.85, NAME, "name_label");
+                d = d.with_context("name", 0.0);
+                out.push(d);
+            }
+        }
+
+        // 7. an initial before a name: "W. MAROTTA", "j. o'brien", "Q. LANDER"
         for i in 0..n.saturating_sub(1) {
             // "A.fib", "C.O./C.I.", "H.O." are abbreviations: an initial is followed by ". " and a word
             if !s.initial(i) || doc.gap_after(i) != ". " || i > 0 && doc.gap_before(i).ends_with('.') {
@@ -382,7 +400,16 @@ impl Detector for NameDetector {
                 continue;
             }
             let w = doc.lower(i);
-            if s.fit(i) != Fit::Likely {
+            let f = s.fit(i);
+            // "Krisztián Szöllösy listed ...": two capitalised unknown words opening a sentence
+            let pair = f == Fit::Unknown
+                && doc.cased
+                && doc.tokens[i].title
+                && i + 1 < n
+                && doc.tokens[i + 1].title
+                && s.joins(i)
+                && s.fit(i + 1) >= Fit::Unknown;
+            if f != Fit::Likely && !pair {
                 i += 1;
                 continue;
             }
@@ -397,9 +424,11 @@ impl Detector for NameDetector {
                 let rank = s.g.last.get(w).copied().unwrap_or(u32::MAX);
                 let base = if s.g.cities.contains_key(w) { 0.3 } else if rank < 20_000 { 0.45 } else { 0.4 };
                 if doc.cased { base + 0.15 } else { base }
+            } else if end - i >= 2 {
+                // two capitalised words that no gazetteer knows, inside a sentence of a cased note
+                0.55
             } else {
-                // a capitalised word that no gazetteer knows, inside a sentence of a cased note
-                0.4
+                0.45
             };
             let pattern = if end - i >= 2 { "gazetteer_full_name" } else if first { "gazetteer_first_name" } else if last { "gazetteer_surname" } else { "capitalised_unknown" };
             let mut d = Detection::new(span(i, end), EntityType::Name, score, NAME, pattern);

@@ -9,10 +9,10 @@ const NAME: &str = "phone";
 
 const PHONE_WORDS: Context = Context {
     words: &[
-        ("phone", 0.3), ("tel", 0.3), ("telephone", 0.3), ("cell", 0.3), ("mobile", 0.3), ("fax", 0.3), ("call", 0.25),
-        ("number", 0.2), ("home", 0.2), ("work", 0.2), ("office", 0.2), ("contact", 0.2), ("reach", 0.2), ("reached", 0.2),
+        ("phone", 0.3), ("tel", 0.3), ("telephone", 0.3), ("cell", 0.3), ("mobile", 0.3), ("fax", 0.3), ("call", 0.3), ("office", 0.3),
+        ("number", 0.2), ("home", 0.2), ("work", 0.2), ("contact", 0.25), ("reached", 0.25),
         ("pager", 0.3), ("beeper", 0.3), ("ph", 0.3), ("tel.", 0.3), ("w", 0.2), ("h", 0.2), ("c", 0.2), ("no", 0.1),
-        ("dial", 0.3), ("text", 0.2), ("whatsapp", 0.3), ("hotline", 0.3), ("line", 0.2), ("landline", 0.3),
+        ("dial", 0.3), ("text", 0.3), ("messages", 0.3), ("answering", 0.3), ("reach", 0.3), ("phoned", 0.3), ("sms", 0.3), ("whatsapp", 0.3), ("hotline", 0.3), ("line", 0.2), ("landline", 0.3),
     ],
     before: 4,
     after: 0,

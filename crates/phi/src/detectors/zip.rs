@@ -16,7 +16,7 @@ pub struct ZipDetector {
 impl ZipDetector {
     pub fn new() -> Self {
         ZipDetector {
-            five: Pattern::new("zip_after_state", r"(?-u:\b)\d{5}(?:-\d{4})?(?-u:\b)", 0.85),
+            five: Pattern::new("zip_after_state", r"(?-u:\b)\d{4,6}(?:-\d{4})?(?-u:\b)", 0.85),
             label: Pattern::new("zip_label", r"(?i)(?-u:\b)(?:zip|zip\s*code|zipcode|postal\s*code|postcode|post\s*code)\s*[:#]?\s*([A-Z0-9](?:[A-Z0-9]|[ -][A-Z0-9]){2,9})(?-u:\b)", 0.85),
         }
     }
@@ -44,7 +44,9 @@ impl Detector for ZipDetector {
             }
             let prev = doc.lower(i - 1);
             let state = (g.state_abbrs.contains(prev) && doc.tokens[i - 1].upper) || g.states.values().flatten().any(|p| p.last() == Some(&prev));
-            if state {
+            let country = doc.cased && g.countries.values().flatten().any(|p| p.last() == Some(&prev));
+            let digits = span.slice(doc.text).split('-').next().map_or(0, str::len);
+            if state && digits == 5 || country {
                 out.push(Detection::new(span, EntityType::Zip, 0.85, NAME, "zip_after_state").with_context(prev, 0.0));
             }
         }

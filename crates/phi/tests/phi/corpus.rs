@@ -35,7 +35,7 @@ fn physionet_dev_meets_targets() {
     let Some(r) = run("physionet_deid/deid_gold_dev.jsonl", GoldFormat::DeidJsonl) else { return };
     assert_eq!(r.notes, 1450);
     // issue target: recall 0.98 at precision 0.80; measured floor below
-    const RECALL_FLOOR: f64 = 0.94;
+    const RECALL_FLOOR: f64 = 0.945;
     assert!(r.token_recall >= RECALL_FLOOR, "token recall {}", r.token_recall);
     assert!(r.token_precision >= 0.80, "token precision {}", r.token_precision);
 }
@@ -45,6 +45,6 @@ fn presidio_synth_meets_targets() {
     let Some(r) = run("presidio_synth/synth_dataset_v2.json", GoldFormat::PresidioJson) else { return };
     assert_eq!(r.notes, 1500);
     // issue target: recall 0.95 on the types in scope; measured floor below
-    const RECALL_FLOOR: f64 = 0.60;
+    const RECALL_FLOOR: f64 = 0.73;
     assert!(r.token_recall >= RECALL_FLOOR, "token recall {}", r.token_recall);
 }
