@@ -2,7 +2,7 @@
 # End-to-end test of the LocalDx desktop app: builds the UI and the real binary (ui/dist embedded),
 # starts a headless X server (Xvfb) and tauri-driver (backed by WebKitWebDriver), then drives the
 # app with tests/e2e/spec.mjs on a fresh database. Screenshots go to tests/e2e/out/; the best ones
-# are copied to docs/screenshots/. Exits non-zero when any test fails. Never uses the network.
+# are copied to docs/screenshots/ with E2E_UPDATE_SCREENSHOTS=1. Exits non-zero when any test fails. Never uses the network.
 #
 #   bash tests/e2e/run.sh              # or: npm run e2e
 #   E2E_SKIP_BUILD=1 bash tests/e2e/run.sh   # reuse target/debug/localdx-app as it is
@@ -67,7 +67,9 @@ shopt -s nullglob
 for png in "$out"/*.png; do
   convert "$png" -strip -define png:compression-level=9 "$png" 2>/dev/null || true
 done
-if [ "$status" -eq 0 ]; then
+# The README's screenshots are refreshed only when asked (E2E_UPDATE_SCREENSHOTS=1), so that a
+# test run leaves the checkout as it found it.
+if [ "$status" -eq 0 ] && [ -n "${E2E_UPDATE_SCREENSHOTS:-}" ]; then
   mkdir -p docs/screenshots
   for name in datasets import-preview import-progress import-refused import-result record-browser record-browser-large; do
     # 256-colour PNGs: the UI is flat colours, so they stay sharp at a third of the size.
