@@ -1,6 +1,8 @@
-//! Classification metrics computed from probabilities: accuracy and macro-F1 for one diagnosis per
-//! note, micro- and macro-F1 at a threshold for several codes per note.
+//! The validation figures of a training run (accuracy, macro-F1, micro-F1) from label
+//! probabilities, counted by the metrics engine (`localdx-eval`, checked against scikit-learn) so
+//! that training, `localdx eval` and reports agree on every figure.
 
+use localdx_eval::classify::{averages, counts, exact_match};
 use serde::Serialize;
 
 /// Metrics of one evaluation.
@@ -8,49 +10,38 @@ use serde::Serialize;
 pub struct Metrics {
     /// Multi-class: top-1 accuracy. Multi-label: share of notes whose predicted set is exact.
     pub accuracy: f64,
-    /// Mean over labels that occur in gold or predictions of the per-label F1.
+    /// Mean of the per-label F1 over every label (scikit-learn's convention: a label absent from
+    /// both gold and predictions counts as 0).
     pub macro_f1: f64,
     /// F1 over all (note, label) decisions.
     pub micro_f1: f64,
     pub count: usize,
 }
 
-/// `probs[i][l]` against `gold[i]` (label indices). Multi-class predicts the arg-max, multi-label
-/// every label with probability `>= threshold`.
+/// `probs[i][l]` against `gold[i]` (label indices; indices `>= labels` are ignored). Multi-class
+/// predicts the arg-max, multi-label every label with probability `>= threshold`.
 pub fn evaluate(probs: &[Vec<f32>], gold: &[Vec<usize>], labels: usize, multi_label: bool, threshold: f32) -> Metrics {
-    let (mut tp, mut fp, mut fnn) = (vec![0usize; labels], vec![0usize; labels], vec![0usize; labels]);
-    let mut exact = 0;
-    for (p, g) in probs.iter().zip(gold) {
-        let predicted: Vec<usize> = if multi_label {
-            (0..labels).filter(|&l| p.get(l).copied().unwrap_or(0.0) >= threshold).collect()
-        } else {
-            let best = p.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map(|(i, _)| i);
-            best.into_iter().collect()
-        };
-        let mut gold_sorted = g.clone();
-        gold_sorted.sort_unstable();
-        if predicted == gold_sorted || (!multi_label && predicted.first().is_some_and(|x| g.contains(x))) {
-            exact += 1;
-        }
-        for &l in &predicted {
-            if g.contains(&l) {
-                tp[l] += 1;
+    let predicted: Vec<Vec<usize>> = probs
+        .iter()
+        .map(|p| {
+            if multi_label {
+                (0..labels).filter(|&l| p.get(l).is_some_and(|&x| x >= threshold)).collect()
             } else {
-                fp[l] += 1;
+                p.iter().take(labels).enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map(|(i, _)| i).into_iter().collect()
             }
-        }
-        for &l in g {
-            if l < labels && !predicted.contains(&l) {
-                fnn[l] += 1;
-            }
-        }
-    }
-    let f1 = |tp: usize, fp: usize, fnn: usize| if tp == 0 { 0.0 } else { 2.0 * tp as f64 / (2 * tp + fp + fnn) as f64 };
-    let active: Vec<usize> = (0..labels).filter(|&l| tp[l] + fp[l] + fnn[l] > 0).collect();
-    let macro_f1 = if active.is_empty() { 0.0 } else { active.iter().map(|&l| f1(tp[l], fp[l], fnn[l])).sum::<f64>() / active.len() as f64 };
-    let micro_f1 = f1(tp.iter().sum(), fp.iter().sum(), fnn.iter().sum());
-    let count = probs.len();
-    Metrics { accuracy: if count == 0 { 0.0 } else { exact as f64 / count as f64 }, macro_f1, micro_f1, count }
+        })
+        .collect();
+    let gold: Vec<Vec<usize>> = gold
+        .iter()
+        .map(|g| {
+            let mut g: Vec<usize> = g.iter().copied().filter(|&l| l < labels).collect();
+            g.sort_unstable();
+            g.dedup();
+            g
+        })
+        .collect();
+    let avg = averages(&counts(&gold, &predicted, labels));
+    Metrics { accuracy: exact_match(&gold, &predicted), macro_f1: avg.macro_.f1, micro_f1: avg.micro.f1, count: probs.len() }
 }
 
 #[cfg(test)]
