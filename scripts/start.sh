@@ -12,7 +12,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/install-deps.sh
-[ -x scripts/fetch-models.sh ] && bash scripts/fetch-models.sh
+export LOCALDX_MODELS="${LOCALDX_MODELS:-$PWD/models}"
+bash scripts/fetch-models.sh
 
 export LOCALDX_DB="${LOCALDX_DB:-$PWD/.localdx/localdx.sqlite}"
 mkdir -p "$(dirname "$LOCALDX_DB")"
@@ -26,6 +27,7 @@ if ! "$localdx" datasets --json | grep -q '"clinic-notes"'; then
     --text-column note --label-column diagnosis --patient-column patient_id --id-column note_id
 fi
 "$localdx" datasets
+"$localdx" models list
 
 if [ -z "${DISPLAY:-}" ] && [ -z "${WAYLAND_DISPLAY:-}" ]; then
   echo "start: no display found (DISPLAY is unset). The data is ready in $LOCALDX_DB;"
