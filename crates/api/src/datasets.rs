@@ -5,7 +5,7 @@
 //! Nothing here reads files itself or touches the network.
 
 use crate::{Api, ApiError, ErrorCode, Result};
-use localdx_ingest::{ColumnMapping, Format, ImportOptions, ImportReport, IngestError, SplitRatios};
+use localdx_ingest::{ColumnMapping, Format, ImportOptions, ImportReport, IngestError, LabelMap, SplitRatios};
 use localdx_job::{Cancel, Reporter};
 use localdx_store::{Dataset, Record, Split};
 use serde::{Deserialize, Serialize};
@@ -41,6 +41,11 @@ pub struct ImportOptionsDto {
     pub text_subfolder: Option<String>,
     /// Text folders: the labels file in each split folder (`{split}` = folder name).
     pub labels_file: Option<String>,
+    /// `as-written` (default) or `icd10-category` (ICD-10-CM codes rolled up to their category).
+    pub label_map: Option<String>,
+    /// Sources that name train and validation but no test split: the share of validation moved to
+    /// a test split (stratified, by patient, with `seed`).
+    pub test_from_validation: Option<f64>,
     /// How many row errors to list (default 1000; all are counted).
     pub max_errors: Option<usize>,
     /// Who imports (default: `local`).
@@ -82,6 +87,8 @@ impl ImportOptionsDto {
             ratios: self.split_ratios.map(SplitRatios).unwrap_or_default(),
             text_subfolder: self.text_subfolder.clone().filter(|s| !s.is_empty()),
             labels_file: self.labels_file.clone().filter(|s| !s.is_empty()),
+            label_map: self.label_map.as_deref().unwrap_or_default().parse::<LabelMap>().map_err(ApiError::invalid)?,
+            test_from_validation: self.test_from_validation,
             max_errors: self.max_errors.unwrap_or(defaults.max_errors),
             actor: self.actor.clone().unwrap_or(defaults.actor),
         })

@@ -15,6 +15,7 @@ use localdx_train::predict::{Predictor, Scored};
 use localdx_train::trainer::{Example, Preset, TrainConfig, TrainData};
 pub use localdx_train::trainer::TrainEvent;
 use localdx_train::{Metrics, TrainError};
+use localdx_ingest::Icd10Names;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
@@ -40,6 +41,10 @@ pub struct TrainRequest {
     pub rank: Option<usize>,
     pub dp_epsilon: Option<f64>,
     pub seed: Option<u64>,
+    /// Tokens kept per note (start and end of long notes).
+    pub max_len: Option<usize>,
+    /// Adapt only the last N layers (the frozen ones below run once per note).
+    pub layers: Option<usize>,
 }
 
 /// The result of a finished run (snake_case: the CLI's `--json` contract).
@@ -89,8 +94,22 @@ fn store_records(api: &Api, dataset_id: i64) -> Result<Vec<localdx_store::Record
     Ok(api.store().records(dataset_id, 0, u64::MAX, None)?)
 }
 
+/// The words the model reads for each label: ICD-10-CM codes get their official names from the
+/// table setup puts in the models folder (so a zero-shot head starts from what the code means);
+/// other labels, or every label when the table is absent, are read as written.
+fn label_texts(models_dir: &Path, labels: &[String]) -> Result<Vec<String>> {
+    match Icd10Names::in_models_dir(models_dir) {
+        Some(names) => {
+            let names = names.map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?;
+            Ok(labels.iter().map(|l| names.label_text(l)).collect())
+        }
+        None => Ok(labels.to_vec()),
+    }
+}
+
 /// The training data of a dataset: labels from its train and validation records.
-fn train_data(api: &Api, dataset_id: i64) -> Result<(TrainData, bool)> {
+/// `models_dir` is where the ICD-10-CM names table is looked for (`None`: labels read as written).
+fn train_data(api: &Api, dataset_id: i64, models_dir: Option<&Path>) -> Result<(TrainData, bool)> {
     let records = store_records(api, dataset_id)?;
     let mut labels: Vec<String> = records
         .iter()
@@ -109,7 +128,10 @@ fn train_data(api: &Api, dataset_id: i64) -> Result<(TrainData, bool)> {
         records.iter().filter(|r| r.split == split && !r.labels.is_empty()).map(to_example).collect()
     };
     let (train, validation) = (pick(Split::Train), pick(Split::Validation));
-    Ok((TrainData { label_texts: labels.clone(), labels, train, validation }, multi_label))
+    Ok((TrainData { label_texts: match models_dir {
+            Some(dir) => label_texts(dir, &labels)?,
+            None => labels.clone(),
+        }, labels, train, validation }, multi_label))
 }
 
 fn next_run_id(runs_dir: &Path) -> String {
@@ -166,13 +188,25 @@ pub fn train(
     if let Some(seed) = req.seed {
         cfg.seed = seed;
     }
+    if let Some(n) = req.max_len {
+        if !(16..=8192).contains(&n) {
+            return Err(ApiError::invalid("--max-len must be between 16 and 8192 tokens"));
+        }
+        cfg.max_len = n;
+    }
+    if let Some(n) = req.layers {
+        if n == 0 {
+            return Err(ApiError::invalid("--layers must be at least 1"));
+        }
+        cfg.lora.last_layers = Some(n);
+    }
     if let Some(eps) = req.dp_epsilon {
         if !(eps > 0.0) {
             return Err(ApiError::invalid("--dp-epsilon must be positive"));
         }
         cfg.dp = Some(DpConfig { target_epsilon: Some(eps), noise_multiplier: None, clip: 1.0, delta: None });
     }
-    let (data, multi_label) = train_data(api, req.dataset_id)?;
+    let (data, multi_label) = train_data(api, req.dataset_id, Some(models_dir))?;
     if multi_label {
         cfg.head_kind = localdx_model::HeadKind::MultiLabel;
     }
@@ -199,7 +233,9 @@ pub fn resume(api: &Api, runs_dir: &Path, run_id: &str, cancel: &Cancel, on_even
         .get("dataset_id")
         .and_then(|d| d.parse().ok())
         .ok_or_else(|| ApiError::invalid(format!("run {run_id} does not name its dataset")))?;
-    let (data, _) = train_data(api, dataset_id)?;
+    // The head was initialised when the run started: the label texts of the run stand.
+    let (mut data, _) = train_data(api, dataset_id, None)?;
+    data.label_texts = files.meta.label_texts.clone();
     if data.labels != files.meta.labels {
         return Err(ApiError::invalid(format!("the labels of dataset {dataset_id} changed since run {run_id} started")));
     }
@@ -259,7 +295,7 @@ pub fn predict(api: &Api, runs_dir: &Path, models_dir: &Path, scorer: Scorer, da
         Scorer::Run(run_id) => Predictor::from_run(&run_dir(runs_dir, run_id)?)?,
         Scorer::Base(name) => {
             let path = crate::models::resolve(models_dir, name)?;
-            let (data, multi_label) = train_data(api, dataset_id)?;
+            let (data, multi_label) = train_data(api, dataset_id, Some(models_dir))?;
             let mut cfg = Preset::Quick.config();
             if multi_label {
                 cfg.head_kind = localdx_model::HeadKind::MultiLabel;

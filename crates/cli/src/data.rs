@@ -58,6 +58,14 @@ pub struct ImportArgs {
     /// {split}D.tsv, labels.tsv, or the only .tsv).
     #[arg(long)]
     pub labels_file: Option<String>,
+    /// Rewrite labels before storing them: as-written, or icd10-category (ICD-10-CM codes rolled up
+    /// to their 3-character category, e.g. r50.9 -> R50).
+    #[arg(long, value_name = "MAP")]
+    pub label_map: Option<String>,
+    /// When the source has train and validation but no test split: move this share of validation
+    /// (by patient, stratified, seeded) to a test split, e.g. 0.5.
+    #[arg(long, value_name = "SHARE")]
+    pub test_from_validation: Option<f64>,
     /// How many bad rows to list (all are counted).
     #[arg(long, default_value_t = 1000)]
     pub max_errors: usize,
@@ -108,6 +116,8 @@ impl ImportArgs {
             split_ratios: self.split_ratios.as_deref().and_then(|r| <[f64; 3]>::try_from(r).ok()),
             text_subfolder: self.text_subfolder.clone(),
             labels_file: self.labels_file.clone(),
+            label_map: self.label_map.clone(),
+            test_from_validation: self.test_from_validation,
             max_errors: Some(self.max_errors),
             actor: Some(actor()),
             preview_rows: Some(self.rows),

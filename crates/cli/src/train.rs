@@ -32,6 +32,12 @@ pub struct TrainArgs {
     pub dp_epsilon: Option<f64>,
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Tokens kept per note (the start and the end of a long note).
+    #[arg(long)]
+    pub max_len: Option<usize>,
+    /// Adapt only the last N transformer layers (faster; the rest stay frozen and run once).
+    #[arg(long)]
+    pub layers: Option<usize>,
 }
 
 #[derive(clap::Subcommand)]
@@ -123,6 +129,8 @@ pub fn train(ctx: &Context, args: TrainArgs) -> Result<()> {
                 rank: args.rank,
                 dp_epsilon: args.dp_epsilon,
                 seed: args.seed,
+                max_len: args.max_len,
+                layers: args.layers,
             };
             training::train(&api, &runs_dir(ctx), &models_dir(ctx), &req, &cancel, &on)
         }

@@ -7,7 +7,8 @@ use crate::folder::{discover, FolderSource};
 use crate::jsonl::JsonlSource;
 use crate::preview::{effective_mapping, sample_jsonl, sample_table, table_delimiter};
 use crate::source::{find_column, resolve, Item, Source, SourceRow};
-use crate::split::{parse_split_name, Assigner, GroupKey};
+use crate::labels::LabelMap;
+use crate::split::{parse_split_name, Assigner, GroupKey, SplitRatios};
 use crate::table::TableSource;
 use crate::{
     ColumnMapping, DuplicateRow, Format, ImportOptions, ImportReport, IngestError, RowError, SplitSource,
@@ -48,6 +49,22 @@ fn labels_of(raw: &[String], separator: Option<&str>) -> Vec<String> {
         }
     }
     out
+}
+
+/// Applies the import's label map to one row's labels, dropping repeats the map creates
+/// (`r50.9` and `r50.2` are both `R50`).
+fn map_labels(labels: Vec<String>, map: LabelMap) -> Result<Vec<String>, String> {
+    if map == LabelMap::AsWritten {
+        return Ok(labels);
+    }
+    let mut out: Vec<String> = Vec::with_capacity(labels.len());
+    for l in labels {
+        let m = map.apply(&l)?;
+        if !out.contains(&m) {
+            out.push(m);
+        }
+    }
+    Ok(out)
 }
 
 /// A reader that fails once the user cancels, so that hashing a large file stops promptly.
@@ -193,7 +210,7 @@ pub fn import(
     let name = opts.name.clone().unwrap_or_else(|| {
         path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "dataset".to_owned())
     });
-    let seed = (split_source == SplitSource::Assigned).then_some(opts.seed);
+    let seed = (split_source == SplitSource::Assigned || opts.test_from_validation.is_some()).then_some(opts.seed);
     let source_path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
     let new = NewDataset {
         name: name.clone(),
@@ -211,12 +228,23 @@ pub fn import(
             "ratios": opts.ratios.0,
             "encoding": encoding.as_str(),
             "delimiter": delimiter.map(|d| (d as char).to_string()),
+            "labelMap": opts.label_map.as_str(),
+            "testFromValidation": opts.test_from_validation,
         }),
         created_by: opts.actor.clone(),
     };
     let mut writer = store.dataset_writer(&new)?;
     let mut meter = Meter::new("import", "bytes", Some(bytes), reporter);
     let mut assigner = Assigner::new(opts.seed, opts.ratios);
+    // Carves a test split out of a validation split the source named (grouped and stratified
+    // like an assigned split, with the same seed).
+    let mut holdout = match opts.test_from_validation {
+        Some(share) if !(share > 0.0 && share < 1.0) => {
+            return Err(IngestError::Options(format!("the share of validation moved to test must be between 0 and 1, not {share}")))
+        }
+        Some(share) => Some(Assigner::new(opts.seed, SplitRatios([0.0, 1.0 - share, share]))),
+        None => None,
+    };
     let mut seen: HashMap<GroupKey, Seen> = HashMap::new();
     let mut errors: Vec<RowError> = Vec::new();
     let mut rejected = 0u64;
@@ -277,7 +305,13 @@ pub fn import(
             }
             _ => None,
         };
-        let labels = labels_of(&labels, separator);
+        let labels = match map_labels(labels_of(&labels, separator), opts.label_map) {
+            Ok(labels) => labels,
+            Err(m) => {
+                bad(RowError::new(file, line, m), &mut writer, &mut errors, &mut rejected)?;
+                continue;
+            }
+        };
         let text_key = key(&[b"text", text.trim().as_bytes()]);
         if let Some(prev) = seen.get_mut(&text_key) {
             duplicates += 1;
@@ -299,15 +333,15 @@ pub fn import(
         }
         let first_copy = !seen.contains_key(&text_key);
         let patient = patient_id.as_deref().map(str::trim).filter(|p| !p.is_empty());
-        let split = match given_split {
-            Some(s) => s,
-            None => {
-                let group = match patient {
-                    Some(p) => key(&[b"patient", p.as_bytes()]),
-                    None => text_key,
-                };
-                assigner.assign(group, labels.first().map(String::as_str).unwrap_or(""))
-            }
+        let group = match patient {
+            Some(p) => key(&[b"patient", p.as_bytes()]),
+            None => text_key,
+        };
+        let stratum = labels.first().map(String::as_str).unwrap_or("");
+        let split = match (given_split, holdout.as_mut()) {
+            (Some(Split::Validation), Some(holdout)) => holdout.assign(group, stratum),
+            (Some(s), _) => s,
+            (None, _) => assigner.assign(group, stratum),
         };
         let external = external_id.as_deref().map(str::trim).filter(|s| !s.is_empty());
         let mut record_id = 0;

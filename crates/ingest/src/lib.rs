@@ -16,6 +16,7 @@ mod encoding;
 mod folder;
 mod import;
 mod jsonl;
+pub mod labels;
 mod preview;
 mod roles;
 mod source;
@@ -27,6 +28,7 @@ pub use folder::{discover, FolderLayout, FolderPart};
 pub use import::import;
 pub use preview::{preview, Preview};
 pub use roles::guess as guess_roles;
+pub use labels::{Icd10Names, LabelMap};
 pub use split::{parse_split_name, SplitRatios};
 pub use table::sniff_delimiter;
 
@@ -133,6 +135,11 @@ pub struct ImportOptions {
     pub text_subfolder: Option<String>,
     /// Text folders: the labels file in each split folder (`{split}` = folder name).
     pub labels_file: Option<String>,
+    /// How labels are rewritten before they are stored (e.g. ICD-10-CM codes to categories).
+    pub label_map: LabelMap,
+    /// When the source names its splits but has no test split: the share of the validation
+    /// split's groups (patients, or notes) moved to a test split, stratified, with `seed`.
+    pub test_from_validation: Option<f64>,
     /// At most this many row errors are listed (all are counted).
     pub max_errors: usize,
     /// Who imports (recorded as `created_by` and in the event log).
@@ -153,6 +160,8 @@ impl Default for ImportOptions {
             ratios: SplitRatios::default(),
             text_subfolder: None,
             labels_file: None,
+            label_map: LabelMap::AsWritten,
+            test_from_validation: None,
             max_errors: 1000,
             actor: "local".to_owned(),
         }
@@ -278,6 +287,9 @@ pub enum IngestError {
     /// The user cancelled; nothing was stored.
     #[error("import cancelled; nothing was stored")]
     Cancelled,
+    /// The import's options contradict each other or are out of range.
+    #[error("{0}")]
+    Options(String),
     /// The CSV reader failed below the row level (I/O while parsing).
     #[error("cannot parse {path}: {message}")]
     Csv { path: String, message: String },

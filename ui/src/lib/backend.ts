@@ -55,6 +55,8 @@ export interface ImportOptions {
   splitRatios?: [number, number, number] | null;
   textSubfolder?: string | null;
   labelsFile?: string | null;
+  labelMap?: string | null;
+  testFromValidation?: number | null;
   maxErrors?: number | null;
   actor?: string | null;
   previewRows?: number | null;

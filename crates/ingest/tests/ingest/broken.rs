@@ -2,7 +2,7 @@
 //! line numbers and leave the store exactly as it was.
 
 use crate::{fingerprint, run};
-use localdx_ingest::{import, ColumnMapping, Encoding, ImportOptions, IngestError};
+use localdx_ingest::{import, ColumnMapping, Encoding, ImportOptions, IngestError, LabelMap};
 use localdx_job::Cancel;
 use localdx_store::{Split, Store};
 use std::path::PathBuf;
@@ -62,6 +62,23 @@ fn malformed_files_are_refused_with_line_numbers() {
         ..Default::default()
     };
     check_refused("split.csv", "note,part\na,train\nb,holdout\nc,\nd,dev\n", split, &[3, 4], "unknown split");
+    let icd = ImportOptions { label_map: LabelMap::Icd10Category, label_separator: Some(";".into()), ..mapping("note", "dx") };
+    check_refused("icd.csv", "note,dx\na,r50.9\nb,I10;fever\nc,\"R50.1;R51\"\nd,flu\n", icd, &[3, 5], "not an ICD-10-CM code");
+}
+
+#[test]
+fn a_test_share_outside_zero_and_one_is_refused_before_anything_is_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("db.sqlite"), None).unwrap();
+    let path = write(&dir, "notes.csv", b"note,dx,part\na,x,train\nb,y,dev\n");
+    for share in [0.0, 1.0, -0.2, f64::NAN] {
+        let mut opts = mapping("note", "dx");
+        opts.mapping.split = Some("part".into());
+        opts.test_from_validation = Some(share);
+        let err = run(&store, &path, &opts).unwrap_err();
+        assert!(err.to_string().contains("between 0 and 1"), "{share}: {err}");
+    }
+    assert_eq!(fingerprint(&store).0, 0);
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! CodiEsp (folder of notes + labels TSV), PhysioNet deid (JSONL with patient ids).
 
 use crate::{fingerprint, run, shared};
-use localdx_ingest::{preview, ColumnMapping, Format, ImportOptions, IngestError, SplitSource};
+use localdx_ingest::{preview, ColumnMapping, Format, ImportOptions, IngestError, LabelMap, SplitSource};
 use localdx_store::{Split, Store};
 use std::collections::{HashMap, HashSet};
 
@@ -158,4 +158,33 @@ fn preview_guesses_mtsamples_roles() {
     assert_eq!(p.roles.text.as_deref(), Some("transcription"));
     assert_eq!(p.roles.labels, vec!["medical_specialty".to_owned()]);
     assert_eq!(p.roles.external_id.as_deref(), Some("note_id"));
+}
+
+#[test]
+fn codiesp_rolls_codes_up_to_categories_and_carves_a_test_split_from_dev() {
+    let Some(root) = shared("codiesp") else { return };
+    let store = Store::open_in_memory().unwrap();
+    let opts = ImportOptions {
+        text_subfolder: Some("text_files_en".into()),
+        label_map: LabelMap::Icd10Category,
+        test_from_validation: Some(0.5),
+        ..Default::default()
+    };
+    let report = run(&store, &root, &opts).unwrap();
+    assert_eq!(report.records, 750);
+    // Train stays as the source named it; dev is halved, stratified, into validation and test.
+    let splits: HashMap<Split, u64> = report.splits.iter().copied().collect();
+    assert_eq!(splits[&Split::Train], 500);
+    assert_eq!(splits[&Split::Validation] + splits[&Split::Test], 250);
+    assert!((110..=140).contains(&splits[&Split::Test]), "{splits:?}");
+    let records = store.records(report.dataset_id.unwrap(), 0, 1000, None).unwrap();
+    let r = records.iter().find(|r| r.external_id.as_deref() == Some("S0004-06142005000700014-1")).unwrap();
+    assert!(r.labels.contains(&"N44".to_owned()) && r.labels.contains(&"R60".to_owned()), "{:?}", r.labels);
+    assert!(records.iter().flat_map(|r| &r.labels).all(|l| l.len() == 3 && l.chars().next().unwrap().is_ascii_uppercase()));
+    // Codes of one category in one note become one label.
+    assert!(records.iter().all(|r| r.labels.iter().collect::<HashSet<_>>().len() == r.labels.len()));
+    // The same seed gives the same test split.
+    let again = Store::open_in_memory().unwrap();
+    let report2 = run(&again, &root, &opts).unwrap();
+    assert_eq!(report.splits, report2.splits);
 }
