@@ -5,6 +5,8 @@
 //!
 //! cargo run -p localdx-train --example symptom2disease -- train [--dp-epsilon 8] [--epochs N] [--limit N]
 //! cargo run -p localdx-train --example symptom2disease -- eval --run-dir DIR   (test split, best epoch)
+//! cargo run -p localdx-train --example symptom2disease -- predictions --run-dir DIR --out-dir OUT
+//!     (validation and test predictions of the run and of the zero-shot baseline, for `localdx eval`)
 //! cargo run -p localdx-train --example symptom2disease -- bench --seq 256 --steps 5
 
 use localdx_job::Cancel;
@@ -125,6 +127,34 @@ fn experiment(root: &std::path::Path, model_path: &std::path::Path, args: &[Stri
             })
             .collect()
     };
+    if args.first().map(String::as_str) == Some("predictions") {
+        // Writes the zero-shot and fine-tuned predictions of the validation and test splits in the
+        // format of `localdx predict --json`, for `localdx eval --predictions ...` (intervals,
+        // thresholds chosen on validation, paired comparison).
+        let out = PathBuf::from(arg(args, "--out-dir").unwrap_or_else(|| "s2d-predictions".into()));
+        std::fs::create_dir_all(&out)?;
+        let tuned = Predictor::from_run(&run_dir)?;
+        let train_texts: Vec<&str> = data.train.iter().map(|e| e.text.as_str()).collect();
+        let zs = Predictor::zero_shot(model_path, labels.clone(), &labels, &train_texts, tuned.config.clone())?;
+        for (split, rows) in [("validation", &data.validation), ("test", &test)] {
+            let texts: Vec<&str> = rows.iter().map(|e| e.text.as_str()).collect();
+            for (name, predictor) in [("fine-tuned", &tuned), ("zero-shot", &zs)] {
+                let scored = predictor.predict(&texts)?;
+                let json: Vec<serde_json::Value> = rows
+                    .iter()
+                    .zip(scored)
+                    .map(|(e, p)| {
+                        let gold: Vec<&str> = e.labels.iter().map(|&i| labels[i].as_str()).collect();
+                        serde_json::json!({"record_id": e.id, "gold": gold, "predictions": p})
+                    })
+                    .collect();
+                let path = out.join(format!("{name}-{split}.json"));
+                std::fs::write(&path, serde_json::to_string(&json)?)?;
+                eprintln!("wrote {} ({} notes)", path.display(), rows.len());
+            }
+        }
+        return Ok(());
+    }
     if args.first().map(String::as_str) == Some("eval") {
         // Score the test split with the best epoch of an existing (possibly unfinished) run.
         let tuned = Predictor::from_run(&run_dir)?;
