@@ -11,8 +11,10 @@ pub mod gguf;
 pub mod head;
 pub mod llama;
 pub mod lora;
+pub mod spm;
 pub mod synthetic;
 pub mod tokenizer;
+pub mod tokenizer_json;
 
 pub use candle_core;
 pub use error::{ModelError, Result};
@@ -40,7 +42,7 @@ impl Model {
         if arch != "llama" {
             return Err(ModelError::UnsupportedArchitecture(arch));
         }
-        let tokenizer = Tokenizer::from_gguf(&file)?;
+        let tokenizer = Tokenizer::for_model(path, &file)?;
         let llama = Llama::load(&mut file, opts)?;
         if tokenizer.vocab_size() > llama.cfg.vocab_size {
             return Err(ModelError::Tokenizer(format!(
@@ -59,7 +61,7 @@ impl Model {
     /// Token ids of `text`, at most `max_len`: a long text keeps its first `head` share and its
     /// end (the history and the assessment of a note are both kept). Never empty.
     pub fn encode_truncated(&self, text: &str, max_len: usize, head: f64) -> Vec<u32> {
-        let ids = self.tokenizer.encode(text);
+        let ids = self.tokenizer.encode_for_model(text);
         let mut ids = truncate_head_tail(ids, max_len, head);
         if ids.is_empty() {
             ids.push(self.tokenizer.eos.or(self.tokenizer.bos).unwrap_or(0));
