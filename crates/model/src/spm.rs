@@ -106,6 +106,11 @@ impl Spm {
         Spm { tokens, ids, order, byte_ids, user, control: is_control, unk, add_space_prefix: false }
     }
 
+    /// One past the largest id [`Spm::encode`] can produce (control tokens are never produced).
+    pub fn producible_ids(&self) -> usize {
+        self.control.iter().rposition(|c| !c).map_or(0, |i| i + 1)
+    }
+
     /// How many of the 256 byte-fallback tokens the vocabulary has.
     pub fn byte_tokens(&self) -> usize {
         self.byte_ids.iter().filter(|b| b.is_some()).count()

@@ -212,8 +212,8 @@ impl ByteBpe {
 
 /// The algorithm behind a [`Tokenizer`].
 pub enum Kind {
-    ByteBpe(ByteBpe),
-    SentencePiece(Spm),
+    ByteBpe(Box<ByteBpe>),
+    SentencePiece(Box<Spm>),
 }
 
 /// A tokenizer of either kind, with the model's special tokens.
@@ -260,7 +260,7 @@ impl Tokenizer {
 
     /// A byte-level BPE tokenizer from a vocabulary (id order) and merges (`"left right"`, rank order).
     pub fn from_vocab(pre: PreTokenizer, tokens: Vec<String>, merges: &[&str]) -> Result<Tokenizer> {
-        Ok(Tokenizer::wrap(Kind::ByteBpe(ByteBpe::new(pre, tokens, merges)?), "vocabulary"))
+        Ok(Tokenizer::wrap(Kind::ByteBpe(Box::new(ByteBpe::new(pre, tokens, merges)?)), "vocabulary"))
     }
 
     /// The tokenizer for the model file at `path`: from `<file stem>.tokenizer.json` beside it when
@@ -292,7 +292,7 @@ impl Tokenizer {
                     ModelError::Tokenizer(format!("pre-tokenizer `{pre_name}` is not supported (smollm, gpt2, llama-bpe)"))
                 })?;
                 let merges = file.strings("tokenizer.ggml.merges")?;
-                (Kind::ByteBpe(ByteBpe::new(pre, tokens, &merges)?), false)
+                (Kind::ByteBpe(Box::new(ByteBpe::new(pre, tokens, &merges)?)), false)
             }
             "llama" | "gemma" => {
                 let scores = file.floats("tokenizer.ggml.scores").map_err(|e| ModelError::Tokenizer(e.to_string()))?;
@@ -322,7 +322,7 @@ impl Tokenizer {
                         spm.byte_tokens()
                     )));
                 }
-                (Kind::SentencePiece(spm), true)
+                (Kind::SentencePiece(Box::new(spm)), true)
             }
             other => {
                 return Err(ModelError::Tokenizer(format!(
@@ -342,6 +342,16 @@ impl Tokenizer {
         match &self.kind {
             Kind::ByteBpe(b) => b.tokens.len(),
             Kind::SentencePiece(s) => s.tokens.len(),
+        }
+    }
+
+    /// One past the largest id that encoding text can produce: a `tokenizer.json` may list special
+    /// tokens past the model's embedding (Gemma's has `<image_soft_token>` at 262,144), which is
+    /// harmless because text never turns into them.
+    pub fn producible_ids(&self) -> usize {
+        match &self.kind {
+            Kind::ByteBpe(b) => b.tokens.len(),
+            Kind::SentencePiece(s) => s.producible_ids(),
         }
     }
 

@@ -89,11 +89,11 @@ pub fn parse(text: &str, path: &Path) -> Result<Tokenizer> {
     let normalizer = root.get("normalizer").cloned().unwrap_or(Value::Null);
     let pre = root.get("pre_tokenizer").cloned().unwrap_or(Value::Null);
     let (kind, bos) = if byte_fallback && replaces_space(&normalizer) {
-        (Kind::SentencePiece(sentencepiece(path, tokens, &merges, &user, &special, model)?), template_bos(&root))
+        (Kind::SentencePiece(Box::new(sentencepiece(path, tokens, &merges, &user, &special, model)?)), template_bos(&root))
     } else if let Some(pre) = byte_level_pre(&pre) {
         let joined: Vec<String> = merges.iter().map(|(l, r)| format!("{l} {r}")).collect();
         let refs: Vec<&str> = joined.iter().map(String::as_str).collect();
-        (Kind::ByteBpe(ByteBpe::new(pre, tokens, &refs)?), template_bos(&root))
+        (Kind::ByteBpe(Box::new(ByteBpe::new(pre, tokens, &refs)?)), template_bos(&root))
     } else {
         return Err(bad(path, "neither a byte-level BPE nor a SentencePiece-style BPE (byte_fallback with a `▁` normalizer)"));
     };

@@ -1,6 +1,7 @@
 //! Integration tests of localdx-model on tiny GGUF files written by the tests themselves, plus a few
 //! checks on the real SmolLM2 file that skip when `models/` lacks it.
 
+mod gemma3;
 mod gguf;
 mod grad;
 mod spans;
