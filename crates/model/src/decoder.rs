@@ -112,3 +112,48 @@ impl Decoder {
         dispatch!(self, m => m.base_weight(layer, target))
     }
 }
+
+/// The shape of a model file, for listings and import checks.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Summary {
+    pub architecture: String,
+    pub layers: usize,
+    pub hidden: usize,
+    pub heads: usize,
+    pub kv_heads: usize,
+    pub head_dim: usize,
+    pub vocab_size: usize,
+    pub context_length: usize,
+}
+
+impl std::fmt::Display for Summary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}: {} layers, hidden {}, {} heads / {} kv of {}, vocab {}",
+            self.architecture, self.layers, self.hidden, self.heads, self.kv_heads, self.head_dim, self.vocab_size
+        )
+    }
+}
+
+/// Checks that this engine can train the model at `path` (architecture, shape metadata and
+/// tokenizer, from a `tokenizer.json` beside it when present) without reading its weights.
+pub fn summarize(path: &std::path::Path, file: &GgufFile) -> Result<Summary> {
+    let architecture = file.architecture()?;
+    let s = match architecture.as_str() {
+        "llama" => {
+            let c = crate::llama::LlamaConfig::from_gguf(file)?;
+            Summary { architecture, layers: c.layers, hidden: c.hidden, heads: c.heads, kv_heads: c.kv_heads, head_dim: c.head_dim, vocab_size: c.vocab_size, context_length: c.context_length }
+        }
+        "gemma3" => {
+            let c = crate::gemma3::Gemma3Config::from_gguf(file)?;
+            Summary { architecture, layers: c.layers, hidden: c.hidden, heads: c.heads, kv_heads: c.kv_heads, head_dim: c.head_dim, vocab_size: c.vocab_size, context_length: c.context_length }
+        }
+        _ => return Err(ModelError::UnsupportedArchitecture(architecture)),
+    };
+    let tok = crate::tokenizer::Tokenizer::for_model(path, file)?;
+    if tok.producible_ids() > s.vocab_size {
+        return Err(ModelError::Tokenizer(format!("{}: vocabulary has {} tokens but the embedding only {}", tok.source, tok.producible_ids(), s.vocab_size)));
+    }
+    Ok(s)
+}

@@ -21,7 +21,7 @@ pub mod tokenizer;
 pub mod tokenizer_json;
 
 pub use candle_core;
-pub use decoder::{Decoder, Net};
+pub use decoder::{summarize, Decoder, Net, Summary};
 pub use error::{ModelError, Result};
 pub use gemma3::{Gemma3, Gemma3Config};
 pub use gguf::GgufFile;

@@ -174,7 +174,10 @@ fn close(what: &str, got: &[f32], want: &[f32], scale: f32, tol: f32) {
 #[test]
 fn real_gemma3_config_and_forward_match_transformers() {
     let Some(path) = crate::gemma_model_path() else { return };
-    let cfg = Gemma3Config::from_gguf(&GgufFile::open(&path).unwrap()).unwrap();
+    let file = GgufFile::open(&path).unwrap();
+    let summary = localdx_model::summarize(&path, &file).unwrap();
+    assert_eq!(summary.to_string(), "gemma3: 18 layers, hidden 640, 4 heads / 1 kv of 256, vocab 262144");
+    let cfg = Gemma3Config::from_gguf(&file).unwrap();
     assert_eq!((cfg.layers, cfg.hidden, cfg.heads, cfg.kv_heads, cfg.head_dim, cfg.intermediate), (18, 640, 4, 1, 256, 2048));
     assert_eq!((cfg.sliding_window, cfg.rope_theta, cfg.rope_local_theta), (512, 1_000_000.0, 10_000.0));
     let global: Vec<usize> = (0..18).filter(|&i| cfg.is_global(i)).collect();

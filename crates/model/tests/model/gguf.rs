@@ -23,6 +23,8 @@ fn header_and_tensor_table_are_read() {
     assert_eq!(file.architecture().unwrap(), "llama");
     assert_eq!(file.usize("llama.block_count").unwrap(), 2);
     assert!(file.has_tensor("blk.1.ffn_down.weight"));
+    let summary = localdx_model::summarize(&path, &file).unwrap();
+    assert_eq!((summary.architecture.as_str(), summary.layers, summary.hidden, summary.heads, summary.kv_heads), ("llama", 2, 32, 4, 2));
     let model = Model::load(&path, &lora_opts()).unwrap();
     assert_eq!(model.llama.hidden_size(), 32);
     assert_eq!(model.llama.architecture, "llama");
@@ -65,6 +67,9 @@ fn missing_file_and_unsupported_architecture_are_named() {
         assert!(matches!(&e, ModelError::UnsupportedArchitecture(a) if a == arch), "{e}");
         assert!(e.to_string().contains("supported: llama, gemma3"), "{e}");
     }
+    let (_d, path) = tiny_file(&TinySpec { architecture: "mamba", ..TinySpec::default() });
+    let e = localdx_model::summarize(&path, &GgufFile::open(&path).unwrap()).err().unwrap();
+    assert!(matches!(&e, ModelError::UnsupportedArchitecture(a) if a == "mamba"), "{e}");
     // A llama-shaped file that says gemma3 lacks Gemma's norms: a named tensor error.
     let (_d, path) = tiny_file(&TinySpec { architecture: "gemma3", ..TinySpec::default() });
     let e = Model::load(&path, &LoadOptions::default()).err().unwrap();
