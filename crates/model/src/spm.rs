@@ -30,6 +30,8 @@ pub struct Spm {
     pub ids: HashMap<String, u32>,
     order: MergeOrder,
     byte_ids: [Option<u32>; 256],
+    /// The byte each `<0xNN>` id stands for.
+    byte_of: HashMap<u32, u8>,
     /// Pieces matched whole before merging, keyed by first character, longest first.
     user: HashMap<char, Vec<(String, u32)>>,
     /// Ids that decode to nothing (control tokens).
@@ -86,6 +88,7 @@ impl Spm {
         for (b, slot) in byte_ids.iter_mut().enumerate() {
             *slot = ids.get(&format!("<0x{b:02X}>")).copied();
         }
+        let byte_of = byte_ids.iter().enumerate().filter_map(|(b, id)| id.map(|id| (id, b as u8))).collect();
         let mut user: HashMap<char, Vec<(String, u32)>> = HashMap::new();
         for &id in user_defined {
             if let Some(t) = tokens.get(id as usize) {
@@ -103,7 +106,7 @@ impl Spm {
                 *c = true;
             }
         }
-        Spm { tokens, ids, order, byte_ids, user, control: is_control, unk, add_space_prefix: false }
+        Spm { tokens, ids, order, byte_ids, byte_of, user, control: is_control, unk, add_space_prefix: false }
     }
 
     /// One past the largest id [`Spm::encode`] can produce (control tokens are never produced).
@@ -234,8 +237,8 @@ impl Spm {
     pub fn decode(&self, ids: &[u32]) -> String {
         let mut bytes = Vec::new();
         for &id in ids {
-            if let Some(b) = self.byte_ids.iter().position(|x| *x == Some(id)) {
-                bytes.push(b as u8);
+            if let Some(&b) = self.byte_of.get(&id) {
+                bytes.push(b);
                 continue;
             }
             if self.control.get(id as usize).copied().unwrap_or(true) {
