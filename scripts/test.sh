@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/install-deps.sh
-[ -x scripts/fetch-models.sh ] && bash scripts/fetch-models.sh
+[ -x scripts/fetch-models.sh ] && bash scripts/fetch-models.sh --gemma
 
 echo "== ui build"
 npm run --silent ui:build

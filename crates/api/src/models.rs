@@ -5,7 +5,7 @@
 //! only when the user asks for it.
 
 use crate::{ApiError, ErrorCode, Result};
-use localdx_model::{GgufFile, LlamaConfig, Tokenizer};
+use localdx_model::GgufFile;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
@@ -38,14 +38,8 @@ fn describe(path: &Path) -> ModelDto {
         Err(e) => return ModelDto { detail: e.to_string(), ..base },
     };
     let architecture = file.architecture().unwrap_or_default();
-    let check = LlamaConfig::from_gguf(&file).and_then(|cfg| Tokenizer::from_gguf(&file).map(|_| cfg));
-    match check {
-        Ok(cfg) => ModelDto {
-            architecture,
-            supported: true,
-            detail: format!("{} layers, hidden {}, {} heads / {} kv, vocab {}", cfg.layers, cfg.hidden, cfg.heads, cfg.kv_heads, cfg.vocab_size),
-            ..base
-        },
+    match localdx_model::summarize(path, &file) {
+        Ok(summary) => ModelDto { architecture, supported: true, detail: summary.to_string(), ..base },
         Err(e) => ModelDto { architecture, detail: e.to_string(), ..base },
     }
 }

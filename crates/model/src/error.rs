@@ -12,7 +12,7 @@ pub enum ModelError {
     #[error("{path} is not a valid GGUF file: {message}")]
     Corrupt { path: String, message: String },
     /// The file declares an architecture this engine does not run.
-    #[error("unsupported model architecture `{0}` (supported: llama)")]
+    #[error("unsupported model architecture `{0}` (supported: llama, gemma3)")]
     UnsupportedArchitecture(String),
     /// A metadata key the architecture needs is missing or has the wrong type.
     #[error("model metadata `{key}` is missing or invalid: {message}")]

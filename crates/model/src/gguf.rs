@@ -117,6 +117,31 @@ impl GgufFile {
         }
     }
 
+    /// An array of floats (e.g. SentencePiece piece scores).
+    pub fn floats(&self, key: &str) -> Result<Vec<f32>> {
+        match self.get(key) {
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|v| match v {
+                    Value::F32(x) => Ok(*x),
+                    Value::F64(x) => Ok(*x as f32),
+                    _ => Err(Self::missing(key, "array holds a non-float")),
+                })
+                .collect(),
+            Some(_) => Err(Self::missing(key, "not an array")),
+            None => Err(Self::missing(key, "missing")),
+        }
+    }
+
+    /// A boolean flag.
+    pub fn bool(&self, key: &str) -> Result<bool> {
+        match self.get(key) {
+            Some(Value::Bool(b)) => Ok(*b),
+            Some(_) => Err(Self::missing(key, "not a boolean")),
+            None => Err(Self::missing(key, "missing")),
+        }
+    }
+
     pub fn has_tensor(&self, name: &str) -> bool {
         self.content.tensor_infos.contains_key(name)
     }

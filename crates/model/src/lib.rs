@@ -1,21 +1,29 @@
-//! GGUF models for LocalDx: reading GGUF files ([`gguf`]), tokenizers built from their metadata
-//! ([`tokenizer`]), a llama forward pass for training with LoRA adapters on a frozen base
-//! ([`llama`], [`lora`]) and diagnosis heads on pooled hidden states ([`head`]).
+//! GGUF models for LocalDx: reading GGUF files ([`gguf`]), tokenizers built from their metadata or
+//! a `tokenizer.json` beside the file ([`tokenizer`], [`spm`], [`tokenizer_json`]), llama and Gemma 3
+//! forward passes for training with LoRA adapters on a frozen base ([`llama`], [`gemma3`], one API
+//! over both in [`decoder`], adapters in [`lora`]) and diagnosis heads on pooled hidden states
+//! ([`head`]).
 //!
 //! This crate never touches the network and never writes model files (except the tiny synthetic
 //! ones of [`synthetic`], for tests). Training loops, optimisers and checkpoints live in
 //! `localdx-train`.
 
+pub mod decoder;
 pub mod error;
+pub mod gemma3;
 pub mod gguf;
 pub mod head;
 pub mod llama;
 pub mod lora;
+pub mod spm;
 pub mod synthetic;
 pub mod tokenizer;
+pub mod tokenizer_json;
 
 pub use candle_core;
+pub use decoder::{summarize, Decoder, Net, Summary};
 pub use error::{ModelError, Result};
+pub use gemma3::{Gemma3, Gemma3Config};
 pub use gguf::GgufFile;
 pub use head::{ClassifierHead, HeadKind};
 pub use llama::{BaseStorage, Llama, LlamaConfig, LoadOptions};
@@ -27,26 +35,30 @@ use std::path::Path;
 
 /// A loaded model: the network and its tokenizer.
 pub struct Model {
-    pub llama: Llama,
+    /// The decoder network, llama or gemma3 (the field keeps the name it had when llama was the
+    /// only architecture, so callers need no change).
+    pub llama: Decoder,
     pub tokenizer: Tokenizer,
 }
 
 impl Model {
-    /// Loads a GGUF file: architecture check, tokenizer from the metadata (or from a
-    /// `tokenizer.json` beside it is not supported yet), weights as `opts` says.
+    /// Loads a GGUF file: architecture check (llama, gemma3), tokenizer from a
+    /// `<stem>.tokenizer.json` beside it when present, else from the metadata, weights as `opts` says.
     pub fn load(path: &Path, opts: &LoadOptions) -> Result<Model> {
         let mut file = GgufFile::open(path)?;
         let arch = file.architecture()?;
-        if arch != "llama" {
+        if !decoder::SUPPORTED_ARCHITECTURES.contains(&arch.as_str()) {
             return Err(ModelError::UnsupportedArchitecture(arch));
         }
-        let tokenizer = Tokenizer::from_gguf(&file)?;
-        let llama = Llama::load(&mut file, opts)?;
-        if tokenizer.vocab_size() > llama.cfg.vocab_size {
+        let tokenizer = Tokenizer::for_model(path, &file)?;
+        let llama = Decoder::load(&mut file, opts)?;
+        let special_ok = |id: Option<u32>| id.is_none_or(|i| (i as usize) < llama.vocab_size());
+        if tokenizer.producible_ids() > llama.vocab_size() || ![tokenizer.bos, tokenizer.eos, tokenizer.pad].into_iter().all(special_ok) {
             return Err(ModelError::Tokenizer(format!(
-                "vocabulary has {} tokens but the embedding only {}",
-                tokenizer.vocab_size(),
-                llama.cfg.vocab_size
+                "{}: vocabulary has {} tokens but the embedding only {}",
+                tokenizer.source,
+                tokenizer.producible_ids(),
+                llama.vocab_size()
             )));
         }
         Ok(Model { llama, tokenizer })
@@ -59,7 +71,7 @@ impl Model {
     /// Token ids of `text`, at most `max_len`: a long text keeps its first `head` share and its
     /// end (the history and the assessment of a note are both kept). Never empty.
     pub fn encode_truncated(&self, text: &str, max_len: usize, head: f64) -> Vec<u32> {
-        let ids = self.tokenizer.encode(text);
+        let ids = self.tokenizer.encode_for_model(text);
         let mut ids = truncate_head_tail(ids, max_len, head);
         if ids.is_empty() {
             ids.push(self.tokenizer.eos.or(self.tokenizer.bos).unwrap_or(0));

@@ -93,7 +93,12 @@ pub enum BaseStorage {
 /// the f32 GEMM with the backward's re-dequantization avoided wins for small models, so dense is
 /// preferred whenever it fits. Returns the choice and the reason, for the user.
 pub fn choose_storage(cfg: &LlamaConfig, requested: BaseStorage, memory_budget: u64) -> (BaseStorage, String) {
-    let dense_bytes = cfg.projection_params() as u64 * 4;
+    choose_storage_for(cfg.projection_params(), requested, memory_budget)
+}
+
+/// [`choose_storage`] for a model whose projections hold `projection_params` weights.
+pub fn choose_storage_for(projection_params: usize, requested: BaseStorage, memory_budget: u64) -> (BaseStorage, String) {
+    let dense_bytes = projection_params as u64 * 4;
     match requested {
         BaseStorage::Dense => (BaseStorage::Dense, "dense f32 base (requested)".into()),
         BaseStorage::Quantized => (BaseStorage::Quantized, "quantized base (requested)".into()),
@@ -174,20 +179,20 @@ fn unpermute_index(heads: usize, head_dim: usize, device: &Device) -> Result<Ten
 }
 
 /// A differentiable RMS norm: `x / sqrt(mean(x^2) + eps) * w`.
-fn rms_norm(x: &Tensor, w: &Tensor, eps: f64) -> Result<Tensor> {
+pub(crate) fn rms_norm(x: &Tensor, w: &Tensor, eps: f64) -> Result<Tensor> {
     let ms = x.sqr()?.mean_keepdim(D::Minus1)?;
     Ok(x.broadcast_div(&(ms + eps)?.sqrt()?)?.broadcast_mul(w)?)
 }
 
 /// A differentiable softmax over the last dimension.
-fn softmax_last(x: &Tensor) -> Result<Tensor> {
+pub(crate) fn softmax_last(x: &Tensor) -> Result<Tensor> {
     let max = x.max_keepdim(D::Minus1)?.detach();
     let e = x.broadcast_sub(&max)?.exp()?;
     Ok(e.broadcast_div(&e.sum_keepdim(D::Minus1)?)?)
 }
 
 /// Rotary embedding in transformers' half-split layout: `x cos + rotate_half(x) sin`.
-fn rope(x: &Tensor, cos: &Tensor, sin: &Tensor) -> Result<Tensor> {
+pub(crate) fn rope(x: &Tensor, cos: &Tensor, sin: &Tensor) -> Result<Tensor> {
     let hd = x.dim(D::Minus1)?;
     let x1 = x.narrow(D::Minus1, 0, hd / 2)?;
     let x2 = x.narrow(D::Minus1, hd / 2, hd / 2)?;

@@ -1,12 +1,16 @@
-//! Byte-level BPE tokenizers built from GGUF metadata (`tokenizer.ggml.*`), with the pre-tokenizer
-//! the model was trained with. Supported pre-tokenizers: `smollm` (SmolLM2: every digit its own
-//! piece, then the GPT-2 split, no prefix space), `gpt2` and `llama-bpe` (Llama 3). SentencePiece
-//! vocabularies (Gemma) are refused with a clear error. This module never adds a prefix space and
-//! never interprets control tokens written inside user text (a note that contains `<|im_start|>`
-//! is tokenized as plain text).
+//! Tokenizers built from GGUF metadata (`tokenizer.ggml.*`) or from a `tokenizer.json` beside the
+//! model file ([`crate::tokenizer_json`]), which wins when present.
+//!
+//! Two kinds: byte-level BPE with the pre-tokenizer the model was trained with (`smollm` for
+//! SmolLM2: every digit its own piece, then the GPT-2 split, no prefix space; `gpt2`; `llama-bpe`
+//! for Llama 3), and SentencePiece-style vocabularies (`tokenizer.ggml.model = llama`, Gemma:
+//! [`crate::spm`]). A BOS token is added when the metadata asks for it
+//! ([`Tokenizer::encode_for_model`]). This module never interprets control tokens written inside
+//! user text (a note that contains `<|im_start|>` or `<start_of_turn>` is tokenized as plain text).
 
 use crate::error::{ModelError, Result};
 use crate::gguf::GgufFile;
+use crate::spm::{MergeOrder, Spm};
 use regex::Regex;
 use std::collections::HashMap;
 
@@ -43,19 +47,16 @@ impl PreTokenizer {
     }
 }
 
-/// A byte-level BPE tokenizer.
-pub struct Tokenizer {
+/// A byte-level BPE vocabulary with its pre-tokenizer.
+pub struct ByteBpe {
     pre: PreTokenizer,
     split: Regex,
-    tokens: Vec<String>,
-    ids: HashMap<String, u32>,
+    pub(crate) tokens: Vec<String>,
+    pub(crate) ids: HashMap<String, u32>,
     /// (left id, right id) -> (rank, merged id)
     merges: HashMap<(u32, u32), (u32, u32)>,
     byte_to_char: [char; 256],
     char_to_byte: HashMap<char, u8>,
-    pub bos: Option<u32>,
-    pub eos: Option<u32>,
-    pub pad: Option<u32>,
 }
 
 /// GPT-2's reversible map from bytes to printable characters.
@@ -75,9 +76,9 @@ fn byte_chars() -> [char; 256] {
     table
 }
 
-impl Tokenizer {
+impl ByteBpe {
     /// Builds a tokenizer from a vocabulary (id order) and merges (`"left right"`, rank order).
-    pub fn from_vocab(pre: PreTokenizer, tokens: Vec<String>, merges: &[&str]) -> Result<Tokenizer> {
+    pub fn new(pre: PreTokenizer, tokens: Vec<String>, merges: &[&str]) -> Result<ByteBpe> {
         let ids: HashMap<String, u32> = tokens.iter().enumerate().map(|(i, t)| (t.clone(), i as u32)).collect();
         let mut merge_table = HashMap::with_capacity(merges.len());
         for (rank, m) in merges.iter().enumerate() {
@@ -98,44 +99,7 @@ impl Tokenizer {
         }
         let char_to_byte = byte_to_char.iter().enumerate().map(|(b, c)| (*c, b as u8)).collect();
         let split = Regex::new(pre.pattern()).map_err(|e| ModelError::Tokenizer(e.to_string()))?;
-        Ok(Tokenizer { pre, split, tokens, ids, merges: merge_table, byte_to_char, char_to_byte, bos: None, eos: None, pad: None })
-    }
-
-    /// Builds the tokenizer embedded in a GGUF file's metadata.
-    pub fn from_gguf(file: &GgufFile) -> Result<Tokenizer> {
-        let model = file.string("tokenizer.ggml.model")?;
-        if model != "gpt2" {
-            return Err(ModelError::Tokenizer(format!(
-                "tokenizer model `{model}` is not supported (only byte-level BPE `gpt2`; SentencePiece vocabularies such as Gemma's are not yet)"
-            )));
-        }
-        let pre_name = file.string("tokenizer.ggml.pre").unwrap_or("default");
-        let pre = PreTokenizer::from_gguf_name(pre_name)
-            .ok_or_else(|| ModelError::Tokenizer(format!("pre-tokenizer `{pre_name}` is not supported (smollm, gpt2, llama-bpe)")))?;
-        let tokens: Vec<String> = file.strings("tokenizer.ggml.tokens")?.into_iter().map(str::to_owned).collect();
-        let merges = file.strings("tokenizer.ggml.merges")?;
-        let mut tok = Tokenizer::from_vocab(pre, tokens, &merges)?;
-        let id = |key: &str| file.usize(key).ok().map(|x| x as u32).filter(|&x| (x as usize) < tok_len(file));
-        tok.bos = id("tokenizer.ggml.bos_token_id");
-        tok.eos = id("tokenizer.ggml.eos_token_id");
-        tok.pad = id("tokenizer.ggml.padding_token_id");
-        Ok(tok)
-    }
-
-    pub fn vocab_size(&self) -> usize {
-        self.tokens.len()
-    }
-
-    pub fn pre_tokenizer(&self) -> PreTokenizer {
-        self.pre
-    }
-
-    pub fn token(&self, id: u32) -> Option<&str> {
-        self.tokens.get(id as usize).map(String::as_str)
-    }
-
-    pub fn id(&self, token: &str) -> Option<u32> {
-        self.ids.get(token).copied()
+        Ok(ByteBpe { pre, split, tokens, ids, merges: merge_table, byte_to_char, char_to_byte })
     }
 
     /// Splits `text` into the pieces BPE runs on.
@@ -245,6 +209,211 @@ impl Tokenizer {
     }
 }
 
-fn tok_len(file: &GgufFile) -> usize {
-    file.strings("tokenizer.ggml.tokens").map(|t| t.len()).unwrap_or(0)
+
+/// The algorithm behind a [`Tokenizer`].
+pub enum Kind {
+    ByteBpe(Box<ByteBpe>),
+    SentencePiece(Box<Spm>),
+}
+
+/// A tokenizer of either kind, with the model's special tokens.
+pub struct Tokenizer {
+    pub kind: Kind,
+    pub bos: Option<u32>,
+    pub eos: Option<u32>,
+    pub pad: Option<u32>,
+    /// Whether [`Tokenizer::encode_for_model`] starts a sequence with `bos`.
+    pub add_bos: bool,
+    /// Where the vocabulary came from: `GGUF metadata` or the path of a `tokenizer.json`.
+    pub source: String,
+}
+
+/// SentencePiece token types in GGUF (`tokenizer.ggml.token_type`).
+const TYPE_NORMAL: i64 = 1;
+const TYPE_USER_DEFINED: i64 = 4;
+const TYPE_BYTE: i64 = 6;
+
+/// The special-token ids a GGUF file declares, each checked to lie inside the vocabulary.
+pub(crate) struct Specials {
+    pub bos: Option<u32>,
+    pub eos: Option<u32>,
+    pub pad: Option<u32>,
+    pub add_bos: Option<bool>,
+}
+
+impl Specials {
+    pub(crate) fn from_gguf(file: &GgufFile, vocab: usize) -> Specials {
+        let id = |key: &str| file.usize(key).ok().filter(|&x| x < vocab).map(|x| x as u32);
+        Specials {
+            bos: id("tokenizer.ggml.bos_token_id"),
+            eos: id("tokenizer.ggml.eos_token_id"),
+            pad: id("tokenizer.ggml.padding_token_id"),
+            add_bos: file.bool("tokenizer.ggml.add_bos_token").ok(),
+        }
+    }
+}
+
+impl Tokenizer {
+    fn wrap(kind: Kind, source: &str) -> Tokenizer {
+        Tokenizer { kind, bos: None, eos: None, pad: None, add_bos: false, source: source.to_owned() }
+    }
+
+    /// A byte-level BPE tokenizer from a vocabulary (id order) and merges (`"left right"`, rank order).
+    pub fn from_vocab(pre: PreTokenizer, tokens: Vec<String>, merges: &[&str]) -> Result<Tokenizer> {
+        Ok(Tokenizer::wrap(Kind::ByteBpe(Box::new(ByteBpe::new(pre, tokens, merges)?)), "vocabulary"))
+    }
+
+    /// The tokenizer for the model file at `path`: from `<file stem>.tokenizer.json` beside it when
+    /// that exists (special-token ids it lacks come from the GGUF metadata), else from the metadata.
+    pub fn for_model(path: &std::path::Path, file: &GgufFile) -> Result<Tokenizer> {
+        let json = crate::tokenizer_json::beside(path);
+        if !json.exists() {
+            return Tokenizer::from_gguf(file);
+        }
+        let mut tok = crate::tokenizer_json::load(&json)?;
+        let vocab = file.strings("tokenizer.ggml.tokens").map(|t| t.len()).unwrap_or(tok.vocab_size());
+        let sp = Specials::from_gguf(file, vocab);
+        tok.bos = tok.bos.or(sp.bos);
+        tok.eos = tok.eos.or(sp.eos);
+        tok.pad = tok.pad.or(sp.pad);
+        Ok(tok)
+    }
+
+    /// Builds the tokenizer embedded in a GGUF file's metadata.
+    pub fn from_gguf(file: &GgufFile) -> Result<Tokenizer> {
+        let model = file.string("tokenizer.ggml.model")?;
+        let tokens: Vec<String> = file.strings("tokenizer.ggml.tokens")?.into_iter().map(str::to_owned).collect();
+        let vocab = tokens.len();
+        let sp = Specials::from_gguf(file, vocab);
+        let (kind, default_bos) = match model {
+            "gpt2" => {
+                let pre_name = file.string("tokenizer.ggml.pre").unwrap_or("default");
+                let pre = PreTokenizer::from_gguf_name(pre_name).ok_or_else(|| {
+                    ModelError::Tokenizer(format!("pre-tokenizer `{pre_name}` is not supported (smollm, gpt2, llama-bpe)"))
+                })?;
+                let merges = file.strings("tokenizer.ggml.merges")?;
+                (Kind::ByteBpe(Box::new(ByteBpe::new(pre, tokens, &merges)?)), false)
+            }
+            "llama" | "gemma" => {
+                let scores = file.floats("tokenizer.ggml.scores").map_err(|e| ModelError::Tokenizer(e.to_string()))?;
+                let types = file.ints("tokenizer.ggml.token_type").map_err(|e| ModelError::Tokenizer(e.to_string()))?;
+                if scores.len() != vocab || types.len() != vocab {
+                    return Err(ModelError::Tokenizer(format!(
+                        "{vocab} tokens but {} scores and {} token types",
+                        scores.len(),
+                        types.len()
+                    )));
+                }
+                let of_type = |t: i64| types.iter().enumerate().filter(|(_, &x)| x == t).map(|(i, _)| i as u32).collect::<Vec<_>>();
+                let user = of_type(TYPE_USER_DEFINED);
+                let control: Vec<u32> = types
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, &x)| x != TYPE_NORMAL && x != TYPE_USER_DEFINED && x != TYPE_BYTE)
+                    .map(|(i, _)| i as u32)
+                    .collect();
+                let mergeable = types.iter().map(|&t| t == TYPE_NORMAL).collect();
+                let unk = file.usize("tokenizer.ggml.unknown_token_id").ok().filter(|&x| x < vocab).map(|x| x as u32);
+                let mut spm = Spm::new(tokens, &user, &control, MergeOrder::Scores { scores, mergeable }, unk);
+                spm.add_space_prefix = file.bool("tokenizer.ggml.add_space_prefix").unwrap_or(true);
+                if spm.byte_tokens() < 256 && unk.is_none() {
+                    return Err(ModelError::Tokenizer(format!(
+                        "SentencePiece vocabulary has only {} of 256 byte tokens and no unknown token",
+                        spm.byte_tokens()
+                    )));
+                }
+                (Kind::SentencePiece(Box::new(spm)), true)
+            }
+            other => {
+                return Err(ModelError::Tokenizer(format!(
+                    "tokenizer model `{other}` is not supported (byte-level BPE `gpt2`, SentencePiece `llama`)"
+                )))
+            }
+        };
+        let mut tok = Tokenizer::wrap(kind, "GGUF metadata");
+        tok.bos = sp.bos;
+        tok.eos = sp.eos;
+        tok.pad = sp.pad;
+        tok.add_bos = sp.add_bos.unwrap_or(default_bos) && sp.bos.is_some();
+        Ok(tok)
+    }
+
+    pub fn vocab_size(&self) -> usize {
+        match &self.kind {
+            Kind::ByteBpe(b) => b.tokens.len(),
+            Kind::SentencePiece(s) => s.tokens.len(),
+        }
+    }
+
+    /// One past the largest id that encoding text can produce: a `tokenizer.json` may list special
+    /// tokens past the model's embedding (Gemma's has `<image_soft_token>` at 262,144), which is
+    /// harmless because text never turns into them.
+    pub fn producible_ids(&self) -> usize {
+        match &self.kind {
+            Kind::ByteBpe(b) => b.tokens.len(),
+            Kind::SentencePiece(s) => s.producible_ids(),
+        }
+    }
+
+    /// The pre-tokenizer of a byte-level BPE tokenizer (`None` for SentencePiece).
+    pub fn pre_tokenizer(&self) -> Option<PreTokenizer> {
+        match &self.kind {
+            Kind::ByteBpe(b) => Some(b.pre),
+            Kind::SentencePiece(_) => None,
+        }
+    }
+
+    pub fn is_sentencepiece(&self) -> bool {
+        matches!(self.kind, Kind::SentencePiece(_))
+    }
+
+    pub fn token(&self, id: u32) -> Option<&str> {
+        let tokens = match &self.kind {
+            Kind::ByteBpe(b) => &b.tokens,
+            Kind::SentencePiece(s) => &s.tokens,
+        };
+        tokens.get(id as usize).map(String::as_str)
+    }
+
+    pub fn id(&self, token: &str) -> Option<u32> {
+        match &self.kind {
+            Kind::ByteBpe(b) => b.ids.get(token).copied(),
+            Kind::SentencePiece(s) => s.ids.get(token).copied(),
+        }
+    }
+
+    /// The pieces a byte-level BPE runs on; SentencePiece has no pre-split (the whole text).
+    pub fn split_pieces<'t>(&self, text: &'t str) -> Vec<&'t str> {
+        match &self.kind {
+            Kind::ByteBpe(b) => b.split_pieces(text),
+            Kind::SentencePiece(_) if text.is_empty() => Vec::new(),
+            Kind::SentencePiece(_) => vec![text],
+        }
+    }
+
+    /// Token ids of `text` (no BOS/EOS added).
+    pub fn encode(&self, text: &str) -> Vec<u32> {
+        match &self.kind {
+            Kind::ByteBpe(b) => b.encode(text),
+            Kind::SentencePiece(s) => s.encode(text),
+        }
+    }
+
+    /// Token ids of `text` as the model expects them: BOS first when the metadata asks for it.
+    pub fn encode_for_model(&self, text: &str) -> Vec<u32> {
+        let mut ids = Vec::new();
+        if let (true, Some(bos)) = (self.add_bos, self.bos) {
+            ids.push(bos);
+        }
+        ids.extend(self.encode(text));
+        ids
+    }
+
+    /// The text of `ids`; invalid UTF-8 (a token sequence cut inside a character) is replaced.
+    pub fn decode(&self, ids: &[u32]) -> String {
+        match &self.kind {
+            Kind::ByteBpe(b) => b.decode(ids),
+            Kind::SentencePiece(s) => s.decode(ids),
+        }
+    }
 }

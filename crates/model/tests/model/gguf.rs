@@ -23,8 +23,11 @@ fn header_and_tensor_table_are_read() {
     assert_eq!(file.architecture().unwrap(), "llama");
     assert_eq!(file.usize("llama.block_count").unwrap(), 2);
     assert!(file.has_tensor("blk.1.ffn_down.weight"));
+    let summary = localdx_model::summarize(&path, &file).unwrap();
+    assert_eq!((summary.architecture.as_str(), summary.layers, summary.hidden, summary.heads, summary.kv_heads), ("llama", 2, 32, 4, 2));
     let model = Model::load(&path, &lora_opts()).unwrap();
-    assert_eq!(model.llama.cfg.hidden, 32);
+    assert_eq!(model.llama.hidden_size(), 32);
+    assert_eq!(model.llama.architecture, "llama");
     assert_eq!(model.llama.lora_vars().len(), 2 * 7 * 2);
 }
 
@@ -58,11 +61,42 @@ fn broken_files_give_errors_not_panics() {
 fn missing_file_and_unsupported_architecture_are_named() {
     let e = Model::load(std::path::Path::new("/nonexistent/x.gguf"), &LoadOptions::default()).err().unwrap();
     assert!(matches!(e, ModelError::Io { .. }), "{e}");
+    for arch in ["mamba", "qwen2", "gemma2"] {
+        let (_d, path) = tiny_file(&TinySpec { architecture: arch, ..TinySpec::default() });
+        let e = Model::load(&path, &LoadOptions::default()).err().unwrap();
+        assert!(matches!(&e, ModelError::UnsupportedArchitecture(a) if a == arch), "{e}");
+        assert!(e.to_string().contains("supported: llama, gemma3"), "{e}");
+    }
+    let (_d, path) = tiny_file(&TinySpec { architecture: "mamba", ..TinySpec::default() });
+    let e = localdx_model::summarize(&path, &GgufFile::open(&path).unwrap()).err().unwrap();
+    assert!(matches!(&e, ModelError::UnsupportedArchitecture(a) if a == "mamba"), "{e}");
+    // A llama-shaped file that says gemma3 lacks Gemma's norms: a named tensor error.
     let (_d, path) = tiny_file(&TinySpec { architecture: "gemma3", ..TinySpec::default() });
     let e = Model::load(&path, &LoadOptions::default()).err().unwrap();
-    assert!(matches!(&e, ModelError::UnsupportedArchitecture(a) if a == "gemma3"), "{e}");
-    let (_d, path) = tiny_file(&TinySpec { architecture: "mamba", ..TinySpec::default() });
-    assert!(matches!(Model::load(&path, &LoadOptions::default()), Err(ModelError::UnsupportedArchitecture(_))));
+    assert!(e.to_string().contains("attn_q_norm") || e.to_string().contains("key_length"), "{e}");
+}
+
+#[test]
+fn truncated_gemma3_files_give_errors_not_panics() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tiny-gemma.gguf");
+    localdx_model::synthetic::write_tiny_gemma3(&path, &TinySpec::default()).unwrap();
+    let good = std::fs::read(&path).unwrap();
+    let mut rows: Vec<(&str, Vec<u8>)> = vec![
+        ("gemma3 header only", good[..24].to_vec()),
+        ("gemma3 cut in the metadata", good[..2000].to_vec()),
+        ("gemma3 cut in the tensor data", good[..good.len() - 100].to_vec()),
+    ];
+    if let Some(real) = crate::gemma_model_path() {
+        // The first 4 MiB of the real file end inside its 262,144-token vocabulary.
+        let mut head = vec![0u8; 4 << 20];
+        std::io::Read::read_exact(&mut std::fs::File::open(real).unwrap(), &mut head).unwrap();
+        rows.push(("real gemma3 cut in the vocabulary", head));
+    }
+    for (what, bytes) in rows {
+        let e = load_err(&bytes);
+        assert!(matches!(e, ModelError::Corrupt { .. }), "{what}: {e}");
+    }
 }
 
 #[test]

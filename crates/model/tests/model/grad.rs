@@ -9,10 +9,10 @@ use localdx_model::{BaseStorage, ClassifierHead, HeadKind, LoadOptions, Model};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-const TEXTS: [&str; 3] = ["the fever", "abba 12 the", "cough and rash"];
+pub(crate) const TEXTS: [&str; 3] = ["the fever", "abba 12 the", "cough and rash"];
 
 /// Gives every B matrix small random values: with B = 0 (PEFT's init) A's gradient is exactly zero.
-fn randomize_b(model: &Model, seed: u64) {
+pub(crate) fn randomize_b(model: &Model, seed: u64) {
     let mut rng = StdRng::seed_from_u64(seed);
     for (name, var) in model.llama.lora_vars() {
         if name.contains("lora_B") {
@@ -22,14 +22,14 @@ fn randomize_b(model: &Model, seed: u64) {
     }
 }
 
-fn head(model: &Model) -> ClassifierHead {
+pub(crate) fn head(model: &Model) -> ClassifierHead {
     let labels: Vec<Vec<u32>> = ["rash", "fever", "cough"].iter().map(|l| model.encode_truncated(l, 16, 0.5)).collect();
     let refs: Vec<&[u32]> = labels.iter().map(Vec::as_slice).collect();
     let reprs = model.pooled(&refs, None).unwrap().detach();
     ClassifierHead::from_label_representations(HeadKind::MultiClass, &reprs, None, 10.0, 0.0).unwrap()
 }
 
-fn loss(model: &Model, head: &ClassifierHead) -> Tensor {
+pub(crate) fn loss(model: &Model, head: &ClassifierHead) -> Tensor {
     let seqs: Vec<Vec<u32>> = TEXTS.iter().map(|t| model.encode_truncated(t, 32, 0.5)).collect();
     let refs: Vec<&[u32]> = seqs.iter().map(Vec::as_slice).collect();
     let pooled = model.pooled(&refs, None).unwrap();
@@ -63,7 +63,7 @@ fn every_lora_parameter_gets_a_nonzero_gradient_and_the_base_none() {
 }
 
 /// Central finite differences on a few coordinates of each kind of parameter.
-fn check_finite_differences(model: &Model, head: &ClassifierHead, vars: &[(String, Var)]) {
+pub(crate) fn check_finite_differences(model: &Model, head: &ClassifierHead, vars: &[(String, Var)]) {
     let grads = loss(model, head).backward().unwrap();
     let eps = 1e-2f32;
     let mut rng = StdRng::seed_from_u64(5);

@@ -1,8 +1,10 @@
 //! Integration tests of localdx-model on tiny GGUF files written by the tests themselves, plus a few
 //! checks on the real SmolLM2 file that skip when `models/` lacks it.
 
+mod gemma3;
 mod gguf;
 mod grad;
+mod spans;
 mod tokenizer;
 
 use localdx_model::synthetic::{write_tiny_llama, TinySpec};
@@ -33,6 +35,17 @@ pub fn real_model_path() -> Option<PathBuf> {
         Some(p)
     } else {
         eprintln!("skipping: {} is absent (run scripts/fetch-models.sh)", p.display());
+        None
+    }
+}
+
+/// Gemma 3 270M, when setup has fetched it (`scripts/fetch-models.sh --gemma`).
+pub fn gemma_model_path() -> Option<PathBuf> {
+    let p = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../models/gemma-3-270m-q4_k_m.gguf"));
+    if p.exists() {
+        Some(p)
+    } else {
+        eprintln!("skipping: {} is absent (run scripts/fetch-models.sh --gemma)", p.display());
         None
     }
 }

@@ -62,7 +62,7 @@ fn real_smollm2_tokenizer_splits_digits_without_prefix_space() {
     let file = GgufFile::open(&path).expect("open real model");
     let tok = Tokenizer::from_gguf(&file).expect("tokenizer from gguf");
     assert_eq!(tok.vocab_size(), 49152);
-    assert_eq!(tok.pre_tokenizer(), PreTokenizer::SmolLm);
+    assert_eq!(tok.pre_tokenizer(), Some(PreTokenizer::SmolLm));
     let ids = tok.encode("BP 120/80");
     let pieces: Vec<&str> = ids.iter().map(|&i| tok.token(i).unwrap()).collect();
     assert_eq!(pieces, ["BP", "Ġ", "1", "2", "0", "/", "8", "0"]);
@@ -128,4 +128,62 @@ fn real_smollm2_tokenizer_matches_the_reference_on_300_texts() {
         checked += 1;
     }
     assert_eq!(checked, 302);
+}
+
+/// A `tokenizer.json` in the byte-level layout SmolLM2 ships, for the tiny vocabulary.
+fn tiny_json(pre_tokenizer: &str, merges_as_pairs: bool) -> String {
+    let vocab: serde_json::Map<String, serde_json::Value> =
+        tiny_vocab().into_iter().enumerate().map(|(i, t)| (t, serde_json::json!(i))).collect();
+    let merges: Vec<serde_json::Value> = localdx_model::synthetic::TINY_MERGES
+        .iter()
+        .map(|m| if merges_as_pairs { serde_json::json!(m.split(' ').collect::<Vec<_>>()) } else { serde_json::json!(m) })
+        .collect();
+    let pre: serde_json::Value = serde_json::from_str(pre_tokenizer).unwrap();
+    serde_json::json!({
+        "added_tokens": [{"id": 0, "content": "!", "special": true}],
+        "normalizer": null,
+        "pre_tokenizer": pre,
+        "post_processor": null,
+        "model": {"type": "BPE", "vocab": vocab, "merges": merges, "byte_fallback": false},
+    })
+    .to_string()
+}
+
+#[test]
+fn byte_level_tokenizer_json_gives_the_same_ids_as_the_vocabulary() {
+    use localdx_model::tokenizer_json::parse;
+    let smollm = r#"{"type":"Sequence","pretokenizers":[{"type":"Digits","individual_digits":true},{"type":"ByteLevel","add_prefix_space":false,"trim_offsets":true,"use_regex":true}]}"#;
+    let gpt2 = r#"{"type":"ByteLevel","add_prefix_space":false,"trim_offsets":true,"use_regex":true}"#;
+    let rows: &[(&str, bool, PreTokenizer)] =
+        &[(smollm, false, PreTokenizer::SmolLm), (smollm, true, PreTokenizer::SmolLm), (gpt2, false, PreTokenizer::Gpt2)];
+    for (pre, pairs, expected) in rows {
+        let tok = parse(&tiny_json(pre, *pairs), std::path::Path::new("tiny.json")).expect("parse tiny json");
+        assert_eq!(tok.pre_tokenizer(), Some(*expected));
+        let reference = tiny(*expected);
+        for text in ["the other abba 2024", "  two  spaces\n", "Fièvre 38,5 °C"] {
+            assert_eq!(tok.encode(text), reference.encode(text), "{text:?} with {expected:?}");
+        }
+        assert!(!tok.add_bos);
+    }
+}
+
+#[test]
+fn unsupported_or_broken_tokenizer_json_is_a_clear_error() {
+    use localdx_model::tokenizer_json::parse;
+    let p = std::path::Path::new("x.json");
+    let prefixed = r#"{"type":"ByteLevel","add_prefix_space":true}"#;
+    let rows: Vec<(String, &str)> = vec![
+        ("not json".into(), "not valid JSON"),
+        (r#"{"model":{"type":"Unigram","vocab":[]}}"#.into(), "Unigram"),
+        (r#"{"model":{"type":"BPE","vocab":{"a":0},"merges":[]}}"#.into(), "neither"),
+        (r#"{"model":{"type":"BPE","vocab":{"a":5},"merges":[]}}"#.into(), "outside the vocabulary"),
+        (tiny_json(prefixed, false), "neither"),
+    ];
+    for (text, needle) in rows {
+        let err = match parse(&text, p) {
+            Ok(_) => panic!("{text:.60} was accepted"),
+            Err(e) => e.to_string(),
+        };
+        assert!(err.contains(needle), "{err} lacks {needle}");
+    }
 }
