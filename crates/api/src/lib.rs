@@ -67,9 +67,9 @@ pub struct Api {
 }
 
 impl Api {
-    /// Opens (creating and migrating if needed) the database at `path`. `key` is the encryption
-    /// key once encryption at rest lands; `None` opens a plain database.
-    pub fn open(path: &Path, key: Option<&str>) -> Result<Api> {
+    /// Opens (creating and migrating if needed) the database at `path`, SQLCipher-encrypted with
+    /// `key` when given; `None` opens a plain database.
+    pub fn open(path: &Path, key: Option<&[u8; 32]>) -> Result<Api> {
         let store = localdx_store::Store::open(path, key)?;
         Ok(Api { store })
     }
