@@ -201,6 +201,9 @@ impl KeyFile {
     /// and wait *before* this, whatever the password.
     pub fn unlock(&mut self, user: &str, password: &str) -> Result<Unlocked> {
         let Some(entry) = self.data.users.get(user).cloned() else {
+            // Spend the same Argon2id work as for a real user, so that the answer's timing does
+            // not tell which user names exist.
+            let _ = derive(password, &[0u8; 16], Params::DEFAULT_M_COST, Params::DEFAULT_T_COST, Params::DEFAULT_P_COST);
             return Err(AccessError::BadCredentials);
         };
         match open_entry(user, password, &entry)? {

@@ -272,7 +272,11 @@ impl Api {
     pub fn set_phi_config(&self, json: &str) -> Result<PhiConfig> {
         self.check(crate::Command::ChangePhiConfig)?;
         let config = PhiConfig::from_json(json)?;
-        self.store.set_setting(CONFIG_KEY, &config.to_json())?;
+        let before = self.store.setting(CONFIG_KEY)?.and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok()).unwrap_or_default();
+        self.store.atomically(|| -> Result<()> {
+            self.store.set_setting(CONFIG_KEY, &config.to_json())?;
+            self.audit("phi.config", "settings:phi.config", before, serde_json::from_str(&config.to_json()).unwrap_or_default(), "")
+        })?;
         Ok(config)
     }
 

@@ -122,7 +122,7 @@ fn review_learn_sign_off_release_and_read_as_clinician() {
     assert_eq!(bulk_entries[0].after["spotCheck"].as_array().unwrap().len(), 2);
     assert_eq!(bulk_entries[0].actor, "sam");
     let actions: Vec<String> = admin.audit_list(&Default::default()).unwrap().into_iter().map(|e| e.action).collect();
-    for expected in ["review.reject", "review.add", "review.resize", "review.undo", "review.confirm_term", "release", "release.export", "release.blocked"] {
+    for expected in ["review.reject", "review.add", "review.resize", "review.undo", "review.confirm_term", "release", "release.export", "release.blocked", "phi.config"] {
         assert!(actions.iter().any(|a| a == expected), "{expected} audited: {actions:?}");
     }
 }
