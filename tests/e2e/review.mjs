@@ -94,6 +94,18 @@ async function main() {
           const t2 = performance.now();
           await inv('review_counts', { datasetId: 1 });
           out.counts_again = performance.now() - t2;
+          // The same call right after the page changed (as after every action on the screen).
+          document.querySelector('[data-testid="review-body"]')?.setAttribute('aria-busy', 'true');
+          const t3 = performance.now();
+          await inv('review_counts', { datasetId: 1 });
+          out.counts_after_dom_change = performance.now() - t3;
+          document.querySelector('[data-testid="review-body"]')?.setAttribute('aria-busy', 'false');
+          // ... and after a visible change, which the webview has to paint.
+          document.body.style.background = '#fafafa';
+          const t4 = performance.now();
+          await inv('review_counts', { datasetId: 1 });
+          out.counts_after_repaint = performance.now() - t4;
+          document.body.style.background = '';
           const t = performance.now();
           await new Promise((r) => requestAnimationFrame(() => r(null)));
           out.frame = performance.now() - t;
@@ -133,8 +145,6 @@ async function main() {
           obs.observe(document.body, { subtree: true, childList: true, characterData: true, attributes: true });
           const timer = setTimeout(() => { obs.disconnect(); reject(new Error(`timed out at: ${q('review-position')} / ${q('review-undecided')} / ${q('review-error')}`)); }, 20_000);
         });
-        const busy = () => document.querySelector('[data-testid="review-body"]')?.getAttribute('aria-busy') === 'true';
-        const idle = () => !busy();
         (async () => {
           const t0 = performance.now();
           let keys = 0;
@@ -143,23 +153,22 @@ async function main() {
             const e0 = performance.now();
             press('Enter');
             keys++;
-            await until(() => undecidedNow() === spans - i && !busy());
+            await until(() => undecidedNow() === spans - i);
             enterMs.push(performance.now() - e0);
           }
           // Navigation alone (next note, then back): one call and a render.
           const p0 = q('review-position');
           const n0 = performance.now();
           press('n');
-          await until(() => q('review-position') !== p0 && !busy());
+          await until(() => q('review-position') !== p0);
           const navMs = performance.now() - n0;
           press('p');
-          await until(() => q('review-position') === p0 && !busy());
-          await until(idle);
+          await until(() => q('review-position') === p0);
           const before = q('review-position');
           const s0 = performance.now();
           press('s');
           keys++;
-          await until(() => q('review-position') !== before && !busy());
+          await until(() => q('review-position') !== before);
           const nextMs = performance.now() - s0;
           done({ keys, ms: performance.now() - t0, nextMs, enterMs, navMs });
         })().catch((e) => done(String(e)));
