@@ -91,3 +91,102 @@ pub async fn list_records(
 pub async fn get_record(ws: State<'_, Workspace>, id: i64) -> Result<RecordDto, ApiError> {
     ws.call(move |api| api.record(id)).await
 }
+
+// --- Redaction review and release (thin shims over `localdx_api::review` and `::release`). ---
+
+use localdx_api::phi::StrategyDto;
+use localdx_api::release::ReleaseDto;
+use localdx_api::review::{
+    BulkAcceptDto, BulkResultDto, DecisionDto, DetectSummaryDto, ReviewCountsDto, ReviewNoteDto,
+    ReviewSpanDto,
+};
+use localdx_api::SessionDto;
+
+#[tauri::command]
+pub async fn session(ws: State<'_, Workspace>) -> Result<SessionDto, ApiError> {
+    ws.call(|api| Ok(api.session())).await
+}
+
+#[tauri::command]
+pub async fn review_detect(
+    app: AppHandle,
+    ws: State<'_, Workspace>,
+    dataset_id: i64,
+) -> Result<DetectSummaryDto, ApiError> {
+    let cancel = ws.start_job();
+    let reporter = move |p: &Progress| {
+        let _ = app.emit(PROGRESS_EVENT, p);
+    };
+    ws.call(move |api| api.review_detect(dataset_id, &reporter, &cancel))
+        .await
+}
+
+#[tauri::command]
+pub async fn review_counts(ws: State<'_, Workspace>, dataset_id: i64) -> Result<ReviewCountsDto, ApiError> {
+    ws.call(move |api| api.review_counts(dataset_id)).await
+}
+
+#[tauri::command]
+pub async fn review_open_notes(ws: State<'_, Workspace>, dataset_id: i64) -> Result<Vec<i64>, ApiError> {
+    ws.call(move |api| api.review_open_notes(dataset_id)).await
+}
+
+#[tauri::command]
+pub async fn review_note(ws: State<'_, Workspace>, record_id: i64) -> Result<ReviewNoteDto, ApiError> {
+    ws.call(move |api| api.review_note(record_id)).await
+}
+
+#[tauri::command]
+pub async fn review_decide(
+    ws: State<'_, Workspace>,
+    span_id: i64,
+    decision: DecisionDto,
+) -> Result<ReviewSpanDto, ApiError> {
+    ws.call(move |api| api.review_decide(span_id, &decision, "")).await
+}
+
+#[tauri::command]
+pub async fn review_add_span(
+    ws: State<'_, Workspace>,
+    record_id: i64,
+    start: usize,
+    end: usize,
+    entity: String,
+) -> Result<ReviewSpanDto, ApiError> {
+    ws.call(move |api| api.review_add_span(record_id, start, end, &entity, ""))
+        .await
+}
+
+#[tauri::command]
+pub async fn review_undo(ws: State<'_, Workspace>, record_id: i64) -> Result<ReviewNoteDto, ApiError> {
+    ws.call(move |api| api.review_undo(record_id)).await
+}
+
+#[tauri::command]
+pub async fn review_sign_off(ws: State<'_, Workspace>, record_id: i64) -> Result<(), ApiError> {
+    ws.call(move |api| api.review_sign_off(record_id)).await
+}
+
+#[tauri::command]
+pub async fn review_accept_all(
+    ws: State<'_, Workspace>,
+    dataset_id: i64,
+    request: BulkAcceptDto,
+) -> Result<BulkResultDto, ApiError> {
+    ws.call(move |api| api.review_accept_all(dataset_id, &request)).await
+}
+
+#[tauri::command]
+pub async fn release_dataset(
+    app: AppHandle,
+    ws: State<'_, Workspace>,
+    dataset_id: i64,
+    strategy: StrategyDto,
+) -> Result<ReleaseDto, ApiError> {
+    let cancel = ws.start_job();
+    let reporter = move |p: &Progress| {
+        let _ = app.emit(PROGRESS_EVENT, p);
+    };
+    ws.call(move |api| api.release(dataset_id, strategy, &reporter, &cancel))
+        .await
+}

@@ -29,6 +29,17 @@ fn main() {
             commands::get_dataset,
             commands::list_records,
             commands::get_record,
+            commands::session,
+            commands::review_detect,
+            commands::review_counts,
+            commands::review_open_notes,
+            commands::review_note,
+            commands::review_decide,
+            commands::review_add_span,
+            commands::review_undo,
+            commands::review_sign_off,
+            commands::review_accept_all,
+            commands::release_dataset,
         ])
         .build(tauri::generate_context!());
     match app {

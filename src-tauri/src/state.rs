@@ -28,8 +28,16 @@ pub struct Workspace {
 }
 
 impl Workspace {
+    /// Opens the database. An encrypted one logs in with `LOCALDX_USER` / `LOCALDX_PASSWORD` until
+    /// the app has its login screen; a plain one opens without accounts.
     pub fn open(path: PathBuf) -> Self {
-        let api = Api::open(&path, None).map(|api| Arc::new(Mutex::new(api)));
+        let login = if localdx_api::session::is_encrypted(&path) {
+            let var = |k: &str| std::env::var(k).unwrap_or_default();
+            Some(localdx_api::Credentials::new(var("LOCALDX_USER"), var("LOCALDX_PASSWORD")))
+        } else {
+            None
+        };
+        let api = Api::open(&path, login.as_ref()).map(|api| Arc::new(Mutex::new(api)));
         if let Err(e) = &api {
             eprintln!("localdx-app: cannot open {}: {e}", path.display());
         }

@@ -335,6 +335,7 @@ impl From<IngestError> for ApiError {
 impl Api {
     /// Format, delimiter, encoding, columns, first rows and guessed roles of `path`.
     pub fn preview_import(&self, path: &Path, options: &ImportOptionsDto) -> Result<PreviewDto> {
+        self.check(crate::Command::ImportDataset)?;
         let opts = options.to_options()?;
         let p = localdx_ingest::preview(path, &opts, options.preview_rows.unwrap_or(10))?;
         Ok(PreviewDto {
@@ -353,12 +354,15 @@ impl Api {
     /// everything back (error code `cancelled`). Bad rows refuse the import unless
     /// `skipBadRows`: the report then has `datasetId: null` and lists them.
     pub fn import(&self, path: &Path, options: &ImportOptionsDto, reporter: &dyn Reporter, cancel: &Cancel) -> Result<ImportReportDto> {
-        let opts = options.to_options()?;
+        self.check(crate::Command::ImportDataset)?;
+        let mut opts = options.to_options()?;
+        opts.actor = self.actor().to_owned();
         Ok(localdx_ingest::import(&self.store, path, &opts, reporter, cancel)?.into())
     }
 
     /// All datasets, oldest first.
     pub fn datasets(&self) -> Result<Vec<DatasetDto>> {
+        self.check(crate::Command::ListDatasets)?;
         Ok(self.store.datasets()?.iter().map(DatasetDto::from).collect())
     }
 
@@ -368,6 +372,7 @@ impl Api {
 
     /// One dataset with counts per split and per label.
     pub fn dataset(&self, id: i64) -> Result<DatasetDetailDto> {
+        self.check(crate::Command::ViewDataset)?;
         let d = self.dataset_or_404(id)?;
         let stats = self.store.dataset_stats(id)?;
         let rejected_rows = self
@@ -391,6 +396,7 @@ impl Api {
     /// A page of a dataset's records (at most [`MAX_PAGE`]), optionally only those whose text
     /// contains `search` (case-insensitive).
     pub fn records(&self, dataset_id: i64, offset: u64, limit: u64, search: Option<&str>) -> Result<RecordPageDto> {
+        self.check(crate::Command::ReadRawRecords)?;
         self.dataset_or_404(dataset_id)?;
         let limit = limit.min(MAX_PAGE);
         let search = search.map(str::trim).filter(|s| !s.is_empty());
@@ -401,6 +407,7 @@ impl Api {
 
     /// One record.
     pub fn record(&self, id: i64) -> Result<RecordDto> {
+        self.check(crate::Command::ReadRawRecords)?;
         let r = self.store.record(id)?.ok_or_else(|| ApiError::not_found(format!("no record {id}")))?;
         Ok(r.into())
     }

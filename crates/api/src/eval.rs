@@ -245,6 +245,7 @@ fn run_files(runs_dir: &Path, run_id: &str) -> Result<RunFiles> {
 
 /// The facts of run `run_id` (for the report's header).
 pub fn run_facts(api: &Api, runs_dir: &Path, run_id: &str) -> Result<RunFacts> {
+    api.check(crate::Command::Evaluate)?;
     let files = run_files(runs_dir, run_id)?;
     let meta = &files.meta;
     let dataset_id: i64 = meta
@@ -320,6 +321,7 @@ pub struct RunRequest<'a> {
 
 /// `localdx eval --run RUN [--vs RUN|--vs-base]`: scores the run's dataset and evaluates it.
 pub fn evaluate_run(api: &Api, runs_dir: &Path, models_dir: &Path, req: RunRequest, opts: &EvalOptions) -> Result<EvalDto> {
+    api.check(crate::Command::Evaluate)?;
     let facts = run_facts(api, runs_dir, req.run_id)?;
     let ((test, val), other) = score_run(api, runs_dir, models_dir, &facts, req.vs, req.split, opts.kind)?;
     let a = Scores { test: &test, validation: val.as_deref() };
@@ -351,6 +353,7 @@ pub fn report_info(facts: &RunFacts, split: &str, date: &str) -> ReportInfo {
 /// `localdx report --run RUN`: the self-contained HTML report of a run. `date` is printed in
 /// the report (the caller reads the clock).
 pub fn report_run(api: &Api, runs_dir: &Path, models_dir: &Path, req: RunRequest, date: &str, opts: &EvalOptions) -> Result<String> {
+    api.check(crate::Command::Evaluate)?;
     let facts = run_facts(api, runs_dir, req.run_id)?;
     let split = req.split;
     let ((test, val), other) = score_run(api, runs_dir, models_dir, &facts, req.vs, split, opts.kind)?;

@@ -6,15 +6,20 @@
 //! from outside, calls the engine crates and maps their errors to [`ApiError`].
 
 use serde::Serialize;
-use std::path::Path;
 
+pub mod audit;
 pub mod datasets;
 pub mod eval;
 pub mod models;
 pub mod phi;
+pub mod release;
+pub mod review;
+pub mod session;
 pub mod training;
 
+pub use localdx_access::{Command, Role};
 pub use localdx_job::{Cancel, Progress, Reporter};
+pub use session::{Credentials, SessionDto, UserDto};
 
 /// A machine-readable error code the UI may branch on, and a message a person can read.
 #[derive(Debug, Clone, Serialize, thiserror::Error)]
@@ -37,6 +42,13 @@ pub enum ErrorCode {
     Cancelled,
     /// The database could not be opened, read or written.
     Store,
+    /// Not logged in, unknown user, wrong password or disabled account.
+    Unauthorized,
+    /// The logged-in user's role may not do this (the permission matrix).
+    Forbidden,
+    /// A rule of the review workflow refuses it (undecided spans, a leak found at release ...);
+    /// the message says what to do.
+    Blocked,
     /// Anything else; a bug if it ever reaches a user.
     Internal,
 }
@@ -55,25 +67,28 @@ impl ApiError {
 
 impl From<localdx_store::StoreError> for ApiError {
     fn from(e: localdx_store::StoreError) -> Self {
-        ApiError::new(ErrorCode::Store, e.to_string())
+        let code = match &e {
+            localdx_store::StoreError::WrongKey => ErrorCode::Unauthorized,
+            localdx_store::StoreError::Review(localdx_store::ReviewError::Missing(_)) => ErrorCode::NotFound,
+            localdx_store::StoreError::Review(localdx_store::ReviewError::Bounds { .. } | localdx_store::ReviewError::NoChange) => ErrorCode::InvalidInput,
+            localdx_store::StoreError::Review(_) => ErrorCode::Blocked,
+            _ => ErrorCode::Store,
+        };
+        ApiError::new(code, e.to_string())
     }
 }
 
 pub type Result<T, E = ApiError> = std::result::Result<T, E>;
 
-/// An open LocalDx workspace: one database, used by one process at a time through this handle.
+/// An open LocalDx workspace: one database, used by one process at a time through this handle,
+/// as one logged-in user ([`Api::open`], [`Api::init`] in `session`).
 pub struct Api {
     pub(crate) store: localdx_store::Store,
+    pub(crate) session: localdx_access::Session,
+    pub(crate) keys: Option<session::Keys>,
 }
 
 impl Api {
-    /// Opens (creating and migrating if needed) the database at `path`. `key` is the encryption
-    /// key once encryption at rest lands; `None` opens a plain database.
-    pub fn open(path: &Path, key: Option<&str>) -> Result<Api> {
-        let store = localdx_store::Store::open(path, key)?;
-        Ok(Api { store })
-    }
-
     /// The store underneath, for crates that add API modules.
     pub fn store(&self) -> &localdx_store::Store {
         &self.store

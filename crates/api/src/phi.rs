@@ -260,6 +260,7 @@ fn new_secret() -> String {
 impl Api {
     /// The project's PHI configuration (defaults when none is stored).
     pub fn phi_config(&self) -> Result<PhiConfig> {
+        self.check(crate::Command::ReadPhiConfig)?;
         match self.store.setting(CONFIG_KEY)? {
             Some(json) => Ok(PhiConfig::from_json(&json)?),
             None => Ok(PhiConfig::default()),
@@ -269,13 +270,19 @@ impl Api {
     /// Validates and stores the project's PHI configuration (the JSON form of [`PhiConfig`]);
     /// returns the stored, normalised configuration.
     pub fn set_phi_config(&self, json: &str) -> Result<PhiConfig> {
+        self.check(crate::Command::ChangePhiConfig)?;
         let config = PhiConfig::from_json(json)?;
-        self.store.set_setting(CONFIG_KEY, &config.to_json())?;
+        let before = self.store.setting(CONFIG_KEY)?.and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok()).unwrap_or_default();
+        self.store.atomically(|| -> Result<()> {
+            self.store.set_setting(CONFIG_KEY, &config.to_json())?;
+            self.audit("phi.config", "settings:phi.config", before, serde_json::from_str(&config.to_json()).unwrap_or_default(), "")
+        })?;
         Ok(config)
     }
 
     /// The project's surrogate secret, created on first use.
     pub fn phi_secret(&self) -> Result<Vec<u8>> {
+        self.check(crate::Command::RedactDataset)?;
         let hex = match self.store.setting(SECRET_KEY)? {
             Some(s) => s,
             None => {
@@ -289,6 +296,7 @@ impl Api {
 
     /// Detects PHI in every record of a dataset.
     pub fn phi_detect_dataset(&self, dataset_id: i64, reporter: &dyn Reporter, cancel: &Cancel) -> Result<Vec<RecordSpansDto>> {
+        self.check(crate::Command::DetectPhi)?;
         let ds = self.store.dataset(dataset_id)?.ok_or_else(|| ApiError::not_found(format!("no dataset {dataset_id}")))?;
         let engine = Engine::new(self.phi_config()?);
         let mut meter = Meter::new("detect", "notes", Some(ds.records), reporter);
@@ -318,6 +326,7 @@ impl Api {
     /// Records keep their ids, patients, labels and splits; surrogates are keyed by the record's
     /// patient (or the record itself when it has none).
     pub fn phi_redact_dataset(&self, dataset_id: i64, strategy: StrategyDto, name: Option<&str>, reporter: &dyn Reporter, cancel: &Cancel) -> Result<RedactReportDto> {
+        self.check(crate::Command::RedactDataset)?;
         let ds = self.store.dataset(dataset_id)?.ok_or_else(|| ApiError::not_found(format!("no dataset {dataset_id}")))?;
         let config = self.phi_config()?;
         let secret = self.phi_secret()?;

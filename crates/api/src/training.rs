@@ -167,6 +167,7 @@ pub fn train(
     cancel: &Cancel,
     on_event: &dyn Fn(&str, &TrainEvent),
 ) -> Result<TrainResultDto> {
+    api.check(crate::Command::Train)?;
     let model_name = req.model.clone().unwrap_or_else(|| "default".into());
     let model_path = crate::models::resolve(models_dir, &model_name)?;
     let preset_name = req.preset.as_deref().unwrap_or("quick");
@@ -225,6 +226,7 @@ pub fn train(
 
 /// Continues run `run_id` from its last checkpoint.
 pub fn resume(api: &Api, runs_dir: &Path, run_id: &str, cancel: &Cancel, on_event: &dyn Fn(&str, &TrainEvent)) -> Result<TrainResultDto> {
+    api.check(crate::Command::Train)?;
     let dir = run_dir(runs_dir, run_id)?;
     let files = RunFiles::open(&dir)?;
     let dataset_id: i64 = files
@@ -290,6 +292,7 @@ pub enum Scorer<'a> {
 
 /// Scores the records of one split of a dataset.
 pub fn predict(api: &Api, runs_dir: &Path, models_dir: &Path, scorer: Scorer, dataset_id: i64, split: &str) -> Result<Vec<PredictionDto>> {
+    api.check(crate::Command::Predict)?;
     let split: Split = split.parse().map_err(|_| ApiError::invalid(format!("unknown split {split} (train, validation, test)")))?;
     let predictor = match scorer {
         Scorer::Run(run_id) => Predictor::from_run(&run_dir(runs_dir, run_id)?)?,

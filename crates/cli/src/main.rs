@@ -6,12 +6,15 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
+mod audit;
 mod data;
 mod eval;
 mod models;
 mod output;
 mod phi;
+mod review;
 mod train;
+mod user;
 
 #[derive(Parser)]
 #[command(name = "localdx", version, about = "Private diagnostic assistant for small clinics: import, redact, fine-tune, evaluate")]
@@ -51,6 +54,21 @@ pub enum Command {
     Eval(eval::EvalArgs),
     /// Write a self-contained HTML report (tables and plots) of a run or of predictions.
     Report(eval::ReportArgs),
+    /// Create a new encrypted database and its admin account.
+    Init(user::InitArgs),
+    /// Add, list and disable accounts; change your password.
+    #[command(subcommand)]
+    User(user::UserCommand),
+    /// Review detected PHI headless: detect, bulk accept, status, learned terms.
+    #[command(subcommand)]
+    Review(review::ReviewCommand),
+    /// Release a reviewed dataset as an immutable redacted version (prints `version_id`).
+    Release(review::ReleaseArgs),
+    /// Export a released version as JSONL or CSV.
+    Export(review::ExportArgs),
+    /// Verify and list the hash-chained audit trail.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
 }
 
 fn main() {
@@ -75,5 +93,11 @@ fn run(cli: Cli) -> Result<()> {
         Command::Predict(args) => train::predict(&ctx, args),
         Command::Eval(args) => eval::eval(&ctx, args),
         Command::Report(args) => eval::report(&ctx, args),
+        Command::Init(args) => user::init(&ctx, args),
+        Command::User(cmd) => user::run(&ctx, cmd),
+        Command::Review(cmd) => review::run(&ctx, cmd),
+        Command::Release(args) => review::release(&ctx, args),
+        Command::Export(args) => review::export(&ctx, args),
+        Command::Audit(cmd) => audit::run(&ctx, cmd),
     }
 }

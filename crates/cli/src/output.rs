@@ -12,8 +12,9 @@ pub struct Context {
 }
 
 impl Context {
+    /// Opens the database, logging in when it is encrypted.
     pub fn open(&self) -> Result<Api> {
-        Ok(Api::open(&self.db, None)?)
+        crate::user::open(&self.db)
     }
 
     /// Prints `value` as JSON when `--json` was given, else calls `human` to print it for people.

@@ -1,25 +1,34 @@
-//! The LocalDx store: one SQLite file (bundled SQLite) holding datasets, their records, settings and
-//! an append-only event log.
+//! The LocalDx store: one SQLite file (bundled SQLCipher) holding datasets, their records, settings,
+//! an append-only event log and a hash-chained audit trail.
 //!
 //! - The schema is versioned in code ([`MIGRATIONS`], applied in order and recorded in
 //!   `PRAGMA user_version`); a database written by a newer LocalDx is refused, never downgraded.
 //! - Connections run in WAL mode with foreign keys on; every multi-row write happens in one
 //!   transaction ([`DatasetWriter`] commits at [`DatasetWriter::finish`] and rolls back on drop).
-//! - [`Store::open`] is the one entry point, so that encryption at rest (a SQLCipher key) and user
-//!   accounts can be added without touching callers.
+//! - [`Store::open`] is the one entry point. With a 256-bit key the file is encrypted page by page
+//!   (SQLCipher; the WAL too); without one it is a plain SQLite file. Where the key comes from
+//!   (accounts, wrapped keys) is `localdx-access`'s business, not this crate's.
+//! - [`Store::audit`] appends to the audit trail inside the caller's transaction
+//!   ([`Store::atomically`]), so an action and its audit entry commit together or not at all.
 //!
 //! This crate never parses input files (that is `localdx-ingest`), never touches the network, and
 //! never rewrites or deletes an event once logged.
 
+mod audit;
 mod events;
 mod records;
+mod review;
 mod schema;
 mod settings;
+mod users;
 mod writer;
 
+pub use audit::{entry_hash, AuditBreak, AuditEntry, AuditFilter, AuditRecord, AuditVerdict, AUDIT_HEAD_KEY, GENESIS_HASH};
 pub use events::Event;
 pub use records::{Dataset, DatasetStats, NewDataset, NewRecord, Record, Rejection, Split, UnknownSplit};
+pub use review::{apply, check_bounds, Decision, NewSpan, Release, ReviewCounts, ReviewError, ReviewSpan, SpanState, SpanView, Term};
 pub use schema::MIGRATIONS;
+pub use users::User;
 pub use writer::DatasetWriter;
 
 use rusqlite::Connection;
@@ -31,15 +40,19 @@ pub enum StoreError {
     /// SQLite refused an operation (I/O error, locked database, constraint violation ...).
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
-    /// A key was given but this build has no encryption at rest (SQLCipher) compiled in.
-    #[error("encryption at rest is not built into this version of LocalDx; open the database without a key")]
-    EncryptionNotBuiltIn,
+    /// The key does not open the file: it is not a LocalDx database, or it is encrypted with another
+    /// key (or is encrypted and no key was given).
+    #[error("the database cannot be read with this key (wrong key, or not a LocalDx database)")]
+    WrongKey,
     /// The database was written by a newer LocalDx whose schema this build does not know.
     #[error("the database has schema version {found}, newer than this LocalDx supports ({supported}); update LocalDx")]
     NewerSchema { found: i64, supported: i64 },
     /// A value stored as JSON (labels, mapping, event detail) could not be read or written.
     #[error("stored JSON is invalid: {0}")]
     Json(#[from] serde_json::Error),
+    /// The review workflow refused a decision (the message says why).
+    #[error(transparent)]
+    Review(#[from] ReviewError),
     /// A stored value breaks an invariant of the schema (e.g. an unknown split name).
     #[error("the database holds an invalid value: {0}")]
     Invalid(String),
@@ -54,14 +67,42 @@ pub struct Store {
 
 impl Store {
     /// Opens the database at `path`, creating it if needed, and migrates it to the current schema.
-    /// `key` is reserved for encryption at rest: `Some` is refused with
-    /// [`StoreError::EncryptionNotBuiltIn`] until SQLCipher is compiled in.
-    pub fn open(path: &Path, key: Option<&str>) -> Result<Store> {
-        if key.is_some() {
-            return Err(StoreError::EncryptionNotBuiltIn);
-        }
+    /// With `key`, the file is SQLCipher-encrypted with that raw 256-bit key (a new file is created
+    /// encrypted); a key that does not open an existing file is [`StoreError::WrongKey`].
+    pub fn open(path: &Path, key: Option<&[u8; 32]>) -> Result<Store> {
         let conn = Connection::open(path)?;
+        // A wrong key is reported as StoreError::WrongKey; SQLCipher need not also print it.
+        let _ = conn.execute_batch("PRAGMA cipher_log_level = NONE;");
+        if let Some(key) = key {
+            // A raw key (no passphrase derivation): x'<64 hex digits>'. The key is random, so
+            // SQLCipher's own PBKDF2 would add nothing.
+            conn.execute_batch(&format!("PRAGMA key = \"x'{}'\";", audit::hex(key)))?;
+        }
+        // The first read fails when the key is wrong (or a key is needed and missing).
+        match conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0)) {
+            Ok(_) => {}
+            Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::NotADatabase => {
+                return Err(StoreError::WrongKey)
+            }
+            Err(e) => return Err(e.into()),
+        }
         Self::init(conn, true)
+    }
+
+    /// Runs `f` in one immediate transaction: everything it writes (and every audit entry it
+    /// appends) commits together, or nothing does when it fails. Not reentrant.
+    pub fn atomically<T, E: From<StoreError>>(&self, f: impl FnOnce() -> std::result::Result<T, E>) -> std::result::Result<T, E> {
+        self.conn.execute_batch("BEGIN IMMEDIATE").map_err(StoreError::from)?;
+        match f() {
+            Ok(v) => {
+                self.conn.execute_batch("COMMIT").map_err(StoreError::from)?;
+                Ok(v)
+            }
+            Err(e) => {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                Err(e)
+            }
+        }
     }
 
     /// A fresh database in memory (tests, scratch work).

@@ -71,6 +71,121 @@ pub const MIGRATIONS: &[&str] = &[
     r#"
     CREATE INDEX records_dataset_id ON records(dataset_id, id);
     "#,
+    // 3: the hash-chained audit trail (see audit.rs for the hash); append-only like the event log.
+    r#"
+    CREATE TABLE audit (
+        seq       INTEGER PRIMARY KEY,
+        at        TEXT NOT NULL,
+        actor     TEXT NOT NULL,
+        action    TEXT NOT NULL,
+        subject   TEXT NOT NULL,
+        before    TEXT NOT NULL,
+        after     TEXT NOT NULL,
+        reason    TEXT NOT NULL,
+        prev_hash TEXT NOT NULL,
+        hash      TEXT NOT NULL
+    );
+    CREATE INDEX audit_actor ON audit(actor);
+    CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+        BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+    CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+        BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+    "#,
+    // 4: user accounts (Argon2id PHC hashes; the wrapped database keys live in the key file).
+    r#"
+    CREATE TABLE users (
+        id            INTEGER PRIMARY KEY,
+        name          TEXT NOT NULL UNIQUE,
+        role          TEXT NOT NULL CHECK (role IN ('steward', 'clinician', 'admin')),
+        password_hash TEXT NOT NULL,
+        disabled      INTEGER NOT NULL DEFAULT 0 CHECK (disabled IN (0, 1)),
+        created_at    TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+        created_by    TEXT NOT NULL
+    );
+    "#,
+    // 5: the review workflow (detected and added spans, their decisions for undo, note sign-off),
+    // learned allow/deny terms, and immutable released versions.
+    r#"
+    CREATE TABLE review_spans (
+        id           INTEGER PRIMARY KEY,
+        dataset_id   INTEGER NOT NULL REFERENCES datasets(id) ON DELETE CASCADE,
+        record_id    INTEGER NOT NULL REFERENCES records(id) ON DELETE CASCADE,
+        origin       TEXT NOT NULL CHECK (origin IN ('detected', 'added')),
+        start        INTEGER NOT NULL,
+        end          INTEGER NOT NULL,
+        entity       TEXT NOT NULL,
+        score        REAL NOT NULL,
+        explanation  TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(explanation)),
+        state        TEXT NOT NULL CHECK (state IN ('undecided', 'accepted', 'rejected', 'retyped', 'resized')),
+        final_start  INTEGER NOT NULL,
+        final_end    INTEGER NOT NULL,
+        final_entity TEXT NOT NULL,
+        decided_by   TEXT,
+        decided_at   TEXT
+    );
+    CREATE INDEX review_spans_record ON review_spans(record_id, start);
+    CREATE INDEX review_spans_dataset_state ON review_spans(dataset_id, state);
+
+    CREATE TABLE review_decisions (
+        id        INTEGER PRIMARY KEY,
+        span_id   INTEGER NOT NULL REFERENCES review_spans(id) ON DELETE CASCADE,
+        record_id INTEGER NOT NULL,
+        before    TEXT NOT NULL,
+        after     TEXT NOT NULL,
+        actor     TEXT NOT NULL,
+        bulk      INTEGER NOT NULL DEFAULT 0,
+        undone    INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX review_decisions_record ON review_decisions(record_id, id);
+
+    CREATE TABLE review_notes (
+        record_id  INTEGER PRIMARY KEY REFERENCES records(id) ON DELETE CASCADE,
+        dataset_id INTEGER NOT NULL REFERENCES datasets(id) ON DELETE CASCADE,
+        state      TEXT NOT NULL CHECK (state IN ('open', 'signed_off')),
+        signed_by  TEXT,
+        signed_at  TEXT
+    );
+    CREATE INDEX review_notes_dataset ON review_notes(dataset_id, state);
+
+    CREATE TABLE review_terms (
+        id           INTEGER PRIMARY KEY,
+        list         TEXT NOT NULL CHECK (list IN ('allow', 'deny')),
+        term         TEXT NOT NULL,
+        entity       TEXT,
+        dataset_id   INTEGER,
+        proposed_by  TEXT NOT NULL,
+        confirmed_by TEXT,
+        UNIQUE (list, term)
+    );
+
+    CREATE TABLE releases (
+        id                 INTEGER PRIMARY KEY,
+        dataset_id         INTEGER NOT NULL REFERENCES datasets(id),
+        version_dataset_id INTEGER NOT NULL UNIQUE REFERENCES datasets(id),
+        strategy           TEXT NOT NULL,
+        sha256             TEXT NOT NULL,
+        records            INTEGER NOT NULL,
+        spans              INTEGER NOT NULL,
+        released_by        TEXT NOT NULL,
+        released_at        TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+    );
+    CREATE TRIGGER releases_no_update BEFORE UPDATE ON releases
+        BEGIN SELECT RAISE(ABORT, 'a release is immutable'); END;
+    CREATE TRIGGER releases_no_delete BEFORE DELETE ON releases
+        BEGIN SELECT RAISE(ABORT, 'a release is immutable'); END;
+    CREATE TRIGGER released_records_no_insert BEFORE INSERT ON records
+        WHEN EXISTS (SELECT 1 FROM releases WHERE version_dataset_id = NEW.dataset_id)
+        BEGIN SELECT RAISE(ABORT, 'a released version is immutable'); END;
+    CREATE TRIGGER released_records_no_update BEFORE UPDATE ON records
+        WHEN EXISTS (SELECT 1 FROM releases WHERE version_dataset_id = OLD.dataset_id)
+        BEGIN SELECT RAISE(ABORT, 'a released version is immutable'); END;
+    CREATE TRIGGER released_records_no_delete BEFORE DELETE ON records
+        WHEN EXISTS (SELECT 1 FROM releases WHERE version_dataset_id = OLD.dataset_id)
+        BEGIN SELECT RAISE(ABORT, 'a released version is immutable'); END;
+    CREATE TRIGGER released_datasets_no_update BEFORE UPDATE ON datasets
+        WHEN EXISTS (SELECT 1 FROM releases WHERE version_dataset_id = OLD.id)
+        BEGIN SELECT RAISE(ABORT, 'a released version is immutable'); END;
+    "#,
 ];
 
 /// Brings the database to `MIGRATIONS.len()`, refusing databases from a newer LocalDx.

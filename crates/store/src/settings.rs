@@ -14,7 +14,14 @@ impl Store {
 
     /// Sets (inserts or replaces) setting `key`.
     pub fn set_setting(&self, key: &str, value: &str) -> Result<()> {
-        self.conn().execute(
+        set_on(self.conn(), key, value)
+    }
+}
+
+/// Sets `key` on `conn` (inside the caller's transaction, if any).
+pub(crate) fn set_on(conn: &rusqlite::Connection, key: &str, value: &str) -> Result<()> {
+    {
+        conn.execute(
             "INSERT INTO settings (key, value, updated_at)
              VALUES (?1, ?2, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
              ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",

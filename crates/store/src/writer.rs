@@ -61,6 +61,10 @@ impl DatasetWriter<'_> {
         self.dataset_id
     }
 
+    pub(crate) fn tx(&self) -> &Transaction<'_> {
+        &self.tx
+    }
+
     /// Records inserted so far.
     pub fn records(&self) -> u64 {
         self.records
@@ -103,6 +107,11 @@ impl DatasetWriter<'_> {
     /// Appends an event that commits (or rolls back) with the dataset.
     pub fn log_event(&self, actor: &str, kind: &str, subject: Option<&str>, detail: &serde_json::Value) -> Result<i64> {
         log_event_on(&self.tx, actor, kind, subject, detail)
+    }
+
+    /// Appends an audit entry that commits (or rolls back) with the dataset.
+    pub fn audit(&self, e: &crate::AuditEntry<'_>) -> Result<crate::AuditRecord> {
+        crate::audit::append_on(&self.tx, e)
     }
 
     /// Commits the dataset and returns its id.

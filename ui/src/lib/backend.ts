@@ -7,7 +7,7 @@ import { open } from '@tauri-apps/plugin-dialog';
 
 /** The error every command rejects with: `ApiError {code, message}` from crates/api. */
 export interface ApiError {
-  code: 'invalid_input' | 'not_found' | 'cancelled' | 'store' | 'internal';
+  code: 'invalid_input' | 'not_found' | 'cancelled' | 'store' | 'unauthorized' | 'forbidden' | 'blocked' | 'internal';
   message: string;
 }
 
@@ -170,6 +170,100 @@ export interface RecordPage {
   records: NoteRecord[];
 }
 
+/** `SessionDto`: who is logged in. */
+export interface Session {
+  user: string;
+  role: 'steward' | 'clinician' | 'admin';
+  encrypted: boolean;
+}
+
+export type SpanState = 'undecided' | 'accepted' | 'rejected' | 'retyped' | 'resized';
+
+/** `ReviewSpanDto`: one span in review; `start`/`end` are char offsets as it stands now. */
+export interface ReviewSpan {
+  id: number;
+  recordId: number;
+  origin: 'detected' | 'added';
+  state: SpanState;
+  start: number;
+  end: number;
+  byteStart: number;
+  byteEnd: number;
+  type: string;
+  detectedType: string;
+  score: number;
+  text: string;
+  explanation: Record<string, unknown>;
+  decidedBy: string | null;
+}
+
+/** `ReviewNoteDto`: a note with its spans. */
+export interface ReviewNote {
+  record: NoteRecord;
+  state: 'open' | 'signed_off';
+  spans: ReviewSpan[];
+  undecided: number;
+}
+
+/** `ReviewCountsDto`: notes signed off and spans per state. */
+export interface ReviewCounts {
+  datasetId: number;
+  notes: number;
+  signedOff: number;
+  spans: Record<SpanState, number>;
+}
+
+/** `DetectSummaryDto`: what a detection run queued. */
+export interface DetectSummary {
+  datasetId: number;
+  notes: number;
+  skippedSignedOff: number;
+  spans: number;
+  perType: Record<string, number>;
+  allowTerms: number;
+  denyTerms: number;
+}
+
+/** `DecisionDto`: offsets of `resize` are char offsets. */
+export type Decision =
+  | { kind: 'accept' }
+  | { kind: 'reject' }
+  | { kind: 'retype'; type: string }
+  | { kind: 'resize'; start: number; end: number };
+
+/** `BulkAcceptDto`. */
+export interface BulkAccept {
+  type?: string | null;
+  minScore?: number | null;
+  signOff?: boolean;
+  spotCheck?: number | null;
+  seed?: number | null;
+  reason?: string | null;
+}
+
+/** `BulkResultDto`. */
+export interface BulkResult {
+  datasetId: number;
+  accepted: number;
+  signedOff: number;
+  openNotes: number;
+  spotCheck: number[];
+  seed: number;
+}
+
+/** `ReleaseDto` (snake_case: the CLI's `--json` contract). */
+export interface Release {
+  version_id: number;
+  release_id: number;
+  dataset_id: number;
+  strategy: string;
+  sha256: string;
+  records: number;
+  spans: number;
+  released_by: string;
+  released_at: string;
+}
+
 export const backend = {
   workspaceInfo: () => invoke<WorkspaceInfo>('workspace_info'),
   previewImport: (path: string, options: ImportOptions) => invoke<Preview>('preview_import', { path, options }),
@@ -180,6 +274,18 @@ export const backend = {
   records: (datasetId: number, offset: number, limit: number, search: string | null) =>
     invoke<RecordPage>('list_records', { datasetId, offset, limit, search }),
   record: (id: number) => invoke<NoteRecord>('get_record', { id }),
+  session: () => invoke<Session>('session'),
+  reviewDetect: (datasetId: number) => invoke<DetectSummary>('review_detect', { datasetId }),
+  reviewCounts: (datasetId: number) => invoke<ReviewCounts>('review_counts', { datasetId }),
+  reviewOpenNotes: (datasetId: number) => invoke<number[]>('review_open_notes', { datasetId }),
+  reviewNote: (recordId: number) => invoke<ReviewNote>('review_note', { recordId }),
+  reviewDecide: (spanId: number, decision: Decision) => invoke<ReviewSpan>('review_decide', { spanId, decision }),
+  reviewAddSpan: (recordId: number, start: number, end: number, entity: string) =>
+    invoke<ReviewSpan>('review_add_span', { recordId, start, end, entity }),
+  reviewUndo: (recordId: number) => invoke<ReviewNote>('review_undo', { recordId }),
+  reviewSignOff: (recordId: number) => invoke<null>('review_sign_off', { recordId }),
+  reviewAcceptAll: (datasetId: number, request: BulkAccept) => invoke<BulkResult>('review_accept_all', { datasetId, request }),
+  release: (datasetId: number, strategy: 'tag' | 'mask' | 'surrogate') => invoke<Release>('release_dataset', { datasetId, strategy }),
 };
 
 /** Calls `handler` with every progress report until the returned function is called. */

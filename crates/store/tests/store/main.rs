@@ -4,6 +4,8 @@
 use localdx_store::{NewDataset, NewRecord, Split, Store, StoreError, MIGRATIONS};
 use rusqlite::Connection;
 
+mod audit;
+
 fn new_dataset(name: &str, sha: Option<&str>) -> NewDataset {
     NewDataset {
         name: name.to_owned(),
@@ -64,12 +66,39 @@ fn migrations_run_once_and_newer_schemas_are_refused() {
 }
 
 #[test]
-fn a_key_is_refused_until_encryption_is_built_in() {
+fn a_keyed_database_holds_no_plain_text_and_refuses_other_keys() {
     let dir = tempfile::tempdir().unwrap();
-    let err = Store::open(&dir.path().join("db.sqlite"), Some("secret")).err().expect("refused");
-    assert!(matches!(err, StoreError::EncryptionNotBuiltIn));
-    assert!(err.to_string().contains("encryption"));
-    assert!(!dir.path().join("db.sqlite").exists(), "nothing is created");
+    let path = dir.path().join("db.sqlite");
+    let key = [7u8; 32];
+    let name = "Zebulon Quackenbush";
+    let store = Store::open(&path, Some(&key)).unwrap();
+    let id = seed(&store, &[(&format!("Seen by Dr. {name} today"), &["flu"], Split::Train)]);
+    store.set_setting("phi.config", name).unwrap();
+    // Read back through the key; then look at every file the store wrote while it is still open
+    // (the WAL holds the newest pages until a checkpoint).
+    assert!(store.records(id, 0, 10, None).unwrap()[0].text.contains(name));
+    let scan = |when: &str| {
+        let mut files = 0;
+        for entry in std::fs::read_dir(dir.path()).unwrap() {
+            let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+            files += 1;
+            assert!(!bytes.windows(name.len()).any(|w| w == name.as_bytes()), "{when}: plain text in a file");
+            assert!(!bytes.windows(15).any(|w| w == b"SQLite format 3"), "{when}: a plain SQLite header");
+        }
+        files
+    };
+    assert!(scan("open") >= 2, "db and wal exist while open");
+    drop(store);
+    scan("closed");
+
+    // Negative rows: another key, and no key, are refused with a clear error; the right key opens.
+    for wrong in [Some(&[8u8; 32]), None] {
+        let err = Store::open(&path, wrong).err().expect("refused");
+        assert!(matches!(err, StoreError::WrongKey), "{err}");
+        assert!(err.to_string().contains("key"));
+    }
+    let store = Store::open(&path, Some(&key)).unwrap();
+    assert_eq!(store.record_count(id, Some("Quackenbush")).unwrap(), 1);
 }
 
 #[test]

@@ -1,0 +1,278 @@
+//! Opening a workspace as a user: `init` (a new encrypted database and its admin), `open` (log in,
+//! or open a plain database), the permission check every `Api` method starts with, and accounts
+//! (add, list, disable, change password).
+//!
+//! Two kinds of database:
+//! - **Encrypted** (made by [`Api::init`]): SQLCipher with a random master key, wrapped per user in
+//!   `<db>.keys` (see `localdx-access`). Opening needs a user and password; failed attempts make
+//!   the next attempt wait longer ([`localdx_access::login_delay`]) and are written to the audit
+//!   trail at the next successful login.
+//! - **Plain** (no key file beside it; what the Quick start's synthetic samples and the tests of
+//!   other features use): no accounts. Whoever can read the file can read everything in it, so
+//!   the API does not pretend otherwise: the caller acts as the `local` admin. A clinic's data
+//!   belongs in an encrypted database; `localdx init` makes one.
+//!
+//! Nothing here stores or logs a password or an unwrapped key.
+
+use crate::{Api, ApiError, ErrorCode, Result};
+use localdx_access::{check, login_delay, password, AccessError, Command, KeyFile, MasterKey, Role, Session};
+use localdx_store::{AuditEntry, Store};
+use serde::Serialize;
+use serde_json::json;
+use std::path::Path;
+use std::sync::Mutex;
+
+/// A user name and password, as typed. `Debug` never shows the password.
+#[derive(Clone)]
+pub struct Credentials {
+    pub user: String,
+    pub password: String,
+}
+
+impl Credentials {
+    pub fn new(user: impl Into<String>, password: impl Into<String>) -> Self {
+        Credentials { user: user.into(), password: password.into() }
+    }
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials").field("user", &self.user).finish_non_exhaustive()
+    }
+}
+
+/// The key material of an encrypted workspace, kept while it is open (to add users).
+pub(crate) struct Keys {
+    file: Mutex<KeyFile>,
+    master: MasterKey,
+}
+
+/// The session of a plain database: no accounts, so the caller is the local admin.
+pub const LOCAL_USER: &str = "local";
+
+impl From<AccessError> for ApiError {
+    fn from(e: AccessError) -> Self {
+        let code = match &e {
+            AccessError::BadCredentials => ErrorCode::Unauthorized,
+            AccessError::Forbidden { .. } => ErrorCode::Forbidden,
+            AccessError::UserExists(_) | AccessError::Invalid(_) => ErrorCode::InvalidInput,
+            AccessError::UnknownUser(_) => ErrorCode::NotFound,
+            AccessError::Io { .. } | AccessError::KeyFile { .. } => ErrorCode::Store,
+            AccessError::Crypto(_) => ErrorCode::Internal,
+        };
+        ApiError::new(code, e.to_string())
+    }
+}
+
+/// One account as listed (never its hash).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserDto {
+    pub name: String,
+    pub role: Role,
+    pub disabled: bool,
+    pub created_at: String,
+    pub created_by: String,
+}
+
+/// Who is logged in.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionDto {
+    pub user: String,
+    pub role: Role,
+    /// Whether the database is encrypted (false: a plain database without accounts).
+    pub encrypted: bool,
+}
+
+fn user_dto(u: &localdx_store::User) -> Result<UserDto> {
+    Ok(UserDto {
+        name: u.name.clone(),
+        role: Role::parse(&u.role)?,
+        disabled: u.disabled,
+        created_at: u.created_at.clone(),
+        created_by: u.created_by.clone(),
+    })
+}
+
+/// Whether the database at `path` is an encrypted LocalDx database (it has a key file).
+pub fn is_encrypted(path: &Path) -> bool {
+    KeyFile::path_for(path).exists()
+}
+
+impl Api {
+    /// Creates a new encrypted database at `path` with `admin` as its first user (role admin) and
+    /// logs them in. Refuses a path where a database or key file already exists.
+    pub fn init(path: &Path, admin: &Credentials) -> Result<Api> {
+        localdx_access::validate_name(&admin.user)?;
+        localdx_access::validate_password(&admin.password)?;
+        let key_path = KeyFile::path_for(path);
+        if path.exists() || key_path.exists() {
+            return Err(ApiError::invalid(format!("{} already exists; `init` only creates a new database", path.display())));
+        }
+        let master = MasterKey::generate()?;
+        let hash = password::hash(&admin.password)?;
+        let store = Store::open(path, Some(master.bytes()))?;
+        store.atomically(|| -> Result<()> {
+            store.add_user(&admin.user, Role::Admin.as_str(), &hash, &admin.user)?;
+            store.audit(&AuditEntry {
+                actor: &admin.user,
+                action: "user.add",
+                subject: &format!("user:{}", admin.user),
+                before: json!(null),
+                after: json!({"role": "admin", "firstUser": true}),
+                reason: "database created",
+            })?;
+            Ok(())
+        })?;
+        // The key file last: a failure before this leaves a database nobody can open, which
+        // `init` refuses to overwrite; the message says which file to remove.
+        let file = KeyFile::create(&key_path, &admin.user, &admin.password, &master).map_err(|e| {
+            ApiError::new(ErrorCode::Store, format!("{e}; remove {} and try again", path.display()))
+        })?;
+        let session = Session { user: admin.user.clone(), role: Role::Admin };
+        Ok(Api { store, session, keys: Some(Keys { file: Mutex::new(file), master }) })
+    }
+
+    /// Opens the database at `path`. With `login`, it must be an encrypted database and the user
+    /// must exist, be enabled and give the right password (after the wait earned by earlier
+    /// failures). Without, it must be a plain database (created if missing): the caller acts as
+    /// the `local` admin.
+    pub fn open(path: &Path, login: Option<&Credentials>) -> Result<Api> {
+        let key_path = KeyFile::path_for(path);
+        let Some(login) = login else {
+            if key_path.exists() {
+                return Err(ApiError::new(ErrorCode::Unauthorized, format!("{} is encrypted: log in with a user name and password", path.display())));
+            }
+            let store = Store::open(path, None)?;
+            return Ok(Api { store, session: Session { user: LOCAL_USER.into(), role: Role::Admin }, keys: None });
+        };
+        if !key_path.exists() {
+            return Err(ApiError::invalid(format!(
+                "{} has no accounts (it is not encrypted; no key file {}): open it without a user, or create an encrypted one with `localdx init`",
+                path.display(),
+                key_path.display()
+            )));
+        }
+        let mut file = KeyFile::load(&key_path)?;
+        std::thread::sleep(login_delay(file.failures(&login.user)));
+        let unlocked = file.unlock(&login.user, &login.password)?;
+        let store = Store::open(path, Some(unlocked.key.bytes()))?;
+        let user = store.user(&login.user)?.filter(|u| password::verify(&login.password, &u.password_hash));
+        let Some(user) = user else { return Err(AccessError::BadCredentials.into()) };
+        if user.disabled {
+            return Err(ApiError::new(ErrorCode::Unauthorized, format!("the account {:?} is disabled", user.name)));
+        }
+        let role = Role::parse(&user.role)?;
+        store.audit(&AuditEntry {
+            actor: &user.name,
+            action: "login",
+            subject: &format!("user:{}", user.name),
+            before: json!(null),
+            after: json!({"role": role, "failedAttemptsBefore": unlocked.failures_before}),
+            reason: "",
+        })?;
+        let session = Session { user: user.name, role };
+        Ok(Api { store, session, keys: Some(Keys { file: Mutex::new(file), master: unlocked.key }) })
+    }
+
+    /// Who is acting.
+    pub fn session(&self) -> SessionDto {
+        SessionDto { user: self.session.user.clone(), role: self.session.role, encrypted: self.keys.is_some() }
+    }
+
+    /// Refuses `command` unless the session's role may run it (the permission matrix of
+    /// `localdx-access`). Every `Api` method calls this first.
+    pub fn check(&self, command: Command) -> Result<()> {
+        Ok(check(self.session.role, command)?)
+    }
+
+    /// The acting user's name (for `created_by`, audit entries).
+    pub fn actor(&self) -> &str {
+        &self.session.user
+    }
+
+    /// Appends to the audit trail as the acting user (for API modules that audit their own
+    /// actions: training start, model deletion ...).
+    pub fn audit(&self, action: &str, subject: &str, before: serde_json::Value, after: serde_json::Value, reason: &str) -> Result<()> {
+        self.store.audit(&AuditEntry { actor: &self.session.user, action, subject, before, after, reason })?;
+        Ok(())
+    }
+
+    fn keys(&self) -> Result<&Keys> {
+        self.keys
+            .as_ref()
+            .ok_or_else(|| ApiError::invalid("this database is not encrypted and has no accounts: create an encrypted one with `localdx init`"))
+    }
+
+    /// Adds an account (admins only). Its password seals the same master key: nothing is
+    /// re-encrypted.
+    pub fn add_user(&self, name: &str, role: &str, new_password: &str) -> Result<UserDto> {
+        self.check(Command::ManageUsers)?;
+        let keys = self.keys()?;
+        let role = Role::parse(role)?;
+        localdx_access::validate_name(name)?;
+        localdx_access::validate_password(new_password)?;
+        if self.store.user(name)?.is_some() {
+            return Err(AccessError::UserExists(name.to_owned()).into());
+        }
+        let hash = password::hash(new_password)?;
+        let mut file = keys.file.lock().map_err(|_| ApiError::new(ErrorCode::Internal, "the key file lock is poisoned"))?;
+        self.store.atomically(|| -> Result<()> {
+            self.store.add_user(name, role.as_str(), &hash, &self.session.user)?;
+            self.audit("user.add", &format!("user:{name}"), json!(null), json!({"role": role}), "")?;
+            // Inside the transaction: if sealing fails, the account is not created either.
+            file.add(name, new_password, &keys.master)?;
+            Ok(())
+        })?;
+        let user = self.store.user(name)?.ok_or_else(|| ApiError::not_found(format!("no user {name}")))?;
+        user_dto(&user)
+    }
+
+    /// Every account (admins only).
+    pub fn users(&self) -> Result<Vec<UserDto>> {
+        self.check(Command::ListUsers)?;
+        self.store.users()?.iter().map(user_dto).collect()
+    }
+
+    /// Disables an account (admins only): its key file entry is removed, so its password no longer
+    /// opens the database; the account stays for the audit trail. An admin cannot disable
+    /// themselves.
+    pub fn disable_user(&self, name: &str, reason: &str) -> Result<()> {
+        self.check(Command::ManageUsers)?;
+        let keys = self.keys()?;
+        if name == self.session.user {
+            return Err(ApiError::invalid("you cannot disable your own account"));
+        }
+        let user = self.store.user(name)?.ok_or_else(|| ApiError::not_found(format!("no user {name}")))?;
+        let mut file = keys.file.lock().map_err(|_| ApiError::new(ErrorCode::Internal, "the key file lock is poisoned"))?;
+        self.store.atomically(|| -> Result<()> {
+            self.store.set_user_disabled(name, true)?;
+            self.audit("user.disable", &format!("user:{name}"), json!({"disabled": user.disabled}), json!({"disabled": true}), reason)?;
+            if file.users().iter().any(|u| u == name) {
+                file.remove(name)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Changes the acting user's password: their key file entry is sealed again, the data is
+    /// not touched.
+    pub fn change_password(&self, current: &str, new_password: &str) -> Result<()> {
+        self.check(Command::ChangeOwnPassword)?;
+        let keys = self.keys()?;
+        let user = self.store.user(&self.session.user)?.ok_or_else(|| ApiError::not_found("the logged-in user no longer exists"))?;
+        if !password::verify(current, &user.password_hash) {
+            return Err(AccessError::BadCredentials.into());
+        }
+        localdx_access::validate_password(new_password)?;
+        let hash = password::hash(new_password)?;
+        let mut file = keys.file.lock().map_err(|_| ApiError::new(ErrorCode::Internal, "the key file lock is poisoned"))?;
+        self.store.atomically(|| -> Result<()> {
+            self.store.set_user_password_hash(&user.name, &hash)?;
+            self.audit("user.password", &format!("user:{}", user.name), json!(null), json!(null), "")?;
+            file.set_password(&user.name, new_password, &keys.master)?;
+            Ok(())
+        })
+    }
+}

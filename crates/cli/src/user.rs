@@ -1,0 +1,163 @@
+//! `localdx init` and `localdx user ...`: create an encrypted database with its admin, add, list and
+//! disable accounts, change one's password; and how every command logs in: `LOCALDX_USER` and
+//! `LOCALDX_PASSWORD`, else a prompt (the password is never echoed). A new account's password comes
+//! from `LOCALDX_NEW_PASSWORD` or a prompt. Never prints or logs a password.
+
+use crate::output::Context;
+use anyhow::{bail, Context as _, Result};
+use clap::{Args, Subcommand};
+use localdx_api::{Api, Credentials, UserDto};
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::Path;
+
+#[derive(Args)]
+pub struct InitArgs {
+    /// The admin's user name (default: LOCALDX_USER, else a prompt).
+    #[arg(long)]
+    pub admin: Option<String>,
+}
+
+#[derive(Subcommand)]
+pub enum UserCommand {
+    /// Add an account. On a database that does not exist yet, creates it encrypted and the first
+    /// user becomes its admin.
+    Add {
+        name: String,
+        /// steward, clinician or admin.
+        #[arg(long, default_value = "steward")]
+        role: String,
+    },
+    /// List accounts (admins).
+    List,
+    /// Disable an account: its password no longer opens the database (admins).
+    Disable {
+        name: String,
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// Change your own password (the new one from LOCALDX_NEW_PASSWORD or a prompt).
+    Passwd,
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+fn prompt_line(label: &str) -> Result<String> {
+    eprint!("{label}: ");
+    std::io::stderr().flush()?;
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+}
+
+fn prompt_password(label: &str) -> Result<String> {
+    if std::io::stdin().is_terminal() {
+        Ok(rpassword::prompt_password(format!("{label}: ")).context("reading the password")?)
+    } else {
+        prompt_line(label)
+    }
+}
+
+/// A new password: `LOCALDX_NEW_PASSWORD` (then `fallback`), else asked twice.
+fn new_password(label: &str, fallback: Option<&str>) -> Result<String> {
+    if let Some(p) = env("LOCALDX_NEW_PASSWORD").or_else(|| fallback.and_then(env)) {
+        return Ok(p);
+    }
+    let first = prompt_password(label)?;
+    if std::io::stdin().is_terminal() && prompt_password("again")? != first {
+        bail!("the passwords differ");
+    }
+    Ok(first)
+}
+
+/// The acting user's credentials: `LOCALDX_USER` / `LOCALDX_PASSWORD`, else prompts.
+pub fn credentials() -> Result<Credentials> {
+    let user = match env("LOCALDX_USER") {
+        Some(u) => u,
+        None => prompt_line("user")?,
+    };
+    let password = match env("LOCALDX_PASSWORD") {
+        Some(p) => p,
+        None => prompt_password(&format!("password for {user}"))?,
+    };
+    Ok(Credentials::new(user, password))
+}
+
+/// Opens the database: logs in when it is encrypted, else opens it plain (no accounts).
+pub fn open(db: &Path) -> Result<Api> {
+    if localdx_api::session::is_encrypted(db) {
+        Ok(Api::open(db, Some(&credentials()?))?)
+    } else {
+        Ok(Api::open(db, None)?)
+    }
+}
+
+#[derive(serde::Serialize)]
+struct InitOut {
+    database: String,
+    admin: String,
+    encrypted: bool,
+}
+
+fn init_as(ctx: &Context, admin: String, password: String) -> Result<()> {
+    let api = Api::init(&ctx.db, &Credentials::new(admin, password))?;
+    let out = InitOut { database: ctx.db.display().to_string(), admin: api.session().user, encrypted: true };
+    ctx.emit(&out, |o| {
+        println!("created encrypted database {} with admin {}", o.database, o.admin);
+        println!("its key file is {}.keys: keep both together, and back both up", o.database);
+    })
+}
+
+/// `localdx init`.
+pub fn init(ctx: &Context, args: InitArgs) -> Result<()> {
+    let admin = match args.admin.or_else(|| env("LOCALDX_USER")) {
+        Some(a) => a,
+        None => prompt_line("admin user name")?,
+    };
+    let password = match env("LOCALDX_PASSWORD") {
+        Some(p) => p,
+        None => new_password(&format!("new password for {admin}"), None)?,
+    };
+    init_as(ctx, admin, password)
+}
+
+fn print_users(users: &Vec<UserDto>) {
+    println!("{:<24} {:<10} {:<9} created", "name", "role", "status");
+    for u in users {
+        println!("{:<24} {:<10} {:<9} {} by {}", u.name, u.role.as_str(), if u.disabled { "disabled" } else { "active" }, u.created_at, u.created_by);
+    }
+}
+
+pub fn run(ctx: &Context, cmd: UserCommand) -> Result<()> {
+    match cmd {
+        UserCommand::Add { name, role } => {
+            if !ctx.db.exists() {
+                if role != "admin" {
+                    eprintln!("note: {} does not exist yet: {name} becomes its first user and admin", ctx.db.display());
+                }
+                let password = new_password(&format!("new password for {name}"), Some("LOCALDX_PASSWORD"))?;
+                return init_as(ctx, name, password);
+            }
+            let api = open(&ctx.db)?;
+            let password = new_password(&format!("new password for {name}"), None)?;
+            let user = api.add_user(&name, &role, &password)?;
+            ctx.emit(&user, |u| println!("added {} ({})", u.name, u.role.as_str()))
+        }
+        UserCommand::List => {
+            let users = open(&ctx.db)?.users()?;
+            ctx.emit(&users, print_users)
+        }
+        UserCommand::Disable { name, reason } => {
+            open(&ctx.db)?.disable_user(&name, &reason)?;
+            ctx.emit(&serde_json::json!({"disabled": name}), |_| println!("disabled {name}"))
+        }
+        UserCommand::Passwd => {
+            let api = open(&ctx.db)?;
+            let current = env("LOCALDX_PASSWORD").map(Ok).unwrap_or_else(|| prompt_password("current password"))?;
+            let new = new_password("new password", None)?;
+            api.change_password(&current, &new)?;
+            ctx.emit(&serde_json::json!({"changed": api.session().user}), |_| println!("password changed"))
+        }
+    }
+}

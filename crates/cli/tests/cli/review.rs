@@ -1,0 +1,88 @@
+//! The headless review workflow through the `localdx` binary on an encrypted database:
+//! init -> user add -> import -> review detect -> release refused -> review accept --all ->
+//! release -> export -> clinician refused raw text -> audit verify, with credentials from the
+//! environment; and no file the database wrote holds a patient's name in plain text.
+
+use serde_json::Value;
+use std::path::Path;
+use std::process::Command;
+
+const NAME: &str = "Zebulon Quackenbush";
+
+/// Runs `localdx --db DB --json ARGS` as `user` (password from the environment) and returns (exit
+/// success, parsed stdout).
+fn as_user(db: &Path, user: (&str, &str), new_password: Option<&str>, args: &[&str]) -> (bool, Value) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_localdx"));
+    cmd.arg("--db").arg(db).arg("--json").args(args).env("LOCALDX_USER", user.0).env("LOCALDX_PASSWORD", user.1).env_remove("LOCALDX_NEW_PASSWORD");
+    if let Some(p) = new_password {
+        cmd.env("LOCALDX_NEW_PASSWORD", p);
+    }
+    let out = cmd.output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let value = serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("{args:?}: stdout is not one JSON value ({e}): {stdout}\nstderr: {}", String::from_utf8_lossy(&out.stderr)));
+    (out.status.success(), value)
+}
+
+#[test]
+fn init_import_detect_accept_release_and_verify() {
+    let work = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let db = work.path().join("clinic.sqlite");
+    let (ada, sam, cleo) = (("ada", "ada-password-1"), ("sam", "sam-password-1"), ("cleo", "cleo-password-1"));
+
+    let (ok, v) = as_user(&db, ada, None, &["init"]);
+    assert!(ok && v["encrypted"] == true && v["admin"] == "ada", "{v}");
+    assert!(as_user(&db, ada, Some(sam.1), &["user", "add", "sam", "--role", "steward"]).0);
+    assert!(as_user(&db, ada, Some(cleo.1), &["user", "add", "cleo", "--role", "clinician"]).0);
+    let (ok, v) = as_user(&db, sam, Some("x-password-9"), &["user", "add", "eve", "--role", "admin"]);
+    assert!(!ok && v["error"]["code"] == "forbidden", "{v}");
+    let (ok, v) = as_user(&db, ("sam", "not-his-password"), None, &["datasets"]);
+    assert!(!ok && v["error"]["code"] == "unauthorized", "{v}");
+
+    let csv = data.path().join("notes.csv");
+    std::fs::write(
+        &csv,
+        format!("id,note,dx\n1,\"Seen by Dr. {NAME} on 10/18/2003, phone 617-555-0199.\",flu\n2,\"Follow-up with Dr. {NAME} on 11/02/2003.\",flu\n3,\"No complaints today.\",cold\n"),
+    )
+    .unwrap();
+    let (ok, v) = as_user(&db, sam, None, &["import", csv.to_str().unwrap(), "--text-column", "note", "--label-column", "dx"]);
+    assert!(ok, "{v}");
+    let id = v["dataset_id"].as_i64().unwrap().to_string();
+
+    let (ok, v) = as_user(&db, sam, None, &["review", "detect", &id]);
+    assert!(ok && v["spans"].as_u64().unwrap() >= 4, "{v}");
+    let (ok, v) = as_user(&db, sam, None, &["release", &id, "--strategy", "tag"]);
+    assert!(!ok && v["error"]["code"] == "blocked", "{v}");
+    let (ok, v) = as_user(&db, sam, None, &["review", "accept", &id]);
+    assert!(!ok, "--all or --type is required: {v}");
+    let (ok, v) = as_user(&db, sam, None, &["review", "accept", &id, "--all", "--spot-check", "2"]);
+    assert!(ok && v["openNotes"] == 0 && v["spotCheck"].as_array().unwrap().len() == 2, "{v}");
+
+    let (ok, v) = as_user(&db, sam, None, &["release", &id, "--strategy", "tag"]);
+    assert!(ok, "{v}");
+    let version = v["version_id"].as_i64().unwrap().to_string();
+    assert_eq!(v["records"], 3);
+
+    let out = data.path().join("release.jsonl");
+    let (ok, v) = as_user(&db, sam, None, &["export", &version, "--out", out.to_str().unwrap()]);
+    assert!(ok && v["records"] == 3, "{v}");
+    let exported = std::fs::read_to_string(&out).unwrap();
+    assert!(!exported.contains("Quackenbush") && exported.contains("[NAME]") && exported.contains("[DATE]"), "{exported}");
+
+    // The clinician cannot read raw text.
+    let (ok, v) = as_user(&db, cleo, None, &["dataset", "records", &id]);
+    assert!(!ok && v["error"]["code"] == "forbidden", "{v}");
+
+    let (ok, v) = as_user(&db, ada, None, &["audit", "verify"]);
+    assert!(ok && v["ok"] == true && v["entries"].as_u64().unwrap() >= 10, "{v}");
+    let (ok, v) = as_user(&db, ada, None, &["audit", "list", "--action", "review.bulk_accept"]);
+    assert!(ok && v[0]["actor"] == "sam", "{v}");
+
+    // Nothing the database wrote holds the name in plain text.
+    for entry in std::fs::read_dir(work.path()).unwrap() {
+        let path = entry.unwrap().path();
+        let bytes = std::fs::read(&path).unwrap();
+        assert!(!bytes.windows(11).any(|w| w == b"Quackenbush"), "{} holds the name", path.display());
+    }
+}
