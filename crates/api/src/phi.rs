@@ -27,6 +27,7 @@ impl From<PhiError> for ApiError {
     fn from(e: PhiError) -> Self {
         let code = match e {
             PhiError::Io { .. } => ErrorCode::NotFound,
+            PhiError::Random(_) => ErrorCode::Internal,
             _ => ErrorCode::InvalidInput,
         };
         ApiError::new(code, e.to_string())
@@ -244,19 +245,6 @@ pub fn evaluate_gold(config: &PhiConfig, path: &Path, format: &str, max_findings
     Ok(EvalReportDto::new(report, max_findings))
 }
 
-/// A fresh 32-byte secret from the operating system's randomness (via the standard library's
-/// randomly keyed hasher), hex-encoded.
-fn new_secret() -> String {
-    use std::hash::{BuildHasher, Hasher};
-    let mut out = String::with_capacity(64);
-    for i in 0..4u64 {
-        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-        h.write_u64(i);
-        out.push_str(&format!("{:016x}", h.finish()));
-    }
-    out
-}
-
 impl Api {
     /// The project's PHI configuration (defaults when none is stored).
     pub fn phi_config(&self) -> Result<PhiConfig> {
@@ -279,7 +267,7 @@ impl Api {
         let hex = match self.store.setting(SECRET_KEY)? {
             Some(s) => s,
             None => {
-                let s = new_secret();
+                let s = localdx_phi::redact::new_secret()?;
                 self.store.set_setting(SECRET_KEY, &s)?;
                 s
             }
