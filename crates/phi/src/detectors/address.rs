@@ -8,10 +8,12 @@ use crate::{Detection, Doc, EntityType};
 
 const NAME: &str = "address";
 
-const SUFFIX_FULL: &str = "street|avenue|road|boulevard|drive|lane|way|court|place|terrace|parkway|highway|circle|square|trail|crescent|close|row|alley|plaza|loop|pike|turnpike|route|walk|gardens|grove|heights|hill|park|ridge|view|mews";
+const SUFFIX_FULL: &str = "street|avenue|road|boulevard|drive|lane|way|court|place|terrace|parkway|highway|circle|square|trail|crescent|close|row|alley|plaza|loop|pike|turnpike|route|walk|gardens|grove|heights|hill|park|ridge|view|mews|squares|streets|extension|extensions|gateway|crossing|crossroad|junction|expressway|freeway|causeway|esplanade|promenade|quay|wharf|parade";
 const SUFFIX_ABBR: &str = "st|ave|rd|blvd|ln|pkwy|hwy";
-const EURO_PREFIX: &str = "via|viale|piazza|corso|largo|rua|avenida|av\\.|calle|carrer|rue|chemin|boulevard|ul\\.|ulica|al\\.|aleja|plac|ulitsa|strada|calea";
-const EURO_SUFFIX: &str = "strasse|straße|str\\.|gasse|allee|platz|vej|gade|gatan|vägen|katu|kuja|laan|straat|gracht|plein|utca|út|ulice|vegur|gata|veien";
+const EURO_PREFIX: &str = "via|viale|piazza|piazzetta|corso|largo|rua|rúa|avenida|avda\\.|av\\.|av|avenue|calle|carrer|rue|chemin|boulevard|ul\\.|ulica|al\\.|aleja|plac|ulitsa|strada|calea|paseo|praça|travessa|estrada|quadra|carrera|camino|passeig|plaza|avinguda|rambla|bulevar|prospekt|c/";
+const EURO_SUFFIX: &str = "strasse|straße|str\\.|gasse|allee|platz|vej|gade|gatan|vägen|väg|katu|kuja|tie|laan|straat|gracht|plein|utca|út|útja|ulice|vegur|gata|gate|veien|vei|veg|vegen|tee|stræti|braut|weg|dreef|steeg|kade|hove|tänav|iela|cesta";
+/// Particles inside a European street name ("Rue de la Gare", "Paseo del Atlántico").
+const PARTICLES: &str = "de|do|da|dos|das|del|della|dei|di|du|des|la|le|les|el|al|e|y|van|der|den|von";
 
 pub struct AddressDetector {
     us: Pattern,
@@ -21,6 +23,11 @@ pub struct AddressDetector {
     po_box: Pattern,
     label: Pattern,
     number_name_number: Pattern,
+    number_prefix_name: Pattern,
+    hungarian: Pattern,
+    military: Pattern,
+    ship: Pattern,
+    corner: Pattern,
 }
 
 impl AddressDetector {
@@ -32,7 +39,17 @@ impl AddressDetector {
                 &format!(r"(?i)(?-u:\b)\d{{1,6}}[A-Za-z]?\s+((?:[NSEW]\.?\s+)?(?:[A-Za-zÀ-ÿ'.-]+\s+){{1,3}}?)((?:{SUFFIX_FULL})(?-u:\b)|(?:{SUFFIX_ABBR})(?-u:\b)\.?){unit}"),
                 0.8,
             ),
-            euro_prefix: Pattern::new("street_prefix_name_number", &format!(r"(?-u:\b)(?i:{EURO_PREFIX})\s+(?:\p{{Lu}}\p{{Ll}}[\p{{L}}'.-]*\s+){{1,4}}\d{{1,5}}[A-Za-z]?(?-u:\b){unit}"), 0.75),
+            euro_prefix: Pattern::new("street_prefix_name_number", &format!(r"(?-u:\b)(?i:{EURO_PREFIX})\s+(?:(?:\p{{Lu}}\p{{Ll}}[\p{{L}}'.-]*|{PARTICLES})\s+){{1,5}}\d{{1,5}}[A-Za-z]?(?-u:\b){unit}"), 0.75),
+            // a house number, a street word before the name, the name: "29 Rue de Tanger", "69 Av Sidi Lakhmi"
+            number_prefix_name: Pattern::new("number_prefix_name", &format!(r"(?-u:\b)\d{{1,6}}\s+(?i:{EURO_PREFIX})\s+(?:(?:{PARTICLES})\s+){{0,2}}\p{{Lu}}[\p{{L}}'.-]*(?:\s+(?:(?:{PARTICLES})\s+)?\p{{Lu}}[\p{{L}}'.-]*){{0,3}}(?:\s+\d{{1,5}}[A-Za-z]?(?-u:\b))?{unit}"), 0.75),
+            // Hungarian: "Kálmán Imre u. 12.", "Árpád fejedelem útja 62.", "Belgrád rkp. 18."
+            hungarian: Pattern::new("hungarian_street", r"\b\p{Lu}[\p{L}-]+(?:\s+\p{L}[\p{L}-]+)?\s+(?:u\.|út|útja|utca|tér|rkp\.|krt\.|körút|sor)\s+\d{1,4}\.?", 0.75),
+            // military mail: "PSC 0413, Box 8144 APO AA 42323", "Unit 4719 Box 7394 DPO AP 70942"
+            military: Pattern::new("military_address", r"(?i)(?-u:\b)(?:psc|unit|cmr)\s+\d{3,5},?\s+box\s+\d{3,5}(?:\s+[adf]po\s+a[aep]\s+\d{5})?(?-u:\b)", 0.85),
+            // a ship's mail: "USNS Møller FPO AA 85844"
+            ship: Pattern::new("ship_address", r"(?i)(?-u:\b)(?:usns|usnv|uss|uscgc)\s+[\p{L}'-]+(?:\s+[\p{L}'-]+)?\s+fpo\s+a[aep]\s+\d{5}(?-u:\b)", 0.85),
+            // an intersection: "the corner of Östbygatan 14 and Sigurmundsson Greens"
+            corner: Pattern::new("street_corner", r"(?i)(?-u:\b)the\s+corner\s+of\s+[^\n?!;]{3,60}?\s+and\s+[\p{L}\d'-]+(?:\s+\p{Lu}[\p{L}\d'-]*){0,2}(?:\s+(?:st|ave|rd|str)\.)?", 0.8),
             euro_suffix: Pattern::new("street_name_suffix_number", &format!(r"(?-u:\b)(?:\p{{Lu}}[\p{{L}}'-]*\s+){{0,2}}(?:\p{{Lu}}[\p{{L}}'-]*)?(?i:{EURO_SUFFIX})\s+\d{{1,5}}[A-Za-z]?(?-u:\b){unit}"), 0.75),
             unit: Pattern::new("apartment_or_suite", r"(?i)(?-u:\b)(?:apt|apartment|suite|ste)\.?\s*#?\s*\d{1,5}[A-Za-z]?(?-u:\b)", 0.6),
             po_box: Pattern::new("po_box", r"(?i)(?-u:\b)(?:p\.?\s*o\.?\s*box|post\s+office\s+box|box)\s+\d{1,6}(?-u:\b)", 0.6),
@@ -82,6 +99,19 @@ impl Detector for AddressDetector {
             if !doc.cased {
                 continue;
             }
+            for (span, _) in p.spans(text) {
+                out.push(Detection::new(span, EntityType::Address, p.score, NAME, p.name));
+            }
+        }
+        for p in [&self.number_prefix_name, &self.hungarian] {
+            if !doc.cased {
+                continue;
+            }
+            for (span, _) in p.spans(text) {
+                out.push(Detection::new(span, EntityType::Address, p.score, NAME, p.name));
+            }
+        }
+        for p in [&self.military, &self.ship, &self.corner] {
             for (span, _) in p.spans(text) {
                 out.push(Detection::new(span, EntityType::Address, p.score, NAME, p.name));
             }
@@ -140,7 +170,18 @@ mod tests {
         check("Our offices are at Via Roma 131", &["Via Roma 131"]);
         check("Name: X\nAddress:     6750 Koskikatu 25 Apt. 864\nZIP", &["6750 Koskikatu 25 Apt. 864"]);
         check("send to P.O. Box 1234", &["P.O. Box 1234"]);
-        // negative rows: doses, drips, measurements
+        check("drops you off at 29 Rue de Tanger today", &["29 Rue de Tanger"]);
+        check("We meet at Paseo del Atlántico 81 now", &["Paseo del Atlántico 81"]);
+        check("The title refers to Árpád fejedelem útja 3. street", &["Árpád fejedelem útja 3."]);
+        check("send it to PSC 0413, Box 8144 APO AA 42323 soon", &["PSC 0413, Box 8144 APO AA 42323"]);
+        check("unit 1009 box 0219 dpo ap 51065", &["unit 1009 box 0219 dpo ap 51065"]);
+        check("located at USNS Møller FPO AA 85844", &["USNS Møller FPO AA 85844"]);
+        check("it is the corner of Östbygatan 14 and Sigurmundsson Greens", &["the corner of Östbygatan 14 and Sigurmundsson Greens"]);
+        check("off at 2224 Trenerys gate 232 today", &["2224 Trenerys gate 232"]);
+        // negative rows: doses, drips, measurements, a unit number, a corner without a street
+        check("moved to unit 5 today", &[]);
+        check("pt in the corner of the room", &[]);
+        check("GIVEN VIA NGT 100 CC", &[]);
         check("gave 5 mg iv at 2 pm", &[]);
         check("2 L NC sats 95", &[]);
         check("1 st degree av block", &[]);

@@ -42,6 +42,31 @@ fn is_relation(w: &str) -> bool {
     )
 }
 
+/// Words right before a name that say a person follows (the word, or the two words before).
+fn person_cue_before(prev: &str, prev2: &str) -> Option<&'static str> {
+    let cue = match prev {
+        "hi" | "hello" | "hey" | "dear" | "thanks" | "starring" | "says" | "said" | "docter" | "doctor" | "dr" | "lic" | "licsw" => prev,
+        "me" if matches!(prev2, "call" | "calls" | "called") => "call me",
+        "him" | "her" if matches!(prev2, "named" | "call" | "calls" | "called") => "named",
+        "with" if matches!(prev2, "consult" | "spoke" | "speak" | "met" | "meeting" | "talked" | "made") => "with",
+        "to" if matches!(prev2, "speak" | "spoke" | "talk" | "talked" | "married") => "to",
+        _ => return None,
+    };
+    ["hi", "hello", "hey", "dear", "thanks", "starring", "says", "said", "docter", "doctor", "dr", "lic", "licsw", "call me", "named", "with", "to"]
+        .into_iter()
+        .find(|c| *c == cue)
+}
+
+/// Verbs that, right after a capitalised word in a cased note, say the word names a person.
+fn person_verb_after(w: &str) -> bool {
+    matches!(
+        w,
+        "shouted" | "spent" | "began" | "listed" | "said" | "says" | "told" | "asked" | "wrote" | "replied" | "answered"
+            | "smiled" | "laughed" | "whispered" | "cried" | "explained" | "phoned" | "visited" | "married" | "divorced"
+            | "lives" | "lived"
+    )
+}
+
 /// Months and weekdays are first names too ("June", "May") but the date detector owns them.
 fn is_calendar_word(w: &str) -> bool {
     matches!(
@@ -176,7 +201,9 @@ impl Scan<'_, '_> {
         if is_eponym(w) || g.is_common(w) || g.is_clinical(w) {
             return if lower_in_cased { Fit::No } else { Fit::Cued };
         }
-        let known = g.is_first(w) || g.is_last(w);
+        // the international lists only where capitals carry information: in capitals-only notes
+        // their many short foreign names would turn abbreviations into names
+        let known = g.is_first(w) || g.is_last(w) || doc.cased && (g.intl_first.contains(w) || g.intl_last.contains(w));
         if lower_in_cased {
             return Fit::Unknown;
         }
@@ -367,12 +394,36 @@ impl Detector for NameDetector {
             if matches!(doc.lower(j), "is" | "was") {
                 j += 1;
             }
-            let gap_ok = doc.text[doc.tokens[i].span.end..doc.tokens[j.min(n - 1)].span.start].chars().all(|c| c.is_whitespace() || ":?-=".contains(c));
+            let gap_ok = j < n && (i + 1..=j).all(|k| doc.gap_before(k).chars().all(|c| c.is_whitespace() || ":?-=".contains(c)));
             if j < n && gap_ok && doc.tokens[j].alpha && s.fit(j) >= Fit::Cued && (doc.capitalised(j) || !doc.cased) {
                 let end = s.extend(j, 3, Fit::Unknown);
                 let mut d = Detection::new(span(j, end), EntityType::Name, 0.85, NAME, "name_label");
                 d = d.with_context("name", 0.0);
                 out.push(d);
+            }
+        }
+
+        // 8. a person cue before: "call me Antti", "Hi Vinicio,", "says Bergqvist.", "starring Holinka",
+        //    "maiden name is Clark", "docter Sullivan"; or a person's verb after a capitalised word
+        //    in a cased note: "Mehrudin shouted", "Alvir spent a year", "Järvilehto began writing"
+        for i in 0..n {
+            let w = doc.lower(i);
+            let prev = if i >= 1 { doc.lower(i - 1) } else { "" };
+            let cue = person_cue_before(prev, if i >= 2 { doc.lower(i - 2) } else { "" });
+            let gap_ok = i >= 1 && matches!(doc.gap_before(i), " " | ", " | ": ");
+            if cue.is_some() && gap_ok && doc.tokens[i].alpha && w.chars().count() >= 2 {
+                let f = s.fit(i);
+                let shaped = if doc.cased { doc.tokens[i].title } else { f >= Fit::Unknown || s.g.is_any_name(w) };
+                if shaped && (f >= Fit::Unknown || f == Fit::Cued && s.g.is_any_first(w)) {
+                    let end = s.extend(i, 3, Fit::Unknown);
+                    emit(out, i, end, 0.75, "cue_before_name", cue);
+                }
+            }
+            if doc.cased && i + 1 < n && doc.tokens[i].title && doc.gap_after(i) == " " && person_verb_after(doc.lower(i + 1)) {
+                let f = s.fit(i);
+                if f >= Fit::Unknown && w.chars().count() >= 3 {
+                    emit(out, i, i + 1, 0.7, "name_before_verb", Some(doc.lower(i + 1)));
+                }
             }
         }
 
