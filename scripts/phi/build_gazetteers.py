@@ -167,8 +167,11 @@ def main():
             intl_first.update(words_of(getattr(provider, attr, ())))
         for attr in ("last_names", "last_names_male", "last_names_female", "last_names_nonbinary"):
             intl_last.update(words_of(getattr(provider, attr, ())))
-    write("intl_first_names.txt", sorted(intl_first - census_first))
-    write("intl_surnames.txt", sorted(intl_last - census_last - intl_first - census_first))
+    # words that are frequent in English ("the", "van", "son") are no names on their own
+    def rare_in_english(w):
+        return zipf_frequency(w, "en") < 4.0
+    write("intl_first_names.txt", sorted(w for w in intl_first - census_first if rare_in_english(w)))
+    write("intl_surnames.txt", sorted(w for w in intl_last - census_last - intl_first - census_first if rare_in_english(w)))
 
     # Places a street address or a "lives in" cue may name: cities and towns of the world with 5,000+
     # inhabitants (GeoNames, names as written and in ASCII), minus the US cities already listed.

@@ -32,14 +32,22 @@ fn token_range(doc: &Doc, span: Span) -> (usize, usize) {
 fn namelike(doc: &Doc, g: &Gazetteers, i: usize) -> bool {
     let t = &doc.tokens[i];
     let w = doc.lower(i);
-    if !t.alpha || w.chars().count() < 2 || is_stopword(w) || name::is_clinical_abbreviation(w) || name::is_eponym(w) || g.is_clinical(w) {
+    if !t.alpha || w.chars().count() < 2 || is_stopword(w) || name::is_clinical_abbreviation(w) || name::is_eponym(w) {
+        return false;
+    }
+    if name::is_credential(w) || name::is_relation(w) || name::is_title(w) {
+        return false;
+    }
+    // a clinical word that is also a surname ("Barrett", "Graves") only when capitalised in a cased note
+    if g.is_clinical(w) && !(doc.cased && t.title && g.is_any_name(w)) {
         return false;
     }
     if doc.cased {
         // in a cased note a name is capitalised, and common words need a name list
         t.title && (!g.is_common(w) || g.is_any_name(w))
     } else {
-        w.chars().count() >= 3 && (!g.is_common(w) || g.is_any_first(w))
+        // without case: a first name, or an unknown word of four letters or more ("RSC" is no name)
+        g.is_first(w) && !g.is_clinical(w) || !g.is_common(w) && !g.is_clinical(w) && w.chars().count() >= 4
     }
 }
 
@@ -78,12 +86,15 @@ pub fn complete(doc: &Doc, mut dets: Vec<Detection>) -> Vec<Detection> {
     }
     let mut covered = vec![false; n];
     let mut name_tok = vec![false; n];
+    // a name found with a strong cue (a title, a relation word, a name list) may be repeated
+    let mut strong = vec![false; n];
     for d in &dets {
         let (a, b) = token_range(doc, d.span);
         for k in a..b.min(n) {
             covered[k] = true;
             if d.entity == EntityType::Name {
                 name_tok[k] = true;
+                strong[k] = d.score >= 0.75;
             }
         }
     }
@@ -110,6 +121,33 @@ pub fn complete(doc: &Doc, mut dets: Vec<Detection>) -> Vec<Detection> {
         }
     }
 
+    // 1b. a list of capitalised words in a cased note, none a place, one at least on a name list:
+    //     "founders: Monjeau, Graves and Reed", "Kadiev and Adams were precision engineers"
+    if doc.cased {
+        let mut i = 0;
+        while i < n {
+            let mut items = vec![i];
+            while let Some(j) = joined_after(doc, *items.last().unwrap_or(&i)) {
+                if !namelike(doc, g, j) || place_word(g, doc, j) || doc.gap_before(j).contains('\n') {
+                    break;
+                }
+                items.push(j);
+            }
+            let listed = items.len() >= 2 && namelike(doc, g, i) && !place_word(g, doc, i) && items.iter().any(|&k| g.is_any_name(doc.lower(k)));
+            // one word in a list is not a name list ("Lasix, Heparin and Coumadin" is caught as clinical)
+            if listed && items.iter().all(|&k| !covered[k] || name_tok[k]) {
+                for &k in &items {
+                    if !covered[k] {
+                        add(&mut added, doc, k, k + 1, EntityType::Name, 0.65, "name_list");
+                        covered[k] = true;
+                        name_tok[k] = true;
+                    }
+                }
+            }
+            i = items.last().map_or(i + 1, |&k| k + 1).max(i + 1);
+        }
+    }
+
     // 2. a middle initial and the surname after it: "Szabina J Gelencsér", "Kate M. Begum"
     if doc.cased {
         for i in 0..n.saturating_sub(2) {
@@ -129,7 +167,8 @@ pub fn complete(doc: &Doc, mut dets: Vec<Detection>) -> Vec<Detection> {
     let mut names: HashSet<&str> = HashSet::new();
     for i in 0..n {
         let w = doc.lower(i);
-        if name_tok[i] && w.chars().count() >= 3 && namelike(doc, g, i) && !g.is_common(w) {
+        let vouched = strong[i] || g.is_any_name(w);
+        if name_tok[i] && vouched && w.chars().count() >= 3 && namelike(doc, g, i) && !g.is_common(w) && !g.is_clinical(w) && !place_word(g, doc, i) {
             names.insert(w);
         }
     }
@@ -178,9 +217,11 @@ fn unit_word(w: &str) -> bool {
     matches!(w, "apt" | "apartment" | "suite" | "ste" | "unit" | "box" | "floor" | "fl" | "room" | "rm" | "bldg" | "building")
 }
 
+/// Whether token `i` is by itself a city, country, state or county name (one-word entries only).
 fn place_word(g: &Gazetteers, doc: &Doc, i: usize) -> bool {
     let w = doc.lower(i);
-    g.cities.contains_key(w) || g.world_cities.contains_key(w) || g.countries.contains_key(w) || g.states.contains_key(w) || g.state_abbrs.contains(w) || g.counties.contains_key(w)
+    let one = |m: &std::collections::HashMap<&'static str, Vec<Vec<&'static str>>>| m.get(w).is_some_and(|v| v.iter().any(|p| p.len() == 1));
+    one(&g.cities) || one(&g.world_cities) || one(&g.countries) || one(&g.states) || g.state_abbrs.contains(w) || one(&g.counties)
 }
 
 /// The token index after the tail of an address whose last token is `last`.
@@ -258,7 +299,11 @@ mod tests {
         check("She lives at 6750 Koskikatu 25 Apt. 864 Artilleros , CO  Uruguay 64677", &[("6750 Koskikatu 25 Apt. 864 Artilleros , CO  Uruguay 64677", Address)]);
         check("She lives at 9554 62 Rue Gafsa 12, Toronto, ON 82269 now.", &[("9554 62 Rue Gafsa 12, Toronto, ON 82269", Address)]);
         // negative rows: no list without a name, no tail past a sentence or a label, no clinical words
+        check("our 3 founders: Vizirov, Barrett and Jones.", &[("Vizirov", Name), ("Barrett", Name), ("Jones", Name)]);
         check("Lasix and Heparin were given", &[]);
+        check("Lasix, Heparin and Coumadin were given", &[]);
+        check("DAN A. FORMAN-LYONS, RRT", &[("DAN A. FORMAN-LYONS", Name)]);
+        check("his son, bill, called twice", &[("bill", Name)]);
         check("Dr. Marder and team rounded", &[("Marder", Name)]);
         check("lives at 19 Clover St. in town", &[("19 Clover St.", Address)]);
         check("Our office is at Via Roma 131 Mobile: none", &[("Via Roma 131", Address)]);

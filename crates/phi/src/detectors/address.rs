@@ -12,6 +12,9 @@ const SUFFIX_FULL: &str = "street|avenue|road|boulevard|drive|lane|way|court|pla
 const SUFFIX_ABBR: &str = "st|ave|rd|blvd|ln|pkwy|hwy";
 const EURO_PREFIX: &str = "via|viale|piazza|piazzetta|corso|largo|rua|rúa|avenida|avda\\.|av\\.|av|avenue|calle|carrer|rue|chemin|boulevard|ul\\.|ulica|al\\.|aleja|plac|ulitsa|strada|calea|paseo|praça|travessa|estrada|quadra|carrera|camino|passeig|plaza|avinguda|rambla|bulevar|prospekt|c/";
 const EURO_SUFFIX: &str = "strasse|straße|str\\.|gasse|allee|platz|vej|gade|gatan|vägen|väg|katu|kuja|tie|laan|straat|gracht|plein|utca|út|útja|ulice|vegur|gata|gate|veien|vei|veg|vegen|tee|stræti|braut|weg|dreef|steeg|kade|hove|tänav|iela|cesta";
+/// Street words written after a house number ("29 Rue de Tanger"); not "via", "av", "al." which
+/// are clinical shorthand too ("60 via NBP").
+const NUMBER_PREFIX: &str = "viale|piazza|piazzetta|corso|largo|rua|rúa|avenida|avda\\.|avenue|calle|carrer|rue|chemin|boulevard|ulica|aleja|plac|ulitsa|strada|calea|paseo|praça|travessa|estrada|quadra|carrera|camino|passeig|plaza|avinguda|rambla|bulevar|prospekt";
 /// Particles inside a European street name ("Rue de la Gare", "Paseo del Atlántico").
 const PARTICLES: &str = "de|do|da|dos|das|del|della|dei|di|du|des|la|le|les|el|al|e|y|van|der|den|von";
 
@@ -41,7 +44,7 @@ impl AddressDetector {
             ),
             euro_prefix: Pattern::new("street_prefix_name_number", &format!(r"(?-u:\b)(?i:{EURO_PREFIX})\s+(?:(?:\p{{Lu}}\p{{Ll}}[\p{{L}}'.-]*|{PARTICLES})\s+){{1,5}}\d{{1,5}}[A-Za-z]?(?-u:\b){unit}"), 0.75),
             // a house number, a street word before the name, the name: "29 Rue de Tanger", "69 Av Sidi Lakhmi"
-            number_prefix_name: Pattern::new("number_prefix_name", &format!(r"(?-u:\b)\d{{1,6}}\s+(?i:{EURO_PREFIX})\s+(?:(?:{PARTICLES})\s+){{0,2}}\p{{Lu}}[\p{{L}}'.-]*(?:\s+(?:(?:{PARTICLES})\s+)?\p{{Lu}}[\p{{L}}'.-]*){{0,3}}(?:\s+\d{{1,5}}[A-Za-z]?(?-u:\b))?{unit}"), 0.75),
+            number_prefix_name: Pattern::new("number_prefix_name", &format!(r"(?-u:\b)\d{{1,6}}\s+(?i:{NUMBER_PREFIX})\s+(?:(?:{PARTICLES})\s+){{0,2}}\p{{Lu}}[\p{{L}}'.-]*(?:\s+(?:(?:{PARTICLES})\s+)?\p{{Lu}}[\p{{L}}'.-]*){{0,3}}(?:\s+\d{{1,5}}[A-Za-z]?(?-u:\b))?{unit}"), 0.75),
             // Hungarian: "Kálmán Imre u. 12.", "Árpád fejedelem útja 62.", "Belgrád rkp. 18."
             hungarian: Pattern::new("hungarian_street", r"\b\p{Lu}[\p{L}-]+(?:\s+\p{L}[\p{L}-]+)?\s+(?:u\.|út|útja|utca|tér|rkp\.|krt\.|körút|sor)\s+\d{1,4}\.?", 0.75),
             // military mail: "PSC 0413, Box 8144 APO AA 42323", "Unit 4719 Box 7394 DPO AP 70942"
@@ -182,6 +185,7 @@ mod tests {
         check("moved to unit 5 today", &[]);
         check("pt in the corner of the room", &[]);
         check("GIVEN VIA NGT 100 CC", &[]);
+        check("BP 82-116/30-60 via NBP. HR 90's NSR", &[]);
         check("gave 5 mg iv at 2 pm", &[]);
         check("2 L NC sats 95", &[]);
         check("1 st degree av block", &[]);

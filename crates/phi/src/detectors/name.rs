@@ -11,7 +11,7 @@ use localdx_span::Span;
 
 const NAME: &str = "name";
 
-fn is_title(w: &str) -> bool {
+pub(crate) fn is_title(w: &str) -> bool {
     matches!(w, "dr" | "drs" | "doctor" | "doctors" | "mr" | "mrs" | "ms" | "miss" | "mister" | "prof" | "professor" | "mx" | "madam" | "mme" | "mlle")
 }
 
@@ -25,11 +25,11 @@ fn is_role(w: &str) -> bool {
     )
 }
 
-fn is_credential(w: &str) -> bool {
+pub(crate) fn is_credential(w: &str) -> bool {
     matches!(w, "rn" | "md" | "rrt" | "crt" | "np" | "crna" | "lpn" | "phd" | "dds" | "dmd" | "msw" | "licsw" | "lcsw" | "bsn" | "aprn" | "cns" | "pac" | "slp" | "facs" | "facc" | "mph" | "jr" | "sr" | "iii")
 }
 
-fn is_relation(w: &str) -> bool {
+pub(crate) fn is_relation(w: &str) -> bool {
     matches!(
         w,
         "son" | "sons" | "daughter" | "daughters" | "dtr" | "dau" | "husband" | "wife" | "spouse" | "sister" | "sisters"
@@ -65,6 +65,11 @@ fn person_verb_after(w: &str) -> bool {
             | "smiled" | "laughed" | "whispered" | "cried" | "explained" | "phoned" | "visited" | "married" | "divorced"
             | "lives" | "lived"
     )
+}
+
+/// Two words after a capitalised word that say it names a person: "Tomomi is from", "Ari is very".
+fn person_bigram_after(a: &str, b: &str) -> bool {
+    matches!((a, b), ("is", "from") | ("was", "from") | ("had", "given") | ("will", "be") | ("is", "very") | ("has", "been"))
 }
 
 /// Months and weekdays are first names too ("June", "May") but the date detector owns them.
@@ -419,10 +424,51 @@ impl Detector for NameDetector {
                     emit(out, i, end, 0.75, "cue_before_name", cue);
                 }
             }
-            if doc.cased && i + 1 < n && doc.tokens[i].title && doc.gap_after(i) == " " && person_verb_after(doc.lower(i + 1)) {
+            let verb = i + 1 < n && (person_verb_after(doc.lower(i + 1)) || i + 2 < n && person_bigram_after(doc.lower(i + 1), doc.lower(i + 2)));
+            if doc.cased && verb && doc.tokens[i].title && doc.gap_after(i) == " " {
                 let f = s.fit(i);
-                if f >= Fit::Unknown && w.chars().count() >= 3 {
+                if (f >= Fit::Unknown || f == Fit::Cued && s.g.is_any_name(w) && !s.g.is_clinical(w)) && w.chars().count() >= 3 {
                     emit(out, i, i + 1, 0.7, "name_before_verb", Some(doc.lower(i + 1)));
+                }
+            }
+        }
+
+        // 9. first name, middle initial without a full stop, surname: "Mijail C Adomo", "codey m ross"
+        for i in 0..n.saturating_sub(2) {
+            let mid = doc.word(i + 1).chars().count() == 1 && doc.tokens[i + 1].alpha && (doc.tokens[i + 1].upper || !doc.cased);
+            if !mid || doc.gap_after(i) != " " || doc.gap_after(i + 1) != " " || doc.lower(i + 1) == "a" && !doc.cased {
+                continue;
+            }
+            let part = |k: usize| {
+                let wk = doc.lower(k);
+                doc.tokens[k].alpha && wk.chars().count() >= 2 && (!doc.cased || doc.tokens[k].title) && !is_stopword(wk) && !s.g.is_clinical(wk) && !is_eponym(wk) && !is_clinical_abbreviation(wk) && (!s.g.is_common(wk) || s.g.is_any_name(wk))
+            };
+            let (wa, wb) = (doc.lower(i), doc.lower(i + 2));
+            let shape = doc.cased && !s.g.is_common(wa) && !s.g.is_common(wb);
+            // without case a single letter is mostly an abbreviation ("KEEP R SIDE DOWN", "BP TOL C SYS"):
+            // there both words must be names and no common words
+            let listed = if doc.cased {
+                s.g.is_any_first(wa) || s.g.is_any_name(wb) || shape
+            } else {
+                s.g.is_first(wa) && s.g.is_last(wb) && !s.g.is_common(wa) && !s.g.is_common(wb)
+            };
+            if part(i) && part(i + 2) && listed {
+                emit(out, i, i + 3, 0.75, "first_initial_last", None);
+            }
+        }
+
+        // 10. a speaker's name before a colon in a cased note: "Halldór: What a wife.", "Koppány: \"Who"
+        if doc.cased {
+            for i in 0..n {
+                let gap_after = doc.gap_after(i);
+                let quoted = gap_after.starts_with(":\"") || gap_after.starts_with(": \"") || gap_after.starts_with(":\u{201c}");
+                if !(gap_after.starts_with(": ") || quoted) || !(i == 0 || doc.starts_sentence(i) || doc.gap_before(i).contains(". ")) {
+                    continue;
+                }
+                let w = doc.lower(i);
+                let f = s.fit(i);
+                if doc.tokens[i].title && f >= Fit::Unknown && (s.g.is_any_name(w) || quoted) && w.chars().count() >= 3 {
+                    emit(out, i, i + 1, 0.7, "speaker_label", None);
                 }
             }
         }
@@ -464,8 +510,8 @@ impl Detector for NameDetector {
                 i += 1;
                 continue;
             }
-            let first = s.g.is_first(w);
-            let last = s.g.is_last(w);
+            let first = s.g.is_first(w) || doc.cased && s.g.intl_first.contains(w);
+            let last = s.g.is_last(w) || doc.cased && s.g.intl_last.contains(w);
             let end = if first { s.extend(i, 3, Fit::Unknown) } else { s.extend(i, 3, Fit::Likely) };
             let score = if end - i >= 2 && (first || last) {
                 0.75
@@ -517,7 +563,22 @@ mod tests {
         check("LINDSEY CARDARELLI CALLED TO BEDSIDE", &["LINDSEY CARDARELLI"]);
         check("PER SON DAVID, THERE IS ANOTHER", &["DAVID"]);
         check("The patient met with Angela Lundström today", &["Angela Lundström"]);
+        check("Have you been to a Ravil G Yefimov concert?", &["Ravil G Yefimov"]);
+        check("the maria t lopez version", &["maria t lopez"]);
+        check("KEEP R SIDE DOWN, HOME C HUSBAND, BREAST MASS W LUNG NODULES", &[]);
+        check("Halldór: What a wife.", &["Halldór"]);
+        check("Mehrudin shouted at them", &["Mehrudin"]);
+        check("Tomomi is from Xignite", &["Tomomi"]);
+        check("Sometimes people call me Csanád", &["Csanád"]);
+        check("Hi Vinicio, I am writing", &["Vinicio"]);
+        check("My name is Rubija", &["Rubija"]);
+        check("will consult with patty hoeller re skin care", &["patty hoeller"]);
+        check("Why is Katrine so impulsive?", &["Katrine"]);
         // negative rows: eponyms, clinical words, common words, places, months
+        check("Plan: Continue lasix. Neuro: Intact", &[]);
+        check("Heparin is from the pharmacy", &[]);
+        check("spoke with team about plan", &[]);
+        check("grade A murmur heard", &[]);
         check("FOLEY CATHETER IN PLACE, PARKINSON DISEASE", &[]);
         check("APGAR 8 AND 9", &[]);
         check("SON WILL CALL IN AM", &[]);
