@@ -74,6 +74,8 @@ pub struct DateDetector {
     month_year_numeric: Regex,
     ordinal_day: Regex,
     history_year: Regex,
+    weekday: Regex,
+    cued_year: Regex,
 }
 
 impl DateDetector {
@@ -91,6 +93,10 @@ impl DateDetector {
             apos_year: r(r"(?:^|[^\w'])'(\d\d)(?-u:\b)"),
             month_year_numeric: r(r"(?-u:\b)(\d{1,2})/(\d{2})(?-u:\b)"),
             ordinal_day: r(r"(?i)(?-u:\b)(?:on|the|of)\s+(\d{1,2}(?:st|nd|rd|th))(?:$|\s*[.,;)]|\s+(?:of|at|and|in)(?-u:\b))"),
+            // a weekday named as the day of an event: "on Tuesday morning", "meet Monday at", "last Friday"
+            weekday: r(r"(?i)(?-u:\b)(?:(?:on|last|next|this|since|until|by|from|meet|every)\s+(monday|tuesday|wednesday|thursday|friday|saturday|sunday)|(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\s+(?:morning|afternoon|evening|night|am|pm)|(monday|tuesday|wednesday|thursday|friday|saturday|sunday),\s+(?:the\s+)?\d)(?-u:\b)"),
+            // a year named as the time of an event: "During 2017,", "knows it is 2020"
+            cued_year: r(r"(?i)(?-u:\b)(?:during|since|until|in\s+early|in\s+late|it\s+is|it's|year)\s+((?:19|20)\d\d)(?-u:\b)"),
             history_year: r(r"(?i)(?-u:\b)(?:mi|cabg|cva|avr|mvr|ptca|pci|stent|tia|chole|cholecystectomy|appendectomy|appy|hysterectomy|tah|bso|dx|diagnosed|surgery|repair|nephrectomy|mastectomy|lobectomy|turp|redo|ca)\s+(?:in\s+)?(\d\d)(?-u:\b)"),
         }
     }
@@ -281,6 +287,18 @@ impl Detector for DateDetector {
             let g = c.get(1).expect("group 1");
             push(out, g.start(), g.end(), 0.7, "apostrophe_year");
         }
+        for c in self.weekday.captures_iter(text) {
+            if let Some(g) = c.get(1).or_else(|| c.get(2)).or_else(|| c.get(3)) {
+                push(out, g.start(), g.end(), 0.6, "weekday");
+            }
+        }
+        for c in self.cued_year.captures_iter(text) {
+            let g = c.get(1).expect("group 1");
+            let (_, a, a2) = around(text, g.start(), g.end());
+            if !(matches!(a, b'/' | b':' | b'%' | b'-') || a == b'.' && a2.is_ascii_digit()) {
+                push(out, g.start(), g.end(), 0.6, "cued_year");
+            }
+        }
         for c in self.history_year.captures_iter(text) {
             let g = c.get(1).expect("group 1");
             let (_, a, a2) = around(text, g.start(), g.end());
@@ -322,7 +340,13 @@ mod tests {
         check("CABG 81, MVR", &["81"]);
         check("HX MI IN 1980S", &["1980S"]);
         check("planned for November", &["November"]);
-        // negative rows: measurements, times, invalid calendars
+        check("Mr. Leiva flew to LEPPEN on Tuesday morning.", &["Tuesday"]);
+        check("We'll meet Monday at noon", &["Monday"]);
+        check("During 2017, the group invested", &["2017"]);
+        check("Orientation knows it is 2020, not sure", &["2020"]);
+        // negative rows: weekdays and years without an event cue, times
+        check("Monday clinic is closed", &[]);
+        check("since 1500 hrs stable", &[]);
         check("2/6 murmur heard", &[]);
         check("strength 5/5 all ext", &[]);
         check("BP 120/80 HR 81", &[]);
