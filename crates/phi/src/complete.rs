@@ -182,7 +182,9 @@ pub fn complete(doc: &Doc, mut dets: Vec<Detection>) -> Vec<Detection> {
     }
 
     // 4. street addresses: the rest of the address on the same line, and a house number before
-    for d in dets.iter().filter(|d| matches!(d.entity, EntityType::Address | EntityType::Zip)) {
+    // (a cluster may carry a place's type when a town won the merge: "19902 Dobrovského 1394 Apt. 066 St Georges")
+    let address_like = |d: &Detection| matches!(d.entity, EntityType::Address | EntityType::Zip) || d.entity == EntityType::Location && d.span.slice(doc.text).starts_with(|c: char| c.is_ascii_digit());
+    for d in dets.iter().filter(|d| address_like(d)) {
         let (a, b) = token_range(doc, d.span);
         if a >= n || b == 0 {
             continue;
@@ -247,8 +249,8 @@ fn address_tail(doc: &Doc, g: &Gazetteers, last: usize) -> usize {
         } else if unit_word(w) {
             true
         } else if t.digit {
-            // a postal code
-            (3..=6).contains(&w.len())
+            // a postal code or a region number
+            (1..=6).contains(&w.len())
         } else if !t.alpha {
             // "B0J", "2H0": letters and digits, postal code parts
             w.len() <= 4
@@ -261,8 +263,10 @@ fn address_tail(doc: &Doc, g: &Gazetteers, last: usize) -> usize {
             // a particle inside a town name, only before a capitalised word
             end + 1 < n && doc.tokens[end + 1].alpha && doc.word(end + 1).starts_with(char::is_uppercase)
         } else if doc.cased {
+            // inside an address on its line, a capitalised word is part of a place ("Cite Belle Vue",
+            // "United Kingdom", "St Georges"), unless it is clinical vocabulary
             let capital = doc.word(end).starts_with(char::is_uppercase);
-            capital && (!g.is_common(w) || place_word(g, doc, end)) && !g.is_clinical(w)
+            capital && (!g.is_clinical(w) || place_word(g, doc, end) || matches!(w, "st" | "ste" | "mt"))
         } else {
             place_word(g, doc, end) || !g.is_common(w) && !g.is_clinical(w) && w.chars().count() >= 3
         };
@@ -310,5 +314,7 @@ mod tests {
         check("pt lives at 12 Oak Street. Heparin drip continued", &[("12 Oak Street", Address)]);
         check("send it to 1987 74 Diakou Street\n Suite 680\n Kissousa\n Cyprus 36903? I am", &[("1987 74 Diakou Street\n Suite 680\n Kissousa\n Cyprus 36903", Address)]);
         check("lives at 12 Oak Street\n\nPlan: continue", &[("12 Oak Street", Address)]);
+        check("send it to 224 4966 Bond Street  Suite 413  Warwick  United States now", &[("224 4966 Bond Street  Suite 413  Warwick  United States", Address)]);
+        check("at 19902 Dobrovského 1394 Apt. 066 St Georges, QC 54256", &[("19902 Dobrovského 1394 Apt. 066 St Georges, QC 54256", Address)]);
     }
 }

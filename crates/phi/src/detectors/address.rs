@@ -27,6 +27,9 @@ pub struct AddressDetector {
     label: Pattern,
     number_name_number: Pattern,
     number_prefix_name: Pattern,
+    number_prefix_lower: Pattern,
+    number_suffix_lower: Pattern,
+    named_street: Pattern,
     hungarian: Pattern,
     military: Pattern,
     ship: Pattern,
@@ -39,12 +42,18 @@ impl AddressDetector {
         AddressDetector {
             us: Pattern::new(
                 "street_number_name_suffix",
-                &format!(r"(?i)(?-u:\b)\d{{1,6}}[A-Za-z]?\s+((?:[NSEW]\.?\s+)?(?:[A-Za-zÀ-ÿ'.-]+\s+){{1,3}}?)((?:{SUFFIX_FULL})(?-u:\b)|(?:{SUFFIX_ABBR})(?-u:\b)\.?){unit}"),
+                &format!(r"(?i)(?-u:\b)\d{{1,6}}[A-Za-z]?\s+((?:[NSEW]\.?\s+)?(?:[A-Za-zÀ-ÿ'.-]+\s+(?:\d{{1,5}}\s+)?){{1,3}}?)((?:{SUFFIX_FULL})(?-u:\b)|(?:{SUFFIX_ABBR})(?-u:\b)\.?){unit}"),
                 0.8,
             ),
             euro_prefix: Pattern::new("street_prefix_name_number", &format!(r"(?-u:\b)(?i:{EURO_PREFIX})\s+(?:(?:\p{{Lu}}\p{{Ll}}[\p{{L}}'.-]*|{PARTICLES})\s+){{1,5}}\d{{1,5}}[A-Za-z]?(?-u:\b){unit}"), 0.75),
             // a house number, a street word before the name, the name: "29 Rue de Tanger", "69 Av Sidi Lakhmi"
-            number_prefix_name: Pattern::new("number_prefix_name", &format!(r"(?-u:\b)\d{{1,6}}\s+(?i:{NUMBER_PREFIX})\s+(?:(?:{PARTICLES})\s+){{0,2}}\p{{Lu}}[\p{{L}}'.-]*(?:\s+(?:(?:{PARTICLES})\s+)?\p{{Lu}}[\p{{L}}'.-]*){{0,3}}(?:\s+\d{{1,5}}[A-Za-z]?(?-u:\b))?{unit}"), 0.75),
+            number_prefix_name: Pattern::new("number_prefix_name", &format!(r"(?-u:\b)\d{{1,6}}\s+(?:(?i:{NUMBER_PREFIX})|Av\.?|Al\.)\s+(?:(?i:{PARTICLES})\s+){{0,2}}\p{{Lu}}[\p{{L}}'.-]*(?:\s+(?:(?i:{PARTICLES})\s+)?\p{{Lu}}[\p{{L}}'.-]*){{0,3}}(?:\s+\d{{1,5}}[A-Za-z]?(?-u:\b))?{unit}"), 0.75),
+            // the same without capitals, as people type: "31 rue tachkent", "688 rue du centre 320"
+            number_prefix_lower: Pattern::new("number_prefix_name", &format!(r"(?i)(?-u:\b)\d{{1,6}}\s+(?:{NUMBER_PREFIX})\s+(?:(?:{PARTICLES})\s+){{0,2}}\p{{L}}[\p{{L}}'.-]*(?:\s+(?:(?:{PARTICLES})\s+)?\p{{L}}[\p{{L}}'.-]*){{0,1}}(?:\s+\d{{1,5}}[A-Za-z]?(?-u:\b))?"), 0.7),
+            // a house number before a one-word street with a European suffix: "255 hersnapvej 18", "2407 tawastintie 6"
+            number_suffix_lower: Pattern::new("number_name_suffix_number", &format!(r"(?i)(?-u:\b)\d{{1,6}}\s+\p{{L}}[\p{{L}}'-]*(?:{EURO_SUFFIX})\s+\d{{1,5}}[A-Za-z]?(?-u:\b)"), 0.7),
+            // a street named after "on"/"at" with its street word: "on Marina Fort Street", "on Grössgstötten 50 street"
+            named_street: Pattern::new("street_after_on", r"(?-u:\b)(?:on|at)\s+(?:((?:\p{Lu}[\p{L}'-]+\s+){1,3}(?:Street|Avenue|Road|Boulevard|Lane|Drive))|(\p{Lu}\p{Ll}[\p{L}'-]+(?:\s+\p{L}[\p{L}'-]+)?\s+\d{1,5}\.?)\s+(?i:street|st\.))", 0.7),
             // Hungarian: "Kálmán Imre u. 12.", "Árpád fejedelem útja 62.", "Belgrád rkp. 18."
             hungarian: Pattern::new("hungarian_street", r"\b\p{Lu}[\p{L}-]+(?:\s+\p{L}[\p{L}-]+)?\s+(?:u\.|út|útja|utca|tér|rkp\.|krt\.|körút|sor)\s+\d{1,4}\.?", 0.75),
             // military mail: "PSC 0413, Box 8144 APO AA 42323", "Unit 4719 Box 7394 DPO AP 70942"
@@ -114,7 +123,25 @@ impl Detector for AddressDetector {
                 out.push(Detection::new(span, EntityType::Address, p.score, NAME, p.name));
             }
         }
-        for p in [&self.military, &self.ship, &self.corner] {
+        // typed without capitals: the street name ends before a common word ("29 rue de tanger today")
+        for (span, _) in self.number_prefix_lower.spans(text) {
+            let (a, b) = (doc.token_containing(span.start), doc.token_at_or_after(span.end));
+            let mut end = b;
+            while end > a + 2 && doc.tokens[end - 1].alpha && g.is_common(doc.lower(end - 1)) {
+                end -= 1;
+            }
+            if end > a + 2 {
+                let s = localdx_span::Span::new(span.start, doc.tokens[end - 1].span.end);
+                out.push(Detection::new(s, EntityType::Address, self.number_prefix_lower.score, NAME, self.number_prefix_lower.name));
+            }
+        }
+        for c in self.named_street.regex.captures_iter(text) {
+            if let Some(m) = c.get(1).or_else(|| c.get(2)) {
+                let span = localdx_span::Span::new(m.start(), m.end());
+                out.push(Detection::new(span, EntityType::Address, self.named_street.score, NAME, self.named_street.name));
+            }
+        }
+        for p in [&self.military, &self.ship, &self.corner, &self.number_suffix_lower] {
             for (span, _) in p.spans(text) {
                 out.push(Detection::new(span, EntityType::Address, p.score, NAME, p.name));
             }
@@ -181,11 +208,18 @@ mod tests {
         check("located at USNS Møller FPO AA 85844", &["USNS Møller FPO AA 85844"]);
         check("it is the corner of Östbygatan 14 and Sigurmundsson Greens", &["the corner of Östbygatan 14 and Sigurmundsson Greens"]);
         check("off at 2224 Trenerys gate 232 today", &["2224 Trenerys gate 232"]);
+        check("The bus drops you off at 70248 31 Rue tachkent St.", &["70248 31 Rue tachkent"]);
+        check("eva kleist lives at 255 hersnapvej 18, københavn k", &["255 hersnapvej 18"]);
+        check("these early shows on Marina Fort Street were important", &["Marina Fort Street"]);
+        check("Trivo lives on Grössgstötten 50 street.", &["Grössgstötten 50"]);
+        check("The bus drops you off at 74678 Midtvollen 130 St.", &["74678 Midtvollen 130 St."]);
         // negative rows: doses, drips, measurements, a unit number, a corner without a street
         check("moved to unit 5 today", &[]);
         check("pt in the corner of the room", &[]);
         check("GIVEN VIA NGT 100 CC", &[]);
         check("BP 82-116/30-60 via NBP. HR 90's NSR", &[]);
+        check("on Lasix 40 daily, at Room 5", &[]);
+        check("Remains on PSV 12/5, on AC 40% 700x10, on Peep 5, rate 12", &[]);
         check("gave 5 mg iv at 2 pm", &[]);
         check("2 L NC sats 95", &[]);
         check("1 st degree av block", &[]);
