@@ -285,7 +285,11 @@ impl Detector for NameDetector {
             if is_title(w) && i + 1 < n {
                 let gap = doc.gap_after(i);
                 let j = i + 1;
-                if gap.len() <= 3 && gap.chars().all(|c| c == ' ' || c == '.') && doc.tokens[j].alpha {
+                // "Dr. o rourke", "Dr. d angelo": an O' or D' name typed without its apostrophe
+                let particle = matches!(doc.lower(j), "o" | "d") && j + 1 < n && doc.gap_after(j) == " " && doc.tokens[j + 1].alpha && doc.lower(j + 1).len() >= 3 && !s.g.is_common(doc.lower(j + 1)) && !is_stopword(doc.lower(j + 1));
+                if particle && gap.len() <= 3 && gap.chars().all(|c| c == ' ' || c == '.') {
+                    emit(out, j, j + 2, 0.9, "title_particle_name", Some(w));
+                } else if gap.len() <= 3 && gap.chars().all(|c| c == ' ' || c == '.') && doc.tokens[j].alpha {
                     let wj = doc.lower(j);
                     let single = doc.word(j).chars().count() == 1;
                     let f = s.fit(j);
@@ -330,10 +334,12 @@ impl Detector for NameDetector {
                     let f = s.fit(j);
                     // "family", "social" and plural words are weaker cues than "son", "wife"
                     let weak_cue = matches!(w, "family" | "social" | "children" | "parents" | "kid" | "child");
+                    // a two-letter first name written with its capital: "Son, Ed, was updated"
+                    let short_first = wj.len() == 2 && doc.tokens[j].title && s.g.is_first(wj) && !is_stopword(wj);
                     let accept = if weak_cue {
                         f == Fit::Likely || s.g.is_first(wj) && f >= Fit::Cued
                     } else {
-                        f >= Fit::Unknown && wj.len() >= 3 || (f == Fit::Cued && s.g.is_first(wj))
+                        f >= Fit::Unknown && wj.len() >= 3 || (f == Fit::Cued && s.g.is_first(wj)) || short_first
                     };
                     if !accept {
                         break;
@@ -564,6 +570,9 @@ mod tests {
         check("PER SON DAVID, THERE IS ANOTHER", &["DAVID"]);
         check("The patient met with Angela Lundström today", &["Angela Lundström"]);
         check("Have you been to a Ravil G Yefimov concert?", &["Ravil G Yefimov"]);
+        check("Dr. o rourke and Dr. Stronczek in room", &["o rourke", "Stronczek"]);
+        check("Family: Son, Ed, was updated by MD today.", &["Ed"]);
+        check("Son in to visit. Dr. o the patient is", &[]);
         check("the maria t lopez version", &["maria t lopez"]);
         check("KEEP R SIDE DOWN, HOME C HUSBAND, BREAST MASS W LUNG NODULES", &[]);
         check("Halldór: What a wife.", &["Halldór"]);

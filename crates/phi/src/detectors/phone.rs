@@ -30,6 +30,7 @@ pub struct PhoneDetector {
     us: Pattern,
     intl: Pattern,
     labelled: Pattern,
+    bracketed: Pattern,
     pager: Pattern,
 }
 
@@ -40,6 +41,9 @@ impl PhoneDetector {
             // the left edge is checked by `boundary_ok`, so "+447700 921 916" matches from its "+"
             intl: Pattern::new("international_phone", r"(?:\+\d{1,3}[\s.-]?)?(?:\(\d{1,4}\)[\s.-]?)?\d{2,8}(?:[\s.-]\d{2,8}){1,4}(?:\s*(?:x|ext\.?)\s*\d{1,5})?(?-u:\b)", 0.3),
             labelled: Pattern::new("number_after_phone_label", r"(?i)(?-u:\b)(?:phone|tel|telephone|mobile|cell|fax|desk|office)\s*(?:number|no\.?|#)?\s*:\s*(\+?\d{7,13})(?-u:\b)", 0.75),
+            // a number written whole inside brackets, groups 3-3-4 (one digit too many or too few is a typo,
+            // not another kind of number): "(301 273 45166)"
+            bracketed: Pattern::new("bracketed_phone", r"\((\d{3}[ .-]\d{3}[ .-]\d{3,5})\)", 0.6),
             pager: Pattern::new("pager", r"(?i)(?-u:\b)(?:pager|beeper|pgr|pg|page|beep)\s*(?:number|no\.?|num)?\s*[#:]?\s*#?\s*(\d{4,6})(?-u:\b)", 0.85),
         }
     }
@@ -93,6 +97,9 @@ impl Detector for PhoneDetector {
             let det = if PHONE_WORDS.find(doc, span).is_some() { PHONE_WORDS.apply(doc, det) } else { PHONE_WORDS_AFTER.apply(doc, det) };
             out.push(det);
         }
+        for (span, _) in self.bracketed.spans(text) {
+            out.push(Detection::new(span, EntityType::Phone, 0.6, NAME, "bracketed_phone"));
+        }
         for (span, _) in self.labelled.spans(text) {
             out.push(Detection::new(span, EntityType::Phone, 0.75, NAME, "number_after_phone_label"));
         }
@@ -123,6 +130,8 @@ mod tests {
         check("phone: 0489 25 37 29", &["0489 25 37 29"]);
         check("Desk: +447700 921 916 Fax: 345-899-3560x4587", &["+447700 921 916", "345-899-3560x4587"]);
         check("Fax: 9498777106", &["9498777106"]);
+        check("son visited today.(301 273 45166) both", &["301 273 45166"]);
+        check("(ABG 7.35 7.40 7.45)", &[]);
         // a postal code right before the number joins it (both are PHI)
         check("South Africa 89082 085 175 7641-Office", &["89082 085 175 7641"]);
         check("any message on my registered 668 5702. Could you", &["668 5702"]);
