@@ -55,7 +55,7 @@ impl AddressDetector {
             // a street named after "on"/"at" with its street word: "on Marina Fort Street", "on Grössgstötten 50 street"
             named_street: Pattern::new("street_after_on", r"(?-u:\b)(?:on|at)\s+(?:((?:\p{Lu}[\p{L}'-]+\s+){1,3}(?:Street|Avenue|Road|Boulevard|Lane|Drive))|(\p{Lu}\p{Ll}[\p{L}'-]+(?:\s+\p{L}[\p{L}'-]+)?\s+\d{1,5}\.?)\s+(?i:street|st\.))", 0.7),
             // Hungarian: "Kálmán Imre u. 12.", "Árpád fejedelem útja 62.", "Belgrád rkp. 18."
-            hungarian: Pattern::new("hungarian_street", r"\b\p{Lu}[\p{L}-]+(?:\s+\p{L}[\p{L}-]+)?\s+(?:u\.|út|útja|utca|tér|rkp\.|krt\.|körút|sor)\s+\d{1,4}\.?", 0.75),
+            hungarian: Pattern::new("hungarian_street", r"(?:^|[\s,>(])(\p{Lu}[\p{L}-]+(?:[ \t]+\p{L}[\p{L}-]+)?[ \t]+(?:u\.|út|útja|utca|tér|rkp\.|krt\.|körút|sor)[ \t]+\d{1,4}\.?)", 0.75),
             // military mail: "PSC 0413, Box 8144 APO AA 42323", "Unit 4719 Box 7394 DPO AP 70942"
             military: Pattern::new("military_address", r"(?i)(?-u:\b)(?:psc|unit|cmr)\s+\d{3,5},?\s+box\s+\d{3,5}(?:\s+[adf]po\s+a[aep]\s+\d{5})?(?-u:\b)", 0.85),
             // a ship's mail: "USNS Møller FPO AA 85844"
