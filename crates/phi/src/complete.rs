@@ -127,13 +127,15 @@ pub fn complete(doc: &Doc, mut dets: Vec<Detection>) -> Vec<Detection> {
         let mut i = 0;
         while i < n {
             let mut items = vec![i];
+            // a place that is no name on any list ("Boston" is a surname too, "Tallinn" is not)
+            let place_only = |k: usize| place_word(g, doc, k) && !g.is_any_name(doc.lower(k));
             while let Some(j) = joined_after(doc, *items.last().unwrap_or(&i)) {
-                if !namelike(doc, g, j) || place_word(g, doc, j) || doc.gap_before(j).contains('\n') {
+                if !namelike(doc, g, j) || place_only(j) || doc.gap_before(j).contains('\n') {
                     break;
                 }
                 items.push(j);
             }
-            let listed = items.len() >= 2 && namelike(doc, g, i) && !place_word(g, doc, i) && items.iter().any(|&k| g.is_any_name(doc.lower(k)));
+            let listed = items.len() >= 2 && namelike(doc, g, i) && !place_only(i) && items.iter().any(|&k| g.is_any_name(doc.lower(k)));
             // one word in a list is not a name list ("Lasix, Heparin and Coumadin" is caught as clinical)
             if listed && items.iter().all(|&k| !covered[k] || name_tok[k]) {
                 for &k in &items {
@@ -159,6 +161,38 @@ pub fn complete(doc: &Doc, mut dets: Vec<Detection>) -> Vec<Detection> {
                 covered[i + 2] = true;
                 name_tok[i + 1] = true;
                 name_tok[i + 2] = true;
+            }
+        }
+    }
+
+    // 2b. a first name or a surname particle right before a name: "Martin Karlsen", "Maika van de Noort"
+    if doc.cased {
+        for a in 1..n {
+            if !name_tok[a] || name_tok[a - 1] || doc.gap_before(a) != " " {
+                continue;
+            }
+            let mut start = a;
+            while start > 0 && a - start < 2 && doc.gap_before(start) == " " && matches!(doc.lower(start - 1), "van" | "von" | "de" | "der" | "den" | "ten" | "ter" | "da" | "di" | "du" | "le" | "la" | "del") {
+                start -= 1;
+            }
+            let b = start.checked_sub(1);
+            let first = b.filter(|&k| {
+                let w = doc.lower(k);
+                doc.tokens[k].title && g.is_any_first(w) && namelike(doc, g, k)
+            });
+            if let Some(k) = first {
+                add(&mut added, doc, k, a + 1, EntityType::Name, 0.7, "first_name_before_name");
+                for c in k..a {
+                    covered[c] = true;
+                    name_tok[c] = true;
+                }
+            } else if start < a && b.is_some_and(|k| doc.tokens[k].title && namelike(doc, g, k)) {
+                let k = start - 1;
+                add(&mut added, doc, k, a + 1, EntityType::Name, 0.7, "name_particle_name");
+                for c in k..a {
+                    covered[c] = true;
+                    name_tok[c] = true;
+                }
             }
         }
     }
@@ -305,10 +339,14 @@ mod tests {
         // negative rows: no list without a name, no tail past a sentence or a label, no clinical words
         check("our 3 founders: Vizirov, Barrett and Jones.", &[("Vizirov", Name), ("Barrett", Name), ("Jones", Name)]);
         check("Lasix and Heparin were given", &[]);
+        check("a pop song? Kadiev and Adams were engineers", &[("Kadiev", Name), ("Adams", Name)]);
+        check("Maika van de Noort Employment manager", &[("Maika van de Noort", Name)]);
+        check("Henry Manninen listed his top songs", &[("Henry Manninen", Name)]);
         check("Lasix, Heparin and Coumadin were given", &[]);
         check("DAN A. FORMAN-LYONS, RRT", &[("DAN A. FORMAN-LYONS", Name)]);
         check("his son, bill, called twice", &[("bill", Name)]);
         check("Dr. Marder and team rounded", &[("Marder", Name)]);
+        check("Called Dr. Marder today", &[("Marder", Name)]);
         check("lives at 19 Clover St. in town", &[("19 Clover St.", Address)]);
         check("Our office is at Via Roma 131 Mobile: none", &[("Via Roma 131", Address)]);
         check("pt lives at 12 Oak Street. Heparin drip continued", &[("12 Oak Street", Address)]);

@@ -1,7 +1,7 @@
 //! The corpus evaluations. The issue's targets are PhysioNet deid dev notes: token recall >= 0.98 at
 //! token precision >= 0.80; Presidio synthetic sentences: token recall >= 0.95 on the types in
 //! scope. The engine reaches both (see docs/phi.md); the FLOOR constants sit just below the measured
-//! figures (PhysioNet recall 0.9858 at precision 0.8467, Presidio recall 0.9510) so that a regression
+//! figures (PhysioNet recall 0.9858 at precision 0.8467, Presidio recall 0.9563) so that a regression
 //! fails, and the tests print the figures. Read from `../shared/data`; skipped with a message when
 //! that folder is absent.
 
@@ -47,6 +47,6 @@ fn presidio_synth_meets_targets() {
     let Some(r) = run("presidio_synth/synth_dataset_v2.json", GoldFormat::PresidioJson) else { return };
     assert_eq!(r.notes, 1500);
     // issue target: recall 0.95 on the types in scope; floor just below the measured figure
-    const RECALL_FLOOR: f64 = 0.95;
+    const RECALL_FLOOR: f64 = 0.955;
     assert!(r.token_recall >= RECALL_FLOOR, "token recall {}", r.token_recall);
 }
