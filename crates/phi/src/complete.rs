@@ -126,6 +126,10 @@ pub fn complete(doc: &Doc, mut dets: Vec<Detection>) -> Vec<Detection> {
     if doc.cased {
         let mut i = 0;
         while i < n {
+            if !doc.tokens[i].title {
+                i += 1;
+                continue;
+            }
             let mut items = vec![i];
             // a place that is no name on any list ("Boston" is a surname too, "Tallinn" is not)
             let place_only = |k: usize| place_word(g, doc, k) && !g.is_any_name(doc.lower(k));

@@ -43,7 +43,10 @@ pub struct Engine {
 }
 
 impl Engine {
+    /// Builds the engine; loads the gazetteers (once per process) here rather than in the first
+    /// `detect`, so no note pays for them.
     pub fn new(config: PhiConfig) -> Engine {
+        let _ = gazetteer::gazetteers();
         let detectors = detectors::all().into_iter().filter(|d| d.types().iter().any(|t| config.types.contains(t))).collect();
         let allow = config.allow.iter().map(|s| s.to_lowercase()).collect();
         let deny = if config.deny.is_empty() {

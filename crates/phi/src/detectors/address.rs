@@ -115,8 +115,11 @@ impl Detector for AddressDetector {
                 out.push(Detection::new(span, EntityType::Address, p.score, NAME, p.name));
             }
         }
+        // patterns that cannot match the note are skipped: each needs a digit, and some a literal word
+        let digits = super::has_digit(text);
+        let hungarian = ["u.", "út", "utca", "tér", "rkp.", "krt.", "sor "].iter().any(|w| text.contains(w));
         for p in [&self.number_prefix_name, &self.hungarian] {
-            if !doc.cased {
+            if !doc.cased || !digits || p.name == "hungarian_street" && !hungarian {
                 continue;
             }
             for (span, _) in p.spans(text) {
@@ -124,7 +127,7 @@ impl Detector for AddressDetector {
             }
         }
         // typed without capitals: the street name ends before a common word ("29 rue de tanger today")
-        for (span, _) in self.number_prefix_lower.spans(text) {
+        for (span, _) in self.number_prefix_lower.spans(text).take(if digits { usize::MAX } else { 0 }) {
             let (a, b) = (doc.token_containing(span.start), doc.token_at_or_after(span.end));
             let mut end = b;
             while end > a + 2 && doc.tokens[end - 1].alpha && g.is_common(doc.lower(end - 1)) {
@@ -141,7 +144,13 @@ impl Detector for AddressDetector {
                 out.push(Detection::new(span, EntityType::Address, self.named_street.score, NAME, self.named_street.name));
             }
         }
-        for p in [&self.military, &self.ship, &self.corner, &self.number_suffix_lower] {
+        let wanted = |p: &Pattern| match p.name {
+            "military_address" | "ship_address" => digits && (super::contains_ci(text, "box") || super::contains_ci(text, "fpo")),
+            "street_corner" => super::contains_ci(text, "corner"),
+            _ => digits,
+        };
+        // (`take(0)` never runs the search)
+        for p in [&self.military, &self.ship, &self.corner, &self.number_suffix_lower].into_iter().filter(|p| wanted(p)) {
             for (span, _) in p.spans(text) {
                 out.push(Detection::new(span, EntityType::Address, p.score, NAME, p.name));
             }

@@ -298,7 +298,9 @@ impl Detector for DateDetector {
             let g = c.get(1).expect("group 1");
             push(out, g.start(), g.end(), 0.7, "apostrophe_year");
         }
-        for c in self.range_md.captures_iter(text) {
+        // patterns that cannot match the note are skipped (`take(0)` never runs the search)
+        let slash = text.contains('/');
+        for c in self.range_md.captures_iter(text).take(if slash { usize::MAX } else { 0 }) {
             let all = c.get(0).expect("group 0");
             let (b, a, _) = around(text, all.start(), all.end());
             if matches!(b, b'/' | b'.') || matches!(a, b'/' | b'.' | b'%') {
@@ -308,7 +310,7 @@ impl Detector for DateDetector {
                 push(out, all.start(), all.end(), 0.8, "month_day_range");
             }
         }
-        for c in self.glued_mdy.captures_iter(text) {
+        for c in self.glued_mdy.captures_iter(text).take(if slash { usize::MAX } else { 0 }) {
             let (g, y) = (c.get(1).expect("group 1"), &c[3]);
             let all_end = c.get(3).expect("group 3").end();
             let yy: i32 = y.parse().unwrap_or(0);
@@ -318,7 +320,7 @@ impl Detector for DateDetector {
                 push(out, g.start(), all_end, 0.8, "glued_month_day_year");
             }
         }
-        for c in self.on_dash.captures_iter(text) {
+        for c in self.on_dash.captures_iter(text).take(if text.contains('-') { usize::MAX } else { 0 }) {
             let (g1, g2) = (c.get(1).expect("group 1"), c.get(2).expect("group 2"));
             let rest: String = text[g2.end()..].chars().take(5).collect::<String>().to_ascii_lowercase();
             let unit = rest.starts_with(|ch: char| ch.is_ascii_alphanumeric() || ch == '%' || ch == '/' || ch == '.' && rest[1..].starts_with(|d: char| d.is_ascii_digit()))
@@ -327,7 +329,7 @@ impl Detector for DateDetector {
                 push(out, g1.start(), g2.end(), 0.6, "on_month_dash_day");
             }
         }
-        for c in self.weekday.captures_iter(text) {
+        for c in self.weekday.captures_iter(text).take(if super::contains_ci(text, "day") { usize::MAX } else { 0 }) {
             if let Some(g) = c.get(1).or_else(|| c.get(2)).or_else(|| c.get(3)) {
                 push(out, g.start(), g.end(), 0.6, "weekday");
             }
