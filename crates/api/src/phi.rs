@@ -372,8 +372,9 @@ mod tests {
     fn detect_text_reports_char_offsets() {
         let spans = detect_text(&PhiConfig::default(), "Núñez: seen by Dr. Marder on 10/18/2003");
         let got: Vec<(usize, usize, &str)> = spans.iter().map(|s| (s.start, s.end, s.entity.as_str())).collect();
-        assert_eq!(got, vec![(19, 25, "name"), (29, 39, "date")]);
-        assert_eq!(spans[0].byte_start, 21);
+        // "Núñez:" opens the note as a speaker label, a name too
+        assert_eq!(got, vec![(0, 5, "name"), (19, 25, "name"), (29, 39, "date")]);
+        assert_eq!(spans[1].byte_start, 21);
         // negative row
         assert!(detect_text(&PhiConfig::default(), "BP 120/80, stable.").is_empty());
     }
