@@ -211,10 +211,10 @@ pub fn complete(doc: &Doc, mut dets: Vec<Detection>) -> Vec<Detection> {
         }
     }
     if !names.is_empty() {
-        for i in 0..n {
-            if !covered[i] && names.contains(doc.lower(i)) && (!doc.cased || doc.tokens[i].title || doc.tokens[i].upper) {
+        for (i, c) in covered.iter_mut().enumerate() {
+            if !*c && names.contains(doc.lower(i)) && (!doc.cased || doc.tokens[i].title || doc.tokens[i].upper) {
                 add(&mut added, doc, i, i + 1, EntityType::Name, 0.7, "repeated_name");
-                covered[i] = true;
+                *c = true;
             }
         }
     }

@@ -86,7 +86,7 @@ fn city_ending_at(doc: &Doc, last: usize) -> Option<String> {
             continue;
         }
         let words: Vec<&str> = (a..=last).map(|k| doc.lower(k)).collect();
-        let known = |m: &std::collections::HashMap<&'static str, Vec<Vec<&'static str>>>| m.get(words[0]).is_some_and(|v| v.iter().any(|p| *p == words));
+        let known = |m: &std::collections::HashMap<&'static str, Vec<Vec<&'static str>>>| m.get(words[0]).is_some_and(|v| v.contains(&words));
         // or a capitalised place name no list knows, right after "in": "in Bjert 6091"
         let after_in = a > 0 && doc.lower(a - 1) == "in" && words.iter().all(|w| !g.is_common(w) && !g.is_clinical(w));
         if known(&g.cities) || known(&g.world_cities) || after_in {
