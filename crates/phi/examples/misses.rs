@@ -26,6 +26,33 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for m in r.misses.iter().take(n) {
         println!("  {:<18} {}", m.label, m.context);
     }
+    // gold spans found only in part: the tokens no detection covers are marked with [[ ]]
+    let engine = Engine::default();
+    let mut partial = Vec::new();
+    for note in &notes {
+        let dets = engine.detect(&note.text);
+        let doc = localdx_phi::Doc::new(&note.text);
+        for g in &note.spans {
+            let toks: Vec<_> = doc.tokens.iter().filter(|t| t.span.overlaps(&g.span)).collect();
+            let missed: Vec<_> = toks.iter().filter(|t| !dets.iter().any(|d| d.span.overlaps(&t.span))).collect();
+            if missed.is_empty() || missed.len() == toks.len() {
+                continue;
+            }
+            let mut shown = String::new();
+            let mut at = g.span.start;
+            for t in &missed {
+                shown.push_str(&note.text[at..t.span.start]);
+                shown.push_str(&format!("[[{}]]", t.span.slice(&note.text)));
+                at = t.span.end;
+            }
+            shown.push_str(&note.text[at..g.span.end]);
+            partial.push((g.label.clone(), missed.len(), shown.replace('\n', " ")));
+        }
+    }
+    println!("PARTIAL ({} spans, {} tokens)", partial.len(), partial.iter().map(|p| p.1).sum::<usize>());
+    for (label, _, shown) in partial.iter().take(n) {
+        println!("  {label:<18} {shown}");
+    }
     let mut by: HashMap<(String, String), (usize, String)> = HashMap::new();
     for f in &r.false_alarms {
         let e = by.entry((f.text.to_lowercase(), f.pattern.clone())).or_insert((0, f.context.clone()));

@@ -14,6 +14,9 @@ pub enum PhiError {
     /// A gold file is not in the announced format.
     #[error("{path}: line {line}: {message}")]
     Gold { path: PathBuf, line: usize, message: String },
+    /// The operating system's random number generator failed (no surrogate secret can be made).
+    #[error("the operating system's random number generator failed: {0}")]
+    Random(String),
     /// A configuration value could not be parsed as JSON.
     #[error("invalid configuration JSON: {0}")]
     Json(#[from] serde_json::Error),

@@ -11,6 +11,11 @@ pub struct Gazetteers {
     pub first: HashMap<&'static str, u32>,
     /// Surname -> rank.
     pub last: HashMap<&'static str, u32>,
+    /// International first names and surnames the census lists lack (Faker's per-locale lists).
+    pub intl_first: HashSet<&'static str>,
+    pub intl_last: HashSet<&'static str>,
+    /// Cities and towns of the world with 5,000+ inhabitants (not in `cities`), each as its words.
+    pub world_cities: HashMap<&'static str, Vec<Vec<&'static str>>>,
     /// Common English words (lower-case dictionary entries that are frequent in current English).
     pub common: HashSet<&'static str>,
     /// Clinical vocabulary that is not a common word.
@@ -66,6 +71,9 @@ impl Gazetteers {
         Gazetteers {
             first: ranked(include_str!("../gazetteers/first_names.txt")),
             last: ranked(include_str!("../gazetteers/surnames.txt")),
+            intl_first: lines(include_str!("../gazetteers/intl_first_names.txt")).collect(),
+            intl_last: lines(include_str!("../gazetteers/intl_surnames.txt")).collect(),
+            world_cities: phrases(lines(include_str!("../gazetteers/world_cities.txt"))),
             common: lines(include_str!("../gazetteers/common_words.txt")).collect(),
             clinical: lines(include_str!("../gazetteers/clinical_terms.txt")).collect(),
             cities: phrases(lines(include_str!("../gazetteers/us_cities.txt"))),
@@ -81,6 +89,14 @@ impl Gazetteers {
     }
     pub fn is_last(&self, w: &str) -> bool {
         self.last.contains_key(w)
+    }
+    /// A first name or surname of the census or the international lists.
+    pub fn is_any_name(&self, w: &str) -> bool {
+        self.first.contains_key(w) || self.last.contains_key(w) || self.intl_first.contains(w) || self.intl_last.contains(w)
+    }
+    /// A first name of the census or the international lists.
+    pub fn is_any_first(&self, w: &str) -> bool {
+        self.first.contains_key(w) || self.intl_first.contains(w)
     }
     pub fn is_common(&self, w: &str) -> bool {
         self.common.contains(w)
@@ -114,5 +130,12 @@ mod tests {
         assert!(g.is_clinical("heparin") && !g.is_clinical("john"));
         assert!(g.cities.get("baltimore").is_some() && g.state_abbrs.contains("md"));
         assert!(g.first.len() > 5000 && g.last.len() > 80_000);
+        // international lists: names the census lacks; negative rows: common words, US-only names
+        for (word, any) in [("siiri", true), ("jouni", true), ("halldór", true), ("the", false), ("heparin", false)] {
+            assert_eq!(g.is_any_name(word), any, "{word}");
+        }
+        assert!(!g.intl_first.contains("john"), "census names are not repeated");
+        let one_word = |w: &str| g.world_cities.get(w).is_some_and(|v| v.iter().any(|p| p.len() == 1 && p[0] == w));
+        assert!(one_word("tallinn") && !one_word("baltimore"), "US cities of 15,000+ are not repeated");
     }
 }

@@ -11,6 +11,7 @@
 //! assert_eq!(found.len(), 2);
 //! ```
 
+pub mod complete;
 pub mod config;
 pub mod detection;
 pub mod detectors;
@@ -42,7 +43,10 @@ pub struct Engine {
 }
 
 impl Engine {
+    /// Builds the engine; loads the gazetteers (once per process) here rather than in the first
+    /// `detect`, so no note pays for them.
     pub fn new(config: PhiConfig) -> Engine {
+        let _ = gazetteer::gazetteers();
         let detectors = detectors::all().into_iter().filter(|d| d.types().iter().any(|t| config.types.contains(t))).collect();
         let allow = config.allow.iter().map(|s| s.to_lowercase()).collect();
         let deny = if config.deny.is_empty() {
@@ -62,18 +66,22 @@ impl Engine {
     /// Every detection before thresholds, allow-list and merging (for explaining what the engine
     /// considered and dropped).
     pub fn candidates(&self, text: &str) -> Vec<Detection> {
-        let doc = Doc::new(text);
+        self.candidates_in(&Doc::new(text))
+    }
+
+    fn candidates_in(&self, doc: &Doc) -> Vec<Detection> {
         let mut out = Vec::new();
         for d in &self.detectors {
-            d.detect(&doc, &mut out);
+            d.detect(doc, &mut out);
         }
         out
     }
 
-    /// The PHI in `text`: thresholded, allow- and deny-listed, merged, sorted by start, with char
-    /// offsets filled in.
+    /// The PHI in `text`: thresholded, allow- and deny-listed, merged, completed (see
+    /// [`complete`]), merged again, sorted by start, with char offsets filled in.
     pub fn detect(&self, text: &str) -> Vec<Detection> {
-        let mut out = self.candidates(text);
+        let doc = Doc::new(text);
+        let mut out = self.candidates_in(&doc);
         out.retain(|d| {
             self.config.types.contains(&d.entity)
                 && d.score >= self.config.threshold_for(d.entity)
@@ -87,7 +95,8 @@ impl Engine {
                 }
             }
         }
-        let mut merged = merge(out);
+        let mut merged = merge(complete::complete(&doc, merge(out)));
+        merged.retain(|d| self.allow.is_empty() || !self.allow.contains(&d.span.slice(text).trim().to_lowercase()));
         if !text.is_ascii() {
             let index = CharIndex::new(text);
             for d in &mut merged {

@@ -14,6 +14,16 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::sync::LazyLock;
 
+/// A fresh 32-byte surrogate secret from the operating system's cryptographically secure random
+/// number generator (`getrandom` through `rand`'s `OsRng`), hex-encoded (64 chars). Callers store it
+/// once per project; it is never derived from anything predictable.
+pub fn new_secret() -> Result<String, crate::PhiError> {
+    use rand::TryRngCore;
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.try_fill_bytes(&mut bytes).map_err(|e| crate::PhiError::Random(e.to_string()))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
 /// How detected spans are replaced.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Strategy {
@@ -370,6 +380,18 @@ pub fn shift_date(s: &str, days: i64) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secrets_are_random_hex() {
+        let a = new_secret().expect("OS randomness");
+        let b = new_secret().expect("OS randomness");
+        assert_eq!(a.len(), 64);
+        assert!(a.bytes().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        // negative row: two secrets are never the same (probability 2^-256)
+        assert_ne!(a, b);
+        // and not all one nibble value (a zeroed buffer would give "000...")
+        assert!(a.bytes().any(|c| c != a.as_bytes()[0]));
+    }
     use crate::Engine;
 
     fn check(strategy: Strategy, text: &str, expected: &str) {

@@ -74,6 +74,11 @@ pub struct DateDetector {
     month_year_numeric: Regex,
     ordinal_day: Regex,
     history_year: Regex,
+    weekday: Regex,
+    cued_year: Regex,
+    range_md: Regex,
+    glued_mdy: Regex,
+    on_dash: Regex,
 }
 
 impl DateDetector {
@@ -91,6 +96,16 @@ impl DateDetector {
             apos_year: r(r"(?:^|[^\w'])'(\d\d)(?-u:\b)"),
             month_year_numeric: r(r"(?-u:\b)(\d{1,2})/(\d{2})(?-u:\b)"),
             ordinal_day: r(r"(?i)(?-u:\b)(?:on|the|of)\s+(\d{1,2}(?:st|nd|rd|th))(?:$|\s*[.,;)]|\s+(?:of|at|and|in)(?-u:\b))"),
+            // two dates as a range: "TREATMENTS 10/03/10/04"
+            range_md: r(r"(?-u:\b)(\d{1,2})/(\d{1,2})/(\d{1,2})/(\d{1,2})(?-u:\b)"),
+            // a date glued to the word before it: "labs on10/14/82"
+            glued_mdy: r(r"[A-Za-z](\d{1,2})/(\d{1,2})/(\d{2}|\d{4})(?-u:\b)"),
+            // a month-day with a dash after "on": "returned to OR on 7-8 for coiling"
+            on_dash: r(r"(?i)(?-u:\b)on\s+(\d{1,2})-(\d{1,2})(?-u:\b)"),
+            // a weekday named as the day of an event: "on Tuesday morning", "meet Monday at", "last Friday"
+            weekday: r(r"(?i)(?-u:\b)(?:(?:on|last|next|this|since|until|by|from|meet|every)\s+(monday|tuesday|wednesday|thursday|friday|saturday|sunday)|(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\s+(?:morning|afternoon|evening|night|am|pm)|(monday|tuesday|wednesday|thursday|friday|saturday|sunday),\s+(?:the\s+)?\d)(?-u:\b)"),
+            // a year named as the time of an event: "During 2017,", "knows it is 2020"
+            cued_year: r(r"(?i)(?-u:\b)(?:during|since|until|in\s+early|in\s+late|it\s+is|it's|year)\s+((?:19|20)\d\d)(?-u:\b)"),
             history_year: r(r"(?i)(?-u:\b)(?:mi|cabg|cva|avr|mvr|ptca|pci|stent|tia|chole|cholecystectomy|appendectomy|appy|hysterectomy|tah|bso|dx|diagnosed|surgery|repair|nephrectomy|mastectomy|lobectomy|turp|redo|ca)\s+(?:in\s+)?(\d\d)(?-u:\b)"),
         }
     }
@@ -158,7 +173,9 @@ impl Detector for DateDetector {
             if b == b'/' || b == b'.' || (a == b'/' || a == b'.' || a == b'-') && a2.is_ascii_digit() {
                 continue;
             }
-            if c[2] != c[4] || a == b'%' {
+            // "11/21.93": a slash then a full stop before a two-digit year, as typed in a note header
+            let mixed = &c[2] == "/" && &c[4] == "." && c[5].len() == 2 && !a.is_ascii_alphanumeric() && a != b'.';
+            if c[2] != c[4] && !mixed || a == b'%' {
                 continue;
             }
             let y: i32 = c[5].parse().unwrap_or(0);
@@ -281,6 +298,49 @@ impl Detector for DateDetector {
             let g = c.get(1).expect("group 1");
             push(out, g.start(), g.end(), 0.7, "apostrophe_year");
         }
+        // patterns that cannot match the note are skipped (`take(0)` never runs the search)
+        let slash = text.contains('/');
+        for c in self.range_md.captures_iter(text).take(if slash { usize::MAX } else { 0 }) {
+            let all = c.get(0).expect("group 0");
+            let (b, a, _) = around(text, all.start(), all.end());
+            if matches!(b, b'/' | b'.') || matches!(a, b'/' | b'.' | b'%') {
+                continue;
+            }
+            if valid_date(num(&c[1]), num(&c[2]), None) && valid_date(num(&c[3]), num(&c[4]), None) {
+                push(out, all.start(), all.end(), 0.8, "month_day_range");
+            }
+        }
+        for c in self.glued_mdy.captures_iter(text).take(if slash { usize::MAX } else { 0 }) {
+            let (g, y) = (c.get(1).expect("group 1"), &c[3]);
+            let all_end = c.get(3).expect("group 3").end();
+            let yy: i32 = y.parse().unwrap_or(0);
+            let yy = if y.len() == 2 { if yy < 40 { 2000 + yy } else { 1900 + yy } } else { yy };
+            let (_, a, _) = around(text, g.start(), all_end);
+            if a != b'/' && a != b'.' && valid_date(num(&c[1]), num(&c[2]), Some(yy)) {
+                push(out, g.start(), all_end, 0.8, "glued_month_day_year");
+            }
+        }
+        for c in self.on_dash.captures_iter(text).take(if text.contains('-') { usize::MAX } else { 0 }) {
+            let (g1, g2) = (c.get(1).expect("group 1"), c.get(2).expect("group 2"));
+            let rest: String = text[g2.end()..].chars().take(5).collect::<String>().to_ascii_lowercase();
+            let unit = rest.starts_with(|ch: char| ch.is_ascii_alphanumeric() || ch == '%' || ch == '/' || ch == '.' && rest[1..].starts_with(|d: char| d.is_ascii_digit()))
+                || [" l", " lpm", " lit", " mg", " mcg", " u", " un", " x", " tab", " pu", " ml", " cc", " %", " hr", " h ", " min"].iter().any(|u| rest.starts_with(u));
+            if !unit && valid_date(num(&c[1]), num(&c[2]), None) {
+                push(out, g1.start(), g2.end(), 0.6, "on_month_dash_day");
+            }
+        }
+        for c in self.weekday.captures_iter(text).take(if super::contains_ci(text, "day") { usize::MAX } else { 0 }) {
+            if let Some(g) = c.get(1).or_else(|| c.get(2)).or_else(|| c.get(3)) {
+                push(out, g.start(), g.end(), 0.6, "weekday");
+            }
+        }
+        for c in self.cued_year.captures_iter(text) {
+            let g = c.get(1).expect("group 1");
+            let (_, a, a2) = around(text, g.start(), g.end());
+            if !(matches!(a, b'/' | b':' | b'%' | b'-') || a == b'.' && a2.is_ascii_digit()) {
+                push(out, g.start(), g.end(), 0.6, "cued_year");
+            }
+        }
         for c in self.history_year.captures_iter(text) {
             let g = c.get(1).expect("group 1");
             let (_, a, a2) = around(text, g.start(), g.end());
@@ -322,7 +382,19 @@ mod tests {
         check("CABG 81, MVR", &["81"]);
         check("HX MI IN 1980S", &["1980S"]);
         check("planned for November", &["November"]);
-        // negative rows: measurements, times, invalid calendars
+        check("Mr. Leiva flew to LEPPEN on Tuesday morning.", &["Tuesday"]);
+        check("We'll meet Monday at noon", &["Monday"]);
+        check("During 2017, the group invested", &["2017"]);
+        check("Orientation knows it is 2020, not sure", &["2020"]);
+        check("HAD TREATMENTS 10/03/10/04 AND DUE", &["10/03/10/04"]);
+        check("11/21.93  neuro: pt alert", &["11/21.93"]);
+        check("am labs on10/14/82> to hct-30", &["10/14/82"]);
+        check("He returned to OR on 7-8 for coiling", &["7-8"]);
+        // negative rows: weekdays and years without an event cue, times, oxygen on a dash range
+        check("on 2-4 L NC, on 5-10 mcg of levo", &[]);
+        check("abg 7.42/40/100/24 sent", &[]);
+        check("Monday clinic is closed", &[]);
+        check("since 1500 hrs stable", &[]);
         check("2/6 murmur heard", &[]);
         check("strength 5/5 all ext", &[]);
         check("BP 120/80 HR 81", &[]);

@@ -16,7 +16,7 @@ fn facility_word(w: &str) -> bool {
         w,
         "hospital" | "hosp" | "hospitals" | "clinic" | "clinics" | "rehab" | "rehabilitation" | "memorial" | "adventist"
             | "healthcare" | "infirmary" | "hospice" | "sanatorium" | "manor" | "convalescent" | "institute"
-            | "university" | "college" | "school" | "church" | "county" | "pavilion" | "regional"
+            | "university" | "college" | "school" | "church" | "county" | "pavilion" | "regional" | "campus"
     )
 }
 
@@ -97,6 +97,33 @@ fn name_token(doc: &Doc, i: usize) -> bool {
         && !gazetteers().is_clinical(w)
 }
 
+/// A word that can name a place after a movement cue: capitalised, not a generic destination
+/// (home, rehab, OR, CT), clinical word, unit, first word of a sentence furniture.
+fn place_name_token(doc: &Doc, i: usize) -> bool {
+    let w = doc.lower(i);
+    let g = gazetteers();
+    name_token(doc, i)
+        && w.len() >= 3
+        && !g.is_clinical(w)
+        && !super::name::is_title(w)
+        && !matches!(
+            w,
+            "home" | "bed" | "floor" | "room" | "chair" | "commode" | "bathroom" | "shower" | "cath" | "lab" | "radiology"
+                | "surgery" | "dialysis" | "rehab" | "unit" | "icu" | "ccu" | "or" | "pacu" | "work" | "school" | "church"
+                | "bedside" | "stepdown" | "step" | "tele" | "telemetry" | "ir" | "echo" | "endoscopy" | "pt" | "ot"
+                | "nursing" | "facility" | "hospice" | "ward" | "morgue" | "family" | "ambulance" | "sleep" | "breakfast"
+                | "lunch" | "dinner" | "vacation" | "church's" | "court" | "jail" | "prison" | "mri" | "ct" | "us"
+        )
+}
+
+fn is_compass(w: &str) -> bool {
+    matches!(w, "north" | "south" | "east" | "west" | "northern" | "southern" | "eastern" | "western" | "upper" | "lower" | "central" | "northeast" | "northwest" | "southeast" | "southwest")
+}
+
+fn is_region_noun(w: &str) -> bool {
+    matches!(w, "shore" | "coast" | "campus" | "valley" | "hills" | "island" | "islands" | "cape" | "bay" | "plains" | "highlands" | "peninsula" | "county")
+}
+
 /// Whether tokens `a..b` match a gazetteer phrase starting at `a`; returns its length.
 fn phrase_at(doc: &Doc, a: usize, phrases: Option<&Vec<Vec<&'static str>>>) -> Option<usize> {
     let phrases = phrases?;
@@ -140,7 +167,10 @@ impl Detector for LocationDetector {
                     a -= 1;
                 }
                 // "Sacred Heart Memorial", "LAUREL REGIONAL": the facility word is part of the name
-                let named_facility = matches!(w, "memorial" | "regional" | "adventist");
+                // "Baltimore Rehab", "Adventist Hosp", "North Campus": short or generic facility words
+                // written as part of the name
+                let capitalised_word = doc.tokens[i].title || doc.tokens[i].upper;
+                let named_facility = matches!(w, "memorial" | "regional" | "adventist" | "campus") || w == "rehab" && capitalised_word;
                 // in a note without case, common words name a facility only before "hospital"
                 let strong = matches!(w, "hospital" | "hosp" | "memorial" | "adventist" | "regional" | "infirmary") || pair;
                 if !doc.cased && !strong && (a..i).any(|k| g.is_common(doc.lower(k))) {
@@ -238,8 +268,54 @@ impl Detector for LocationDetector {
             // 7. a well-known hospital name
             for h in HOSPITAL_NAMES {
                 if h[0] == w && (doc.capitalised(i) || !doc.cased || h.len() > 1) && i + h.len() <= n && (1..h.len()).all(|k| doc.lower(i + k) == h[k] && doc.gap_before(i + k).len() <= 2) {
-                    out.push(Detection::new(span(i, i + h.len()), EntityType::Location, 0.7, NAME, "known_hospital_name"));
+                    // "sacred heart Memorial": a facility word after the name belongs to it
+                    let mut end = i + h.len();
+                    if end < n && matches!(doc.lower(end), "memorial" | "regional" | "rehab" | "campus") && doc.gap_before(end).len() <= 2 && !doc.gap_before(end).contains('\n') {
+                        end += 1;
+                    }
+                    out.push(Detection::new(span(i, end), EntityType::Location, 0.7, NAME, "known_hospital_name"));
                     break;
+                }
+            }
+            // 8. a place named after a movement: "went to Harbor", "sent to Warren Grant EW", "Surgeon
+            //    from Harbor"; in a cased note a capitalised word that is no generic destination
+            if i >= 2 && doc.cased && doc.tokens[i].title && !doc.starts_sentence(i) && doc.gap_before(i) == " " {
+                let (p1, p2) = (doc.lower(i - 1), doc.lower(i - 2));
+                let moved = matches!(p1, "to" | "from" | "at")
+                    && matches!(p2, "go" | "goes" | "going" | "went" | "sent" | "transferred" | "transfer" | "admitted" | "discharged" | "returned" | "return" | "came" | "come" | "surgeon" | "meeting" | "brought" | "taken" | "moved" | "transported" | "flew" | "drove" | "driven" | "appointment" | "appt" | "seen" | "followed" | "dc" | "dc'd" | "d/c");
+                if moved && place_name_token(doc, i) {
+                    let mut end = i + 1;
+                    while end < n && end - i < 3 && doc.gap_before(end) == " " && doc.tokens[end].title && place_name_token(doc, end) {
+                        end += 1;
+                    }
+                    out.push(Detection::new(span(i, end), EntityType::Location, 0.6, NAME, "place_after_movement").with_context(p2, 0.0));
+                }
+            }
+            // 9. a region: "the Eastern Shore", "North Campus", "West Coast"
+            if i + 1 < n && is_compass(w) && is_region_noun(doc.lower(i + 1)) && doc.gap_after(i) == " " && (!doc.cased || doc.tokens[i].title && doc.tokens[i + 1].title) {
+                out.push(Detection::new(span(i, i + 2), EntityType::Location, 0.65, NAME, "region"));
+            }
+            // 10. "U Maryland", "U of Maryland": a university by its state
+            if w == "u" && i + 1 < n && (doc.tokens[i].upper || !doc.cased) {
+                let j = if doc.lower(i + 1) == "of" && i + 2 < n { i + 2 } else { i + 1 };
+                if let Some(len) = phrase_at(doc, j, g.states.get(doc.lower(j))) {
+                    if doc.gap_after(i).len() <= 2 {
+                        out.push(Detection::new(span(i, j + len), EntityType::Location, 0.7, NAME, "university_of_state"));
+                    }
+                }
+            }
+            // 11. a town of two or more words after "in", "from", "to": "new job in Bel Air"; Washington DC
+            if i >= 1 && matches!(doc.lower(i - 1), "in" | "from" | "to" | "near") && (doc.capitalised(i) || !doc.cased) {
+                let len = phrase_at(doc, i, g.world_cities.get(w)).filter(|&l| l >= 2);
+                if let Some(len) = len {
+                    let capital_ok = !doc.cased || (i..i + len).all(|k| doc.tokens[k].title || doc.tokens[k].upper);
+                    if capital_ok && !(i..i + len).any(|k| g.is_clinical(doc.lower(k))) {
+                        out.push(CITY_CONTEXT.apply(doc, Detection::new(span(i, i + len), EntityType::Location, 0.6, NAME, "gazetteer_town_after_cue")));
+                    }
+                }
+                // "to DC" is also "to discontinue": only "in DC"
+                if w == "dc" && doc.tokens[i].upper && doc.lower(i - 1) == "in" {
+                    out.push(Detection::new(span(i, i + 1), EntityType::Location, 0.6, NAME, "washington_dc"));
                 }
             }
             // 7. a capitalised unknown word after "lives in", "from": "LIVES WITH SON IN ROCKVILLE"
@@ -281,7 +357,20 @@ mod tests {
         check("LIVES WITH SON AND FAMILY IN ROCKVILLE. ALSO", &["ROCKVILLE"]);
         check("Sister called from Seattle", &["Seattle"]);
         check("moved to Baltimore, MD last year", &["Baltimore"]);
-        // negative rows: generic facilities, states, clinical words
+        check("Pt went to Harbor on 3/6 c/o pain", &["Harbor"]);
+        check("sent to Warren Grant EW where EKG showed", &["Warren Grant"]);
+        check("FAMILY ARRIVED FROM THE EASTERN SHORE- DAUGHTER", &["EASTERN SHORE"]);
+        check("radiation planning on North Campus followed by", &["North Campus"]);
+        check("Pt was at U Maryland for surgery", &["U Maryland"]);
+        check("Husband just started new job in Bel Air and pt", &["Bel Air"]);
+        check("Marcela Carlson who lives in DC.", &["DC"]);
+        check("Transfer to Baltimore Rehab today", &["Baltimore Rehab"]);
+        check("go to rehab(sacred heart Memorial) today", &["sacred heart Memorial"]);
+        // negative rows: generic facilities, states, clinical words, generic destinations, sides
+        check("Pt went to OR at 10, sent to Radiology, returned to Unit", &[]);
+        check("LOWER LOBE, UPPER EXTREMITY, LEFT SIDE", &[]);
+        check("Cardiology planning to DC Pacing wire in AM", &[]);
+        check("pt taken to kernan hosp from baltimore rehab", &["kernan", "baltimore"]);
         check("TRANSFERRED FROM OUTSIDE HOSPITAL", &[]);
         check("DAUGHTER LIVES IN CALIFORNIA", &[]);
         check("UNION OF FRACTURE", &[]);

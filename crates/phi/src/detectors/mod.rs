@@ -205,6 +205,13 @@ pub fn labelled(name: &'static str, labels: &str, min: usize, score: f32) -> Pat
     )
 }
 
+/// True when `text` contains `needle` (ASCII letters compared without case): a cheap test that
+/// lets a detector skip patterns that cannot match.
+pub fn contains_ci(text: &str, needle: &str) -> bool {
+    let (t, n) = (text.as_bytes(), needle.as_bytes());
+    !n.is_empty() && t.len() >= n.len() && t.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n))
+}
+
 /// True when `s` has at least one ASCII digit.
 pub fn has_digit(s: &str) -> bool {
     s.bytes().any(|b| b.is_ascii_digit())

@@ -11,7 +11,7 @@ use localdx_span::Span;
 
 const NAME: &str = "name";
 
-fn is_title(w: &str) -> bool {
+pub(crate) fn is_title(w: &str) -> bool {
     matches!(w, "dr" | "drs" | "doctor" | "doctors" | "mr" | "mrs" | "ms" | "miss" | "mister" | "prof" | "professor" | "mx" | "madam" | "mme" | "mlle")
 }
 
@@ -25,11 +25,11 @@ fn is_role(w: &str) -> bool {
     )
 }
 
-fn is_credential(w: &str) -> bool {
+pub(crate) fn is_credential(w: &str) -> bool {
     matches!(w, "rn" | "md" | "rrt" | "crt" | "np" | "crna" | "lpn" | "phd" | "dds" | "dmd" | "msw" | "licsw" | "lcsw" | "bsn" | "aprn" | "cns" | "pac" | "slp" | "facs" | "facc" | "mph" | "jr" | "sr" | "iii")
 }
 
-fn is_relation(w: &str) -> bool {
+pub(crate) fn is_relation(w: &str) -> bool {
     matches!(
         w,
         "son" | "sons" | "daughter" | "daughters" | "dtr" | "dau" | "husband" | "wife" | "spouse" | "sister" | "sisters"
@@ -40,6 +40,36 @@ fn is_relation(w: &str) -> bool {
             | "family" | "parents" | "parent" | "godson" | "goddaughter" | "caregiver" | "social" | "spokesperson"
             | "inlaw" | "neice" | "daugther" | "grandsons" | "granddaughters" | "nephews" | "nieces"
     )
+}
+
+/// Words right before a name that say a person follows (the word, or the two words before).
+fn person_cue_before(prev: &str, prev2: &str) -> Option<&'static str> {
+    let cue = match prev {
+        "hi" | "hello" | "hey" | "dear" | "thanks" | "starring" | "says" | "said" | "docter" | "doctor" | "dr" | "lic" | "licsw" => prev,
+        "me" if matches!(prev2, "call" | "calls" | "called") => "call me",
+        "him" | "her" if matches!(prev2, "named" | "call" | "calls" | "called") => "named",
+        "with" if matches!(prev2, "consult" | "spoke" | "speak" | "met" | "meeting" | "talked" | "made") => "with",
+        "to" if matches!(prev2, "speak" | "spoke" | "talk" | "talked" | "married") => "to",
+        _ => return None,
+    };
+    ["hi", "hello", "hey", "dear", "thanks", "starring", "says", "said", "docter", "doctor", "dr", "lic", "licsw", "call me", "named", "with", "to"]
+        .into_iter()
+        .find(|c| *c == cue)
+}
+
+/// Verbs that, right after a capitalised word in a cased note, say the word names a person.
+fn person_verb_after(w: &str) -> bool {
+    matches!(
+        w,
+        "shouted" | "spent" | "began" | "listed" | "said" | "says" | "told" | "asked" | "wrote" | "replied" | "answered"
+            | "smiled" | "laughed" | "whispered" | "cried" | "explained" | "phoned" | "visited" | "married" | "divorced"
+            | "lives" | "lived"
+    )
+}
+
+/// Two words after a capitalised word that say it names a person: "Tomomi is from", "Ari is very".
+fn person_bigram_after(a: &str, b: &str) -> bool {
+    matches!((a, b), ("is", "from") | ("was", "from") | ("had", "given") | ("will", "be") | ("is", "very") | ("has", "been"))
 }
 
 /// Months and weekdays are first names too ("June", "May") but the date detector owns them.
@@ -176,7 +206,9 @@ impl Scan<'_, '_> {
         if is_eponym(w) || g.is_common(w) || g.is_clinical(w) {
             return if lower_in_cased { Fit::No } else { Fit::Cued };
         }
-        let known = g.is_first(w) || g.is_last(w);
+        // the international lists only where capitals carry information: in capitals-only notes
+        // their many short foreign names would turn abbreviations into names
+        let known = g.is_first(w) || g.is_last(w) || doc.cased && (g.intl_first.contains(w) || g.intl_last.contains(w));
         if lower_in_cased {
             return Fit::Unknown;
         }
@@ -253,7 +285,11 @@ impl Detector for NameDetector {
             if is_title(w) && i + 1 < n {
                 let gap = doc.gap_after(i);
                 let j = i + 1;
-                if gap.len() <= 3 && gap.chars().all(|c| c == ' ' || c == '.') && doc.tokens[j].alpha {
+                // "Dr. o rourke", "Dr. d angelo": an O' or D' name typed without its apostrophe
+                let particle = matches!(doc.lower(j), "o" | "d") && j + 1 < n && doc.gap_after(j) == " " && doc.tokens[j + 1].alpha && doc.lower(j + 1).len() >= 3 && !s.g.is_common(doc.lower(j + 1)) && !is_stopword(doc.lower(j + 1));
+                if particle && gap.len() <= 3 && gap.chars().all(|c| c == ' ' || c == '.') {
+                    emit(out, j, j + 2, 0.9, "title_particle_name", Some(w));
+                } else if gap.len() <= 3 && gap.chars().all(|c| c == ' ' || c == '.') && doc.tokens[j].alpha {
                     let wj = doc.lower(j);
                     let single = doc.word(j).chars().count() == 1;
                     let f = s.fit(j);
@@ -298,10 +334,12 @@ impl Detector for NameDetector {
                     let f = s.fit(j);
                     // "family", "social" and plural words are weaker cues than "son", "wife"
                     let weak_cue = matches!(w, "family" | "social" | "children" | "parents" | "kid" | "child");
+                    // a two-letter first name written with its capital: "Son, Ed, was updated"
+                    let short_first = wj.len() == 2 && doc.tokens[j].title && s.g.is_first(wj) && !is_stopword(wj);
                     let accept = if weak_cue {
                         f == Fit::Likely || s.g.is_first(wj) && f >= Fit::Cued
                     } else {
-                        f >= Fit::Unknown && wj.len() >= 3 || (f == Fit::Cued && s.g.is_first(wj))
+                        f >= Fit::Unknown && wj.len() >= 3 || (f == Fit::Cued && s.g.is_first(wj)) || short_first
                     };
                     if !accept {
                         break;
@@ -367,12 +405,77 @@ impl Detector for NameDetector {
             if matches!(doc.lower(j), "is" | "was") {
                 j += 1;
             }
-            let gap_ok = doc.text[doc.tokens[i].span.end..doc.tokens[j.min(n - 1)].span.start].chars().all(|c| c.is_whitespace() || ":?-=".contains(c));
+            let gap_ok = j < n && (i + 1..=j).all(|k| doc.gap_before(k).chars().all(|c| c.is_whitespace() || ":?-=".contains(c)));
             if j < n && gap_ok && doc.tokens[j].alpha && s.fit(j) >= Fit::Cued && (doc.capitalised(j) || !doc.cased) {
                 let end = s.extend(j, 3, Fit::Unknown);
                 let mut d = Detection::new(span(j, end), EntityType::Name, 0.85, NAME, "name_label");
                 d = d.with_context("name", 0.0);
                 out.push(d);
+            }
+        }
+
+        // 8. a person cue before: "call me Antti", "Hi Vinicio,", "says Bergqvist.", "starring Holinka",
+        //    "maiden name is Clark", "docter Sullivan"; or a person's verb after a capitalised word
+        //    in a cased note: "Mehrudin shouted", "Alvir spent a year", "Järvilehto began writing"
+        for i in 0..n {
+            let w = doc.lower(i);
+            let prev = if i >= 1 { doc.lower(i - 1) } else { "" };
+            let cue = person_cue_before(prev, if i >= 2 { doc.lower(i - 2) } else { "" });
+            let gap_ok = i >= 1 && matches!(doc.gap_before(i), " " | ", " | ": ");
+            if cue.is_some() && gap_ok && doc.tokens[i].alpha && w.chars().count() >= 2 {
+                let f = s.fit(i);
+                let shaped = if doc.cased { doc.tokens[i].title } else { f >= Fit::Unknown || s.g.is_any_name(w) };
+                if shaped && (f >= Fit::Unknown || f == Fit::Cued && s.g.is_any_first(w)) {
+                    let end = s.extend(i, 3, Fit::Unknown);
+                    emit(out, i, end, 0.75, "cue_before_name", cue);
+                }
+            }
+            let verb = i + 1 < n && (person_verb_after(doc.lower(i + 1)) || i + 2 < n && person_bigram_after(doc.lower(i + 1), doc.lower(i + 2)));
+            if doc.cased && verb && doc.tokens[i].title && doc.gap_after(i) == " " {
+                let f = s.fit(i);
+                if (f >= Fit::Unknown || f == Fit::Cued && s.g.is_any_name(w) && !s.g.is_clinical(w)) && w.chars().count() >= 3 {
+                    emit(out, i, i + 1, 0.7, "name_before_verb", Some(doc.lower(i + 1)));
+                }
+            }
+        }
+
+        // 9. first name, middle initial without a full stop, surname: "Mijail C Adomo", "codey m ross"
+        for i in 0..n.saturating_sub(2) {
+            let mid = doc.word(i + 1).chars().count() == 1 && doc.tokens[i + 1].alpha && (doc.tokens[i + 1].upper || !doc.cased);
+            if !mid || doc.gap_after(i) != " " || doc.gap_after(i + 1) != " " || doc.lower(i + 1) == "a" && !doc.cased {
+                continue;
+            }
+            let part = |k: usize| {
+                let wk = doc.lower(k);
+                doc.tokens[k].alpha && wk.chars().count() >= 2 && (!doc.cased || doc.tokens[k].title) && !is_stopword(wk) && !s.g.is_clinical(wk) && !is_eponym(wk) && !is_clinical_abbreviation(wk) && (!s.g.is_common(wk) || s.g.is_any_name(wk))
+            };
+            let (wa, wb) = (doc.lower(i), doc.lower(i + 2));
+            let shape = doc.cased && !s.g.is_common(wa) && !s.g.is_common(wb);
+            // without case a single letter is mostly an abbreviation ("KEEP R SIDE DOWN", "BP TOL C SYS"):
+            // there both words must be names and no common words
+            let listed = if doc.cased {
+                s.g.is_any_first(wa) || s.g.is_any_name(wb) || shape
+            } else {
+                s.g.is_first(wa) && s.g.is_last(wb) && !s.g.is_common(wa) && !s.g.is_common(wb)
+            };
+            if part(i) && part(i + 2) && listed {
+                emit(out, i, i + 3, 0.75, "first_initial_last", None);
+            }
+        }
+
+        // 10. a speaker's name before a colon in a cased note: "Halldór: What a wife.", "Koppány: \"Who"
+        if doc.cased {
+            for i in 0..n {
+                let gap_after = doc.gap_after(i);
+                let quoted = gap_after.starts_with(":\"") || gap_after.starts_with(": \"") || gap_after.starts_with(":\u{201c}");
+                if !(gap_after.starts_with(": ") || quoted) || !(i == 0 || doc.starts_sentence(i) || doc.gap_before(i).contains(". ")) {
+                    continue;
+                }
+                let w = doc.lower(i);
+                let f = s.fit(i);
+                if doc.tokens[i].title && f >= Fit::Unknown && (s.g.is_any_name(w) || quoted) && w.chars().count() >= 3 {
+                    emit(out, i, i + 1, 0.7, "speaker_label", None);
+                }
             }
         }
 
@@ -413,8 +516,8 @@ impl Detector for NameDetector {
                 i += 1;
                 continue;
             }
-            let first = s.g.is_first(w);
-            let last = s.g.is_last(w);
+            let first = s.g.is_first(w) || doc.cased && s.g.intl_first.contains(w);
+            let last = s.g.is_last(w) || doc.cased && s.g.intl_last.contains(w);
             let end = if first { s.extend(i, 3, Fit::Unknown) } else { s.extend(i, 3, Fit::Likely) };
             let score = if end - i >= 2 && (first || last) {
                 0.75
@@ -466,7 +569,25 @@ mod tests {
         check("LINDSEY CARDARELLI CALLED TO BEDSIDE", &["LINDSEY CARDARELLI"]);
         check("PER SON DAVID, THERE IS ANOTHER", &["DAVID"]);
         check("The patient met with Angela Lundström today", &["Angela Lundström"]);
+        check("Have you been to a Ravil G Yefimov concert?", &["Ravil G Yefimov"]);
+        check("Dr. o rourke and Dr. Stronczek in room", &["o rourke", "Stronczek"]);
+        check("Family: Son, Ed, was updated by MD today.", &["Ed"]);
+        check("Son in to visit. Dr. o the patient is", &[]);
+        check("the maria t lopez version", &["maria t lopez"]);
+        check("KEEP R SIDE DOWN, HOME C HUSBAND, BREAST MASS W LUNG NODULES", &[]);
+        check("Halldór: What a wife.", &["Halldór"]);
+        check("Mehrudin shouted at them", &["Mehrudin"]);
+        check("Tomomi is from Xignite", &["Tomomi"]);
+        check("Sometimes people call me Csanád", &["Csanád"]);
+        check("Hi Vinicio, I am writing", &["Vinicio"]);
+        check("My name is Rubija", &["Rubija"]);
+        check("will consult with patty hoeller re skin care", &["patty hoeller"]);
+        check("Why is Katrine so impulsive?", &["Katrine"]);
         // negative rows: eponyms, clinical words, common words, places, months
+        check("Plan: Continue lasix. Neuro: Intact", &[]);
+        check("Heparin is from the pharmacy", &[]);
+        check("spoke with team about plan", &[]);
+        check("grade A murmur heard", &[]);
         check("FOLEY CATHETER IN PLACE, PARKINSON DISEASE", &[]);
         check("APGAR 8 AND 9", &[]);
         check("SON WILL CALL IN AM", &[]);

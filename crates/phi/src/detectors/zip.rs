@@ -11,13 +11,16 @@ const NAME: &str = "zip";
 pub struct ZipDetector {
     five: Pattern,
     label: Pattern,
+    postal: Pattern,
 }
 
 impl ZipDetector {
     pub fn new() -> Self {
         ZipDetector {
             five: Pattern::new("zip_after_state", r"(?-u:\b)\d{4,6}(?:-\d{4})?(?-u:\b)", 0.85),
-            label: Pattern::new("zip_label", r"(?i)(?-u:\b)(?:zip|zip\s*code|zipcode|postal\s*code|postcode|post\s*code)\s*[:#]?\s*([A-Z0-9](?:[A-Z0-9]|[ -][A-Z0-9]){2,9})(?-u:\b)", 0.85),
+            // European and other postal codes: "6091", "3610-114", "53-320", "840 24"
+            postal: Pattern::new("postal_after_city", r"(?-u:\b)(?:\d{4,5}(?:-\d{3,4})?|\d{3}\s\d{2}|\d{2}-\d{3})(?-u:\b)", 0.75),
+            label: Pattern::new("zip_label", r"(?-u:\b)(?i:zip|zip\s*code|zipcode|postal\s*code|postcode|post\s*code)\s*(?i:is\s+|was\s+)?[:#]?\s*(\d{3,6}(?:[ -]\d{2,4})?|[A-Z]\d[A-Z] ?\d[A-Z]\d)(?-u:\b)", 0.85),
         }
     }
 }
@@ -50,12 +53,47 @@ impl Detector for ZipDetector {
                 out.push(Detection::new(span, EntityType::Zip, 0.85, NAME, "zip_after_state").with_context(prev, 0.0));
             }
         }
+        // a postal code right after a city or town of the gazetteers, in a cased note: "in Bjert 6091 in"
+        if doc.cased {
+            for (span, _) in self.postal.spans(doc.text) {
+                let i = doc.token_containing(span.start);
+                if i == 0 || i >= doc.tokens.len() || !matches!(doc.gap_before(i), " " | ", " | "  ") {
+                    continue;
+                }
+                if let Some(city) = city_ending_at(doc, i - 1) {
+                    out.push(Detection::new(span, EntityType::Zip, 0.75, NAME, "postal_after_city").with_context(&city, 0.0));
+                }
+            }
+        }
         for (span, _) in self.label.spans(doc.text) {
             if span.slice(doc.text).bytes().any(|b| b.is_ascii_digit()) {
                 out.push(Detection::new(span, EntityType::Zip, 0.85, NAME, "zip_label"));
             }
         }
     }
+}
+
+/// The city or town that ends at token `last`, lower-cased: one to three capitalised words of the
+/// city gazetteers, or capitalised words that are no common word right after "in".
+fn city_ending_at(doc: &Doc, last: usize) -> Option<String> {
+    let g = gazetteers();
+    for len in 1..=3usize {
+        if len > last + 1 {
+            break;
+        }
+        let a = last + 1 - len;
+        if !(a..=last).all(|k| doc.tokens[k].alpha && doc.word(k).starts_with(char::is_uppercase)) {
+            continue;
+        }
+        let words: Vec<&str> = (a..=last).map(|k| doc.lower(k)).collect();
+        let known = |m: &std::collections::HashMap<&'static str, Vec<Vec<&'static str>>>| m.get(words[0]).is_some_and(|v| v.contains(&words));
+        // or a capitalised place name no list knows, right after "in": "in Bjert 6091"
+        let after_in = a > 0 && doc.lower(a - 1) == "in" && words.iter().all(|w| !g.is_common(w) && !g.is_clinical(w));
+        if known(&g.cities) || known(&g.world_cities) || after_in {
+            return Some(words.join(" "));
+        }
+    }
+    None
 }
 
 #[cfg(test)]
@@ -73,7 +111,12 @@ mod tests {
         check("Baltimore, MD 21201-1234", &["21201-1234"]);
         check("Towson, Maryland 21204", &["21204"]);
         check("ZIP: B0J 2H0", &["B0J 2H0"]);
-        // negative rows: pagers, counts, lower-case "md"
+        check("support Factset in Bjert 6091 in its mission", &["6091"]);
+        check("support MysticWeb in Porto 3610-114 in its mission", &["3610-114"]);
+        check("My zip code is 35350", &["35350"]);
+        // negative rows: pagers, counts, lower-case "md", a number after a word that is no town
+        check("Heparin 5000 units", &[]);
+        check("gave Lasix 1000 in the Unit 4500", &[]);
         check("pager 54321", &[]);
         check("wbc 12000 plt 25000", &[]);
         check("md 21201", &[]);
