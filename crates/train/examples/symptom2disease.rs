@@ -140,12 +140,14 @@ fn experiment(root: &std::path::Path, model_path: &std::path::Path, args: &[Stri
             let texts: Vec<&str> = rows.iter().map(|e| e.text.as_str()).collect();
             for (name, predictor) in [("fine-tuned", &tuned), ("zero-shot", &zs)] {
                 let scored = predictor.predict(&texts)?;
+                // The CSV's own index column repeats, so a record is named by its place in the split.
                 let json: Vec<serde_json::Value> = rows
                     .iter()
                     .zip(scored)
-                    .map(|(e, p)| {
+                    .enumerate()
+                    .map(|(k, (e, p))| {
                         let gold: Vec<&str> = e.labels.iter().map(|&i| labels[i].as_str()).collect();
-                        serde_json::json!({"record_id": e.id, "gold": gold, "predictions": p})
+                        serde_json::json!({"record_id": format!("{split}-{k}"), "gold": gold, "predictions": p})
                     })
                     .collect();
                 let path = out.join(format!("{name}-{split}.json"));
