@@ -12,6 +12,7 @@ pub mod datasets;
 pub mod eval;
 pub mod models;
 pub mod phi;
+pub mod suggest;
 pub mod training;
 
 pub use localdx_job::{Cancel, Progress, Reporter};

@@ -11,6 +11,7 @@ mod eval;
 mod models;
 mod output;
 mod phi;
+mod suggest;
 mod train;
 
 #[derive(Parser)]
@@ -51,6 +52,11 @@ pub enum Command {
     Eval(eval::EvalArgs),
     /// Write a self-contained HTML report (tables and plots) of a run or of predictions.
     Report(eval::ReportArgs),
+    /// Ranked diagnoses for one note (read from stdin) and the words that most changed the top one.
+    Suggest(suggest::SuggestArgs),
+    /// Clinicians' feedback on suggestions: list it or export it as CSV of new labels.
+    #[command(subcommand)]
+    Feedback(suggest::FeedbackCommand),
 }
 
 fn main() {
@@ -75,5 +81,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Predict(args) => train::predict(&ctx, args),
         Command::Eval(args) => eval::eval(&ctx, args),
         Command::Report(args) => eval::report(&ctx, args),
+        Command::Suggest(args) => suggest::suggest(&ctx, args),
+        Command::Feedback(cmd) => suggest::feedback(&ctx, cmd),
     }
 }

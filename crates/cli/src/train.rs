@@ -123,6 +123,7 @@ pub fn train(ctx: &Context, args: TrainArgs) -> Result<()> {
                 rank: args.rank,
                 dp_epsilon: args.dp_epsilon,
                 seed: args.seed,
+                ..TrainRequest::default()
             };
             training::train(&api, &runs_dir(ctx), &models_dir(ctx), &req, &cancel, &on)
         }

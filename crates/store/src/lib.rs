@@ -12,12 +12,14 @@
 //! never rewrites or deletes an event once logged.
 
 mod events;
+mod feedback;
 mod records;
 mod schema;
 mod settings;
 mod writer;
 
 pub use events::Event;
+pub use feedback::{Feedback, NewFeedback};
 pub use records::{Dataset, DatasetStats, NewDataset, NewRecord, Record, Rejection, Split, UnknownSplit};
 pub use schema::MIGRATIONS;
 pub use writer::DatasetWriter;

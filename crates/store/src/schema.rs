@@ -71,6 +71,23 @@ pub const MIGRATIONS: &[&str] = &[
     r#"
     CREATE INDEX records_dataset_id ON records(dataset_id, id);
     "#,
+    // 3: clinicians' feedback on suggestions: accept, reject or add a diagnosis for a note. A typed
+    // note (no record) keeps its text only when the clinician chose to save it.
+    r#"
+    CREATE TABLE feedback (
+        id         INTEGER PRIMARY KEY,
+        created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+        actor      TEXT NOT NULL,
+        dataset_id INTEGER REFERENCES datasets(id) ON DELETE SET NULL,
+        record_id  INTEGER REFERENCES records(id) ON DELETE SET NULL,
+        note_text  TEXT,
+        model      TEXT NOT NULL,
+        label      TEXT NOT NULL,
+        verdict    TEXT NOT NULL CHECK (verdict IN ('accept', 'reject', 'add')),
+        probability REAL
+    );
+    CREATE INDEX feedback_record ON feedback(record_id);
+    "#,
 ];
 
 /// Brings the database to `MIGRATIONS.len()`, refusing databases from a newer LocalDx.
