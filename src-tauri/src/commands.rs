@@ -111,6 +111,15 @@ pub const TRAIN_EVENT: &str = "train-progress";
 /// The window event sent once when a run ends ([`TrainDoneDto`]).
 pub const TRAIN_DONE_EVENT: &str = "train-done";
 
+/// The models loaded for suggestions (the last two), kept between calls.
+pub struct LoadedModels(std::sync::Arc<Mutex<suggest::Suggester>>);
+
+impl Default for LoadedModels {
+    fn default() -> Self {
+        LoadedModels(std::sync::Arc::new(Mutex::new(suggest::Suggester::new(2))))
+    }
+}
+
 /// The cancel flag of the training run in progress, if any (one at a time).
 #[derive(Default)]
 pub struct TrainingJob(Mutex<Option<Cancel>>);
@@ -223,6 +232,7 @@ pub async fn test_cases(ws: State<'_, Workspace>, dataset_id: i64) -> Result<Vec
 #[tauri::command]
 pub async fn suggest_note(
     ws: State<'_, Workspace>,
+    cache: State<'_, LoadedModels>,
     choice: ModelChoice,
     text: String,
     top_k: usize,
@@ -230,7 +240,12 @@ pub async fn suggest_note(
 ) -> Result<SuggestionDto, ApiError> {
     let (runs, models) = (runs_dir(&ws), models_dir(&ws));
     let occlusion = attribution.then(Occlusion::default);
-    ws.call(move |api| suggest::suggest_with(api, &runs, &models, &choice, &text, top_k, occlusion)).await
+    let loaded = cache.0.clone();
+    ws.call(move |api| {
+        let mut loaded = loaded.lock().map_err(|_| ApiError::new(ErrorCode::Internal, "an earlier suggestion panicked"))?;
+        loaded.suggest(api, &runs, &models, &choice, &text, top_k, occlusion)
+    })
+    .await
 }
 
 #[tauri::command]

@@ -16,6 +16,7 @@ fn main() {
     let app = tauri::Builder::default()
         .plugin(tauri_plugin_dialog::init())
         .manage(commands::TrainingJob::default())
+        .manage(commands::LoadedModels::default())
         .setup(|app| {
             let path = state::database_path(app.handle())?;
             app.manage(state::Workspace::open(path));

@@ -101,6 +101,57 @@ pub fn load(api: &Api, runs_dir: &Path, models_dir: &Path, choice: &ModelChoice)
     }
 }
 
+/// The last few loaded models, so that a clinician's next note (or the second column) does not
+/// reload weights. A run is reloaded when its best adapters change (a resumed run).
+pub struct Suggester {
+    loaded: Vec<(String, Predictor)>,
+    capacity: usize,
+}
+
+impl Suggester {
+    /// Keeps at most `capacity` models loaded (each holds its base weights in memory).
+    pub fn new(capacity: usize) -> Self {
+        Suggester { loaded: Vec::new(), capacity: capacity.max(1) }
+    }
+
+    fn key(runs_dir: &Path, choice: &ModelChoice) -> String {
+        match choice {
+            ModelChoice::Run { run_id } => {
+                let best = runs_dir.join(run_id).join("best.safetensors");
+                let stamp = std::fs::metadata(best).and_then(|m| m.modified()).ok();
+                format!("run:{run_id}:{stamp:?}")
+            }
+            ModelChoice::Base { model, dataset_id } => format!("base:{model}:{dataset_id}"),
+        }
+    }
+
+    /// The model `choice` names, loaded now or earlier.
+    pub fn get(&mut self, api: &Api, runs_dir: &Path, models_dir: &Path, choice: &ModelChoice) -> Result<&Predictor> {
+        let key = Self::key(runs_dir, choice);
+        match self.loaded.iter().position(|(k, _)| *k == key) {
+            Some(i) => {
+                let hit = self.loaded.remove(i);
+                self.loaded.push(hit);
+            }
+            None => {
+                let p = load(api, runs_dir, models_dir, choice)?;
+                if self.loaded.len() >= self.capacity {
+                    self.loaded.remove(0);
+                }
+                self.loaded.push((key, p));
+            }
+        }
+        let (_, p) = self.loaded.last().ok_or_else(|| ApiError::new(crate::ErrorCode::Internal, "no model loaded"))?;
+        Ok(p)
+    }
+
+    /// Like [`suggest_with`], reusing a loaded model.
+    pub fn suggest(&mut self, api: &Api, runs_dir: &Path, models_dir: &Path, choice: &ModelChoice, text: &str, top_k: usize, occlusion: Option<Occlusion>) -> Result<SuggestionDto> {
+        let p = self.get(api, runs_dir, models_dir, choice)?;
+        suggest(p, &choice.name(), text, top_k, occlusion)
+    }
+}
+
 /// Whether `label` has the shape of an ICD-10 code: a capital letter, a digit, a digit or capital
 /// letter, then optionally a dot and more letters or digits (`I10`, `E11.9`, `C7A`).
 pub fn is_icd10_code(label: &str) -> bool {
