@@ -3,7 +3,7 @@
 //! the occlusion attribution (up to 32 windows re-scored). The note is made of real Symptom2Disease
 //! notes joined until it is at least 512 tokens long; the predictor reads exactly 512 of them.
 //!
-//!   cargo run -p localdx-api --release --example suggest_latency -- [MODEL.gguf] [RUNS] [RUN_DIR]
+//!   cargo run -p localdx-api --example suggest_latency -- [MODEL.gguf] [RUNS] [RUN_DIR]
 //!
 //! With RUN_DIR the run's adapters and head are used (its token budget raised to 512); otherwise
 //! the base model's zero-shot head over the data set's 24 labels. Prints the figures; writes nothing.
