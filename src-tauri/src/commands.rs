@@ -190,3 +190,221 @@ pub async fn release_dataset(
     ws.call(move |api| api.release(dataset_id, strategy, &reporter, &cancel))
         .await
 }
+
+// ---------------------------------------------------------------------------------------------
+// Training, suggestions and reports. Training runs on its own thread WITHOUT the database lock
+// (the data is read first), so the other screens keep working for the minutes a run takes; it
+// reports through [`TRAIN_EVENT`] and ends with one [`TRAIN_DONE_EVENT`].
+
+use localdx_api::eval::{self, EvalOptions, ReportDto, RunRequest, Versus};
+use localdx_api::phi::SpanDto;
+use localdx_api::suggest::{self, FeedbackDto, FeedbackInputDto, ModelChoice, Occlusion, SuggestionDto};
+use localdx_api::training::{self, RunDto, TrainDoneDto, TrainPlanDto, TrainProgressDto, TrainRequestDto};
+use localdx_api::{Cancel, ErrorCode};
+use std::path::Path;
+use std::sync::Mutex;
+use tauri::Manager;
+
+/// The window event carrying a running training's progress ([`TrainProgressDto`]).
+pub const TRAIN_EVENT: &str = "train-progress";
+/// The window event sent once when a run ends ([`TrainDoneDto`]).
+pub const TRAIN_DONE_EVENT: &str = "train-done";
+
+/// The models loaded for suggestions (the last two), kept between calls.
+pub struct LoadedModels(std::sync::Arc<Mutex<suggest::Suggester>>);
+
+impl Default for LoadedModels {
+    fn default() -> Self {
+        LoadedModels(std::sync::Arc::new(Mutex::new(suggest::Suggester::new(2))))
+    }
+}
+
+/// The cancel flag of the training run in progress, if any (one at a time).
+#[derive(Default)]
+pub struct TrainingJob(Mutex<Option<Cancel>>);
+
+fn data_dir(ws: &Workspace) -> PathBuf {
+    ws.path.parent().map(Path::to_path_buf).unwrap_or_default()
+}
+fn runs_dir(ws: &Workspace) -> PathBuf {
+    data_dir(ws).join("runs")
+}
+fn models_dir(ws: &Workspace) -> PathBuf {
+    match std::env::var_os("LOCALDX_MODELS").filter(|d| !d.is_empty()) {
+        Some(dir) => PathBuf::from(dir),
+        None => data_dir(ws).join("models"),
+    }
+}
+
+#[tauri::command]
+pub async fn list_runs(ws: State<'_, Workspace>) -> Result<Vec<RunDto>, ApiError> {
+    let dir = runs_dir(&ws);
+    ws.call(move |_| training::runs(&dir)).await
+}
+
+#[tauri::command]
+pub async fn training_datasets(ws: State<'_, Workspace>) -> Result<Vec<DatasetDto>, ApiError> {
+    ws.call(training::training_datasets).await
+}
+
+#[tauri::command]
+pub async fn training_plan(ws: State<'_, Workspace>, dataset_id: i64) -> Result<TrainPlanDto, ApiError> {
+    let (runs, models) = (runs_dir(&ws), models_dir(&ws));
+    ws.call(move |api| training::plan(api, &runs, &models, dataset_id)).await
+}
+
+/// Starts a new run (`request`) or resumes `resume_run`; returns the run id at once.
+#[tauri::command]
+pub async fn start_training(
+    app: AppHandle,
+    ws: State<'_, Workspace>,
+    job: State<'_, TrainingJob>,
+    request: Option<TrainRequestDto>,
+    resume_run: Option<String>,
+) -> Result<String, ApiError> {
+    let (runs, models) = (runs_dir(&ws), models_dir(&ws));
+    let cancel = {
+        let mut slot = job.0.lock().map_err(|_| ApiError::new(ErrorCode::Internal, "the training state is poisoned"))?;
+        if slot.is_some() {
+            return Err(ApiError::invalid("a training run is already in progress; cancel it first"));
+        }
+        let cancel = Cancel::new();
+        *slot = Some(cancel.clone());
+        cancel
+    };
+    let prepared = ws
+        .call(move |api| match (request, resume_run) {
+            (_, Some(run)) => training::prepare_resume(api, &runs, &run),
+            (Some(req), None) => training::prepare_train(api, &runs, &models, &(&req).into()),
+            (None, None) => Err(ApiError::invalid("give a training request or a run to resume")),
+        })
+        .await;
+    let prepared = match prepared {
+        Ok(p) => p,
+        Err(e) => {
+            if let Ok(mut slot) = job.0.lock() {
+                *slot = None;
+            }
+            return Err(e);
+        }
+    };
+    let run_id = prepared.run_id.clone();
+    let done_id = run_id.clone();
+    tauri::async_runtime::spawn_blocking(move || {
+        let emitter = app.clone();
+        let on = move |run: &str, e: &training::TrainEvent| {
+            let _ = emitter.emit(TRAIN_EVENT, TrainProgressDto::from_event(run, e));
+        };
+        let outcome = training::execute(prepared, &cancel, &on);
+        if let Some(job) = app.try_state::<TrainingJob>() {
+            if let Ok(mut slot) = job.0.lock() {
+                *slot = None;
+            }
+        }
+        let done = TrainDoneDto { run_id: done_id, ok: outcome.is_ok(), error: outcome.err() };
+        let _ = app.emit(TRAIN_DONE_EVENT, done);
+    });
+    Ok(run_id)
+}
+
+#[tauri::command]
+pub fn cancel_training(job: State<'_, TrainingJob>) -> bool {
+    match job.0.lock().ok().and_then(|slot| slot.clone()) {
+        Some(cancel) => {
+            cancel.cancel();
+            true
+        }
+        None => false,
+    }
+}
+
+#[tauri::command]
+pub async fn detect_phi(ws: State<'_, Workspace>, text: String) -> Result<Vec<SpanDto>, ApiError> {
+    ws.call(move |api| Ok(localdx_api::phi::detect_text(&api.phi_config()?, &text))).await
+}
+
+#[tauri::command]
+pub async fn test_cases(ws: State<'_, Workspace>, dataset_id: i64) -> Result<Vec<RecordDto>, ApiError> {
+    ws.call(move |api| suggest::test_cases(api, dataset_id, 200)).await
+}
+
+#[tauri::command]
+pub async fn suggest_note(
+    ws: State<'_, Workspace>,
+    cache: State<'_, LoadedModels>,
+    choice: ModelChoice,
+    text: String,
+    top_k: usize,
+    attribution: bool,
+) -> Result<SuggestionDto, ApiError> {
+    let (runs, models) = (runs_dir(&ws), models_dir(&ws));
+    let occlusion = attribution.then(Occlusion::default);
+    let loaded = cache.0.clone();
+    ws.call(move |api| {
+        let mut loaded = loaded.lock().map_err(|_| ApiError::new(ErrorCode::Internal, "an earlier suggestion panicked"))?;
+        loaded.suggest(api, &runs, &models, &choice, &text, top_k, occlusion)
+    })
+    .await
+}
+
+#[tauri::command]
+pub async fn save_feedback(ws: State<'_, Workspace>, input: FeedbackInputDto) -> Result<FeedbackDto, ApiError> {
+    ws.call(move |api| suggest::save_feedback(api, &input)).await
+}
+
+#[tauri::command]
+pub async fn list_feedback(ws: State<'_, Workspace>) -> Result<Vec<FeedbackDto>, ApiError> {
+    ws.call(suggest::feedback).await
+}
+
+#[tauri::command]
+pub async fn feedback_csv(ws: State<'_, Workspace>) -> Result<String, ApiError> {
+    ws.call(suggest::feedback_csv).await
+}
+
+/// The report of `run_id` on `split`, compared with `vs_run` or the base model (`vs_base`).
+#[tauri::command]
+pub async fn run_report(
+    ws: State<'_, Workspace>,
+    run_id: String,
+    vs_run: Option<String>,
+    vs_base: bool,
+    split: String,
+    date: String,
+) -> Result<ReportDto, ApiError> {
+    let (runs, models) = (runs_dir(&ws), models_dir(&ws));
+    ws.call(move |api| {
+        let vs = match (&vs_run, vs_base) {
+            (Some(r), _) => Some(Versus::Run(r)),
+            (None, true) => Some(Versus::Base("default")),
+            (None, false) => None,
+        };
+        let req = RunRequest { run_id: &run_id, vs, split: &split };
+        eval::report_dto(api, &runs, &models, req, &date, &EvalOptions::default())
+    })
+    .await
+}
+
+/// Where exports go unless the user picks another place: `exports/` beside the database.
+#[tauri::command]
+pub fn export_dir(ws: State<'_, Workspace>) -> String {
+    data_dir(&ws).join("exports").display().to_string()
+}
+
+/// Writes an export (`.html` or `.csv` only) the UI already holds; returns the path written.
+#[tauri::command]
+pub async fn write_export(path: PathBuf, contents: String) -> Result<String, ApiError> {
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or_default().to_ascii_lowercase();
+    if ext != "html" && ext != "csv" {
+        return Err(ApiError::invalid("exports are .html or .csv files"));
+    }
+    tauri::async_runtime::spawn_blocking(move || {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| ApiError::invalid(format!("{}: {e}", parent.display())))?;
+        }
+        std::fs::write(&path, contents).map_err(|e| ApiError::invalid(format!("{}: {e}", path.display())))?;
+        Ok(path.display().to_string())
+    })
+    .await
+    .map_err(|e| ApiError::new(ErrorCode::Internal, format!("the background task failed: {e}")))?
+}

@@ -15,6 +15,8 @@ use tauri::Manager;
 fn main() {
     let app = tauri::Builder::default()
         .plugin(tauri_plugin_dialog::init())
+        .manage(commands::TrainingJob::default())
+        .manage(commands::LoadedModels::default())
         .setup(|app| {
             let path = state::database_path(app.handle())?;
             app.manage(state::Workspace::open(path));
@@ -40,6 +42,20 @@ fn main() {
             commands::review_sign_off,
             commands::review_accept_all,
             commands::release_dataset,
+            commands::list_runs,
+            commands::training_datasets,
+            commands::training_plan,
+            commands::start_training,
+            commands::cancel_training,
+            commands::detect_phi,
+            commands::test_cases,
+            commands::suggest_note,
+            commands::save_feedback,
+            commands::list_feedback,
+            commands::feedback_csv,
+            commands::run_report,
+            commands::export_dir,
+            commands::write_export,
         ])
         .build(tauri::generate_context!());
     match app {

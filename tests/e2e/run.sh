@@ -48,6 +48,8 @@ unset WAYLAND_DISPLAY
 
 # What the app sees: a fresh database, software rendering (no GPU under Xvfb).
 export LOCALDX_DB="$work/e2e.sqlite"
+# The base model the training test fine-tunes (default: models/ of this checkout).
+export LOCALDX_MODELS="${LOCALDX_MODELS:-$root/models}"
 export WEBKIT_DISABLE_DMABUF_RENDERER=1
 export LIBGL_ALWAYS_SOFTWARE=1
 export NO_AT_BRIDGE=1
@@ -71,7 +73,7 @@ done
 # test run leaves the checkout as it found it.
 if [ "$status" -eq 0 ] && [ -n "${E2E_UPDATE_SCREENSHOTS:-}" ]; then
   mkdir -p docs/screenshots
-  for name in datasets import-preview import-progress import-refused import-result record-browser record-browser-large; do
+  for name in datasets import-preview import-progress import-refused import-result record-browser record-browser-large training suggestions report; do
     # 256-colour PNGs: the UI is flat colours, so they stay sharp at a third of the size.
     if [ -f "$out/$name.png" ]; then
       convert "$out/$name.png" -strip +dither -colors 256 "PNG8:docs/screenshots/$name.png"

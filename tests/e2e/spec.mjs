@@ -5,8 +5,8 @@
 // checks that note text is shown as text, and saves screenshots. Prints `e2e: N passed, M failed`.
 import { remote } from 'webdriverio';
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 
 const env = (/** @type {string} */ name) => {
   const value = process.env[name];
@@ -16,6 +16,8 @@ const env = (/** @type {string} */ name) => {
 const OUT = env('E2E_OUT');
 const WORK = env('E2E_WORK');
 const TIMEOUT = 20_000;
+/** Where the app finds the default base model (run.sh exports it). */
+const MODELS = process.env.LOCALDX_MODELS ?? '';
 /** Notes in the scale test (0 skips it). */
 const SCALE = Number(process.env.E2E_SCALE ?? 100_000);
 
@@ -37,6 +39,27 @@ function writeCsv() {
   const path = join(WORK, 'e2e-notes.csv');
   writeFileSync(path, lines.join('\n') + '\n');
   return { path, rows: 24, badLine: 12 };
+}
+
+/**
+ * A small labelled CSV with its own split column for the training test: four diagnoses with notes
+ * that differ by their symptoms, 6 train, 2 validation and 2 test notes each.
+ */
+function writeLabelledCsv() {
+  const kinds = [
+    ['J45.909', 'Wheezing and tight chest at night, relieved by the inhaler'],
+    ['I10', 'Blood pressure high again at 162/98, mild headache, on amlodipine'],
+    ['E11.9', 'Thirsty and passing urine often, fasting glucose raised, on metformin'],
+    ['L30.9', 'Itchy red patches on both forearms, dry skin, using an emollient'],
+  ];
+  const lines = ['note,diagnosis,split'];
+  for (let i = 0; i < 10; i++) {
+    const split = i < 6 ? 'train' : i < 8 ? 'validation' : 'test';
+    for (const [code, text] of kinds) lines.push(`"${text}. Visit ${i + 1}.",${code},${split}`);
+  }
+  const path = join(WORK, 'e2e-labelled.csv');
+  writeFileSync(path, lines.join('\n') + '\n');
+  return path;
 }
 
 /** A CSV of `n` distinct notes for the scale test; note `i` carries the unique token `R{i}X`. */
@@ -335,6 +358,122 @@ async function main() {
             `${domRows} rows in the DOM; scroll frames mean ${mean.toFixed(1)} ms, p95 ${p95.toFixed(1)} ms, max ${sorted[sorted.length - 1].toFixed(1)} ms; ` +
             `search ${searchMs} ms (round trip through WebDriver)`,
         );
+      });
+    }
+
+    if (!existsSync(join(MODELS, 'SmolLM2-135M-Instruct.Q4_1.gguf'))) {
+      console.log(`  skip  training, suggestions and reports: no default model in ${MODELS}`);
+    } else {
+      const labelled = writeLabelledCsv();
+      await test('training: a tiny model trains from the Training screen, with live progress and a finished run', async () => {
+        await click('nav-datasets');
+        await click('import-button');
+        await (await byId('import-path')).setValue(labelled);
+        await (await byId('import-name')).setValue('E2E labelled');
+        await click('import-preview');
+        await (await byId('map-textColumn')).selectByVisibleText('note');
+        await (await byId('map-labelColumn')).selectByVisibleText('diagnosis');
+        await (await byId('map-splitColumn')).selectByVisibleText('split');
+        await click('import-start');
+        await browser.waitUntil(async () => (await browser.$('[data-testid="import-result"]').isExisting()) && (await (await byId('import-result')).getText()).includes('Imported'), {
+          timeout: 60_000,
+          timeoutMsg: 'the labelled CSV imports',
+        });
+
+        await click('nav-training');
+        const facts = await textOf('model-facts');
+        check(facts.includes('on disk') && facts.includes('memory'), `the model shows its size and memory need, got "${facts}"`);
+        check((await (await byId('train-dataset')).getValue()) !== '', 'a dataset is chosen');
+        await click('preset-quick');
+        await (await browser.$('[data-testid="train-advanced"] summary')).click();
+        await (await byId('train-epochs')).setValue('2');
+        await (await byId('train-rank')).setValue('2');
+        await (await byId('train-maxlen')).setValue('32');
+        await (await byId('train-layers')).setValue('1');
+        const started = Date.now();
+        await click('train-start');
+        await (await byId('train-live')).waitForDisplayed({ timeout: TIMEOUT });
+        // Progress events arrive from the backend while the run trains.
+        await browser.waitUntil(async () => Number(await (await byId('train-step')).getText()) > 0, {
+          timeout: 120_000,
+          interval: 200,
+          timeoutMsg: 'the step counter moves',
+        });
+        await (await byId('train-finished')).waitForDisplayed({ timeout: 120_000, timeoutMsg: 'the run finishes within 2 minutes' });
+        const seconds = (Date.now() - started) / 1000;
+        check(seconds < 120, `the tiny run took ${seconds.toFixed(0)} s`);
+        await (await byId('val-chart')).waitForDisplayed({ timeout: TIMEOUT });
+        const val = await textOf('train-val');
+        check(/^\d\.\d{3}$/.test(val), `a validation macro-F1 is shown, got "${val}"`);
+        await browser.waitUntil(async () => (await contentOf('runs-table')).includes('finished'), { timeout: TIMEOUT, timeoutMsg: 'the runs list shows the finished run' });
+        const runsText = await contentOf('runs-table');
+        check(runsText.includes('run-1'), `the runs list names the run, got "${runsText}"`);
+        await shot('training');
+        console.log(`  training: tiny run (2 epochs, rank 2, 32 tokens, last layer) finished in ${seconds.toFixed(1)} s`);
+      });
+
+      await test('suggestions: three columns for a test case, feedback stored, a typed note checked for PHI', async () => {
+        await click('nav-suggestions');
+        await click('sugg-go');
+        await browser.waitUntil(async () => (await browser.$$('[data-testid="sugg-col-base"] [data-testid="sugg-row"]').getElements()).length > 0, {
+          timeout: 180_000,
+          timeoutMsg: 'both models answer',
+        });
+        const run = await contentOf('sugg-col-run');
+        const base = await contentOf('sugg-col-base');
+        const gold = await contentOf('sugg-col-gold');
+        check(run.includes('%') && base.includes('%'), 'the run and the base model list probabilities');
+        check(/[A-Z]\d\d/.test(gold), `the recorded diagnosis is shown, got "${gold}"`);
+        await (await browser.$('[data-testid="sugg-col-run"] [data-testid="fb-accept"]')).click();
+        await (await browser.$('[data-testid="sugg-col-run"] [data-testid="fb-saved"]')).waitForDisplayed({ timeout: TIMEOUT });
+        await (await byId('fb-add-input')).setValue('R05');
+        await click('fb-add');
+        await (await byId('fb-added')).waitForDisplayed({ timeout: TIMEOUT });
+        await shot('suggestions');
+
+        await click('sugg-source-typed');
+        await (await byId('sugg-text')).setValue('Seen by Dr. John Smith on 03/02/2024, phone 555-123-4567. Wheezing and tight chest at night, uses an inhaler.');
+        await click('sugg-go');
+        await browser.waitUntil(async () => (await browser.$$('[data-testid="sugg-col-base"] [data-testid="sugg-row"]').getElements()).length > 0, {
+          timeout: 180_000,
+          timeoutMsg: 'the typed note is scored by both models',
+        });
+        const phi = await browser.$$('[data-testid="sugg-note"] mark.phi').getElements();
+        check(phi.length > 0, 'PHI in the typed note is highlighted');
+        const gold2 = await contentOf('sugg-col-gold');
+        check(gold2.includes('no recorded diagnosis'), 'a typed note has no recorded diagnosis');
+
+        await click('fb-export');
+        const notice = await textOf('sugg-notice');
+        const csvPath = join(dirname(env('LOCALDX_DB')), 'exports', 'feedback.csv');
+        check(notice.includes(csvPath), `the notice names ${csvPath}, got "${notice}"`);
+        const rows = readFileSync(csvPath, 'utf8').trim().split('\n');
+        check(rows.length === 3 && rows[1].includes(',accept,') && rows[2].includes(',R05,add,'), `feedback CSV: ${rows.join(' | ')}`);
+        check(!readFileSync(csvPath, 'utf8').includes('John Smith'), 'the typed note was not stored');
+      });
+
+      await test('reports: the run against the base model, exported as HTML and CSV', async () => {
+        await click('nav-reports');
+        await (await byId('report-vs')).selectByVisibleText('base model (zero-shot)');
+        await click('report-build');
+        await (await byId('report')).waitForDisplayed({ timeout: 180_000 });
+        const head = await contentOf('report');
+        for (const words of ['Adapter hash', 'Dataset (data version)', 'Privacy budget', 'Date', 'Micro-F1', 'B − A']) {
+          check(head.includes(words), `the report shows "${words}"`);
+        }
+        check((await contentOf('report-labels')).includes('J45.909'), 'per-label rows are listed');
+        await (await byId('report-pr')).waitForDisplayed({ timeout: TIMEOUT });
+        await (await byId('report-confusion')).waitForDisplayed({ timeout: TIMEOUT });
+        await shot('report');
+        await click('report-export-html');
+        const written = await textOf('report-exported');
+        const html = written.replace(/^Written: /, '');
+        check(html.endsWith('.html') && readFileSync(html, 'utf8').startsWith('<!DOCTYPE html>'), `a self-contained HTML file is written, got "${written}"`);
+        check(!/<script|https?:\/\//i.test(readFileSync(html, 'utf8')), 'the HTML report has no script and no remote reference');
+        await click('report-export-csv');
+        await browser.waitUntil(async () => (await textOf('report-exported')).endsWith('.csv'), { timeout: TIMEOUT });
+        const csvText = readFileSync((await textOf('report-exported')).replace(/^Written: /, ''), 'utf8');
+        check(csvText.includes('metric,micro_f1,') && csvText.includes('label,support,predicted'), 'the CSV has averages and per-label rows');
       });
     }
 

@@ -370,6 +370,118 @@ pub fn report_scores(a: &Scores, b: Option<&Scores>, facts: Vec<(String, String)
     Ok(render(&dto.evaluation, dto.comparison.as_ref(), &info))
 }
 
+/// One row of a report's header (camelCase, for the app).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FactDto {
+    pub name: String,
+    pub value: String,
+}
+
+/// A run's report for the app: its header, the evaluation (with PR curves) and the same report as
+/// self-contained HTML and as CSV, ready to be saved.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReportDto {
+    pub title: String,
+    pub facts: Vec<FactDto>,
+    /// What the run was compared with (`run-2`, `base:default`), if anything.
+    pub compared_with: Option<String>,
+    pub evaluation: EvalDto,
+    pub html: String,
+    pub csv: String,
+}
+
+fn csv_cell(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_owned()
+    }
+}
+
+/// The report as CSV: the header facts, the averages, then one row per label (sorted by support).
+pub fn report_csv(facts: &[(String, String)], dto: &EvalDto) -> String {
+    let e = &dto.evaluation;
+    let mut out = String::from("section,name,value\n");
+    for (k, v) in facts {
+        out.push_str(&format!("fact,{},{}\n", csv_cell(k), csv_cell(v)));
+    }
+    let metrics = [
+        ("cases", e.cases as f64),
+        ("accuracy", e.accuracy),
+        ("micro_precision", e.micro_precision),
+        ("micro_recall", e.micro_recall),
+        ("micro_f1", e.micro_f1),
+        ("macro_precision", e.macro_precision),
+        ("macro_recall", e.macro_recall),
+        ("macro_f1", e.macro_f1),
+        ("weighted_f1", e.weighted_f1),
+        ("mean_average_precision", e.mean_average_precision),
+        ("expected_calibration_error", e.calibration.ece),
+    ];
+    for (k, v) in metrics {
+        out.push_str(&format!("metric,{k},{v}\n"));
+    }
+    for a in &e.top_k_recall {
+        out.push_str(&format!("metric,top_{}_recall,{}\n", a.k, a.value));
+    }
+    for i in &e.intervals {
+        out.push_str(&format!("interval_95,{},{} [{}; {}]\n", csv_cell(&i.metric), i.interval.estimate, i.interval.low, i.interval.high));
+    }
+    if let Some(c) = &dto.comparison {
+        for d in &c.metrics {
+            out.push_str(&format!("comparison,{},a {} b {} difference {} [{}; {}] p {}\n", csv_cell(&d.metric), d.a, d.b, d.difference, d.low, d.high, d.p_value));
+        }
+    }
+    out.push_str("\nlabel,support,predicted,precision,recall,f1,average_precision,threshold\n");
+    let mut rows: Vec<_> = e.per_label.iter().collect();
+    rows.sort_by(|a, b| b.support.cmp(&a.support).then_with(|| a.label.cmp(&b.label)));
+    for r in rows {
+        out.push_str(&format!(
+            "{},{},{},{},{},{},{},{}\n",
+            csv_cell(&r.label),
+            r.support,
+            r.predicted,
+            r.precision,
+            r.recall,
+            r.f1,
+            r.average_precision,
+            r.threshold.map(|t| t.to_string()).unwrap_or_default()
+        ));
+    }
+    out
+}
+
+/// The report of a run for the app: evaluation, HTML and CSV from one scoring of the split.
+pub fn report_dto(api: &Api, runs_dir: &Path, models_dir: &Path, req: RunRequest, date: &str, opts: &EvalOptions) -> Result<ReportDto> {
+    let facts = run_facts(api, runs_dir, req.run_id)?;
+    let compared_with = match &req.vs {
+        None => None,
+        Some(Versus::Run(r)) => Some((*r).to_owned()),
+        Some(Versus::Base(m)) => Some(format!("base:{m}")),
+    };
+    let split = req.split;
+    let ((test, val), other) = score_run(api, runs_dir, models_dir, &facts, req.vs, split, opts.kind)?;
+    let a = Scores { test: &test, validation: val.as_deref() };
+    let b = other.as_ref().map(|(t, v)| Scores { test: t, validation: v.as_deref() });
+    let evaluation = evaluate_scores(&a, b.as_ref(), &EvalOptions { curves: true, ..opts.clone() })?;
+    let mut info = report_info(&facts, split, date);
+    if let Some(c) = &compared_with {
+        info.facts.push(("Compared with".into(), c.clone()));
+    }
+    let html = render(&evaluation.evaluation, evaluation.comparison.as_ref(), &info);
+    let csv = report_csv(&info.facts, &evaluation);
+    Ok(ReportDto {
+        title: info.title.clone(),
+        facts: info.facts.into_iter().map(|(name, value)| FactDto { name, value }).collect(),
+        compared_with,
+        evaluation,
+        html,
+        csv,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,6 +15,7 @@ pub mod phi;
 pub mod release;
 pub mod review;
 pub mod session;
+pub mod suggest;
 pub mod training;
 
 pub use localdx_access::{Command, Role};

@@ -14,8 +14,9 @@ use localdx_train::dp::DpConfig;
 use localdx_train::predict::{Predictor, Scored};
 use localdx_train::trainer::{Example, Preset, TrainConfig, TrainData};
 pub use localdx_train::trainer::TrainEvent;
-use localdx_train::{Metrics, TrainError};
 use localdx_ingest::Icd10Names;
+pub use localdx_train::Metrics;
+use localdx_train::TrainError;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
@@ -41,10 +42,41 @@ pub struct TrainRequest {
     pub rank: Option<usize>,
     pub dp_epsilon: Option<f64>,
     pub seed: Option<u64>,
-    /// Tokens kept per note (start and end of long notes).
+    /// Tokens kept per note (the preset's when absent).
     pub max_len: Option<usize>,
-    /// Adapt only the last N layers (the frozen ones below run once per note).
-    pub layers: Option<usize>,
+    /// Adapt only the last N layers (the preset's choice when absent).
+    pub last_layers: Option<usize>,
+}
+
+/// What the app's Training screen asks for (camelCase); null fields take the preset's value.
+#[derive(Debug, Clone, Default, serde::Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TrainRequestDto {
+    pub dataset_id: i64,
+    pub model: Option<String>,
+    pub preset: Option<String>,
+    pub epochs: Option<usize>,
+    pub rank: Option<usize>,
+    pub dp_epsilon: Option<f64>,
+    pub seed: Option<u64>,
+    pub max_len: Option<usize>,
+    pub last_layers: Option<usize>,
+}
+
+impl From<&TrainRequestDto> for TrainRequest {
+    fn from(d: &TrainRequestDto) -> Self {
+        TrainRequest {
+            dataset_id: d.dataset_id,
+            model: d.model.clone(),
+            preset: d.preset.clone(),
+            epochs: d.epochs,
+            rank: d.rank,
+            dp_epsilon: d.dp_epsilon,
+            seed: d.seed,
+            max_len: d.max_len,
+            last_layers: d.last_layers,
+        }
+    }
 }
 
 /// The result of a finished run (snake_case: the CLI's `--json` contract).
@@ -158,15 +190,21 @@ fn result(run_id: &str, o: &localdx_train::Outcome) -> TrainResultDto {
     }
 }
 
-/// Starts a run on `req.dataset_id` in a new folder under `runs_dir`.
-pub fn train(
-    api: &Api,
-    runs_dir: &Path,
-    models_dir: &Path,
-    req: &TrainRequest,
-    cancel: &Cancel,
-    on_event: &dyn Fn(&str, &TrainEvent),
-) -> Result<TrainResultDto> {
+/// A run whose data is read and settings checked: executing it needs no database, so a shell can
+/// release the store while the run trains for minutes.
+pub struct PreparedRun {
+    pub run_id: String,
+    dir: PathBuf,
+    model_path: PathBuf,
+    model_name: String,
+    dataset_id: i64,
+    data: TrainData,
+    cfg: TrainConfig,
+    resume: bool,
+}
+
+/// Checks `req` and reads the training data of a new run in a new folder under `runs_dir`.
+pub fn prepare_train(api: &Api, runs_dir: &Path, models_dir: &Path, req: &TrainRequest) -> Result<PreparedRun> {
     api.check(crate::Command::Train)?;
     let model_name = req.model.clone().unwrap_or_else(|| "default".into());
     let model_path = crate::models::resolve(models_dir, &model_name)?;
@@ -186,20 +224,20 @@ pub fn train(
         cfg.lora.rank = r;
         cfg.lora.alpha = 2.0 * r as f64;
     }
-    if let Some(seed) = req.seed {
-        cfg.seed = seed;
-    }
-    if let Some(n) = req.max_len {
-        if !(16..=8192).contains(&n) {
-            return Err(ApiError::invalid("--max-len must be between 16 and 8192 tokens"));
+    if let Some(m) = req.max_len {
+        if m < 8 {
+            return Err(ApiError::invalid("the maximum length must be at least 8 tokens"));
         }
-        cfg.max_len = n;
+        cfg.max_len = m;
     }
-    if let Some(n) = req.layers {
+    if let Some(n) = req.last_layers {
         if n == 0 {
-            return Err(ApiError::invalid("--layers must be at least 1"));
+            return Err(ApiError::invalid("adapt at least the last layer"));
         }
         cfg.lora.last_layers = Some(n);
+    }
+    if let Some(seed) = req.seed {
+        cfg.seed = seed;
     }
     if let Some(eps) = req.dp_epsilon {
         if !(eps > 0.0) {
@@ -207,25 +245,18 @@ pub fn train(
         }
         cfg.dp = Some(DpConfig { target_epsilon: Some(eps), noise_multiplier: None, clip: 1.0, delta: None });
     }
+    check_trainable(api, req.dataset_id)?;
     let (data, multi_label) = train_data(api, req.dataset_id, Some(models_dir))?;
     if multi_label {
         cfg.head_kind = localdx_model::HeadKind::MultiLabel;
     }
     let run_id = next_run_id(runs_dir);
     let dir = runs_dir.join(&run_id);
-    let on = |e: &TrainEvent| on_event(&run_id, e);
-    let outcome = localdx_train::train(&dir, &model_path, &data, &cfg, cancel, &on);
-    // Record where the run came from, whatever its outcome.
-    if let Ok(mut files) = RunFiles::open(&dir) {
-        files.meta.context.insert("dataset_id".into(), req.dataset_id.to_string());
-        files.meta.context.insert("model".into(), model_name.clone());
-        let _ = files.write_meta();
-    }
-    Ok(result(&run_id, &outcome?))
+    Ok(PreparedRun { run_id, dir, model_path, model_name, dataset_id: req.dataset_id, data, cfg, resume: false })
 }
 
-/// Continues run `run_id` from its last checkpoint.
-pub fn resume(api: &Api, runs_dir: &Path, run_id: &str, cancel: &Cancel, on_event: &dyn Fn(&str, &TrainEvent)) -> Result<TrainResultDto> {
+/// Reads the data of stopped run `run_id` to continue it from its last checkpoint.
+pub fn prepare_resume(api: &Api, runs_dir: &Path, run_id: &str) -> Result<PreparedRun> {
     api.check(crate::Command::Train)?;
     let dir = run_dir(runs_dir, run_id)?;
     let files = RunFiles::open(&dir)?;
@@ -241,9 +272,56 @@ pub fn resume(api: &Api, runs_dir: &Path, run_id: &str, cancel: &Cancel, on_even
     if data.labels != files.meta.labels {
         return Err(ApiError::invalid(format!("the labels of dataset {dataset_id} changed since run {run_id} started")));
     }
-    let on = |e: &TrainEvent| on_event(run_id, e);
-    let outcome = localdx_train::resume(&dir, &data, cancel, &on)?;
-    Ok(result(run_id, &outcome))
+    let model_name = files.meta.context.get("model").cloned().unwrap_or_default();
+    let (model_path, cfg) = (files.meta.model_path.clone(), files.meta.config.clone());
+    Ok(PreparedRun { run_id: run_id.to_owned(), dir, model_path, model_name, dataset_id, data, cfg, resume: true })
+}
+
+/// Trains a prepared run to its end (or until `cancel`); needs no database.
+pub fn execute(p: PreparedRun, cancel: &Cancel, on_event: &dyn Fn(&str, &TrainEvent)) -> Result<TrainResultDto> {
+    let on = |e: &TrainEvent| on_event(&p.run_id, e);
+    if p.resume {
+        let outcome = localdx_train::resume(&p.dir, &p.data, cancel, &on)?;
+        return Ok(result(&p.run_id, &outcome));
+    }
+    // Name the run's dataset and model as soon as its folder exists, so that a run killed
+    // before its end can be resumed.
+    let named = std::sync::atomic::AtomicBool::new(false);
+    let name_run = || {
+        if let Ok(mut files) = RunFiles::open(&p.dir) {
+            files.meta.context.insert("dataset_id".into(), p.dataset_id.to_string());
+            files.meta.context.insert("model".into(), p.model_name.clone());
+            return files.write_meta().is_ok();
+        }
+        false
+    };
+    let on_first = |e: &TrainEvent| {
+        if !named.load(std::sync::atomic::Ordering::Relaxed) && name_run() {
+            named.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        on(e)
+    };
+    let outcome = localdx_train::train(&p.dir, &p.model_path, &p.data, &p.cfg, cancel, &on_first);
+    // Record where the run came from, whatever its outcome (the loop rewrites its metadata).
+    name_run();
+    Ok(result(&p.run_id, &outcome?))
+}
+
+/// Starts a run on `req.dataset_id` in a new folder under `runs_dir`.
+pub fn train(
+    api: &Api,
+    runs_dir: &Path,
+    models_dir: &Path,
+    req: &TrainRequest,
+    cancel: &Cancel,
+    on_event: &dyn Fn(&str, &TrainEvent),
+) -> Result<TrainResultDto> {
+    execute(prepare_train(api, runs_dir, models_dir, req)?, cancel, on_event)
+}
+
+/// Continues run `run_id` from its last checkpoint.
+pub fn resume(api: &Api, runs_dir: &Path, run_id: &str, cancel: &Cancel, on_event: &dyn Fn(&str, &TrainEvent)) -> Result<TrainResultDto> {
+    execute(prepare_resume(api, runs_dir, run_id)?, cancel, on_event)
 }
 
 fn run_dir(runs_dir: &Path, run_id: &str) -> Result<PathBuf> {
@@ -290,11 +368,11 @@ pub enum Scorer<'a> {
     Base(&'a str),
 }
 
-/// Scores the records of one split of a dataset.
-pub fn predict(api: &Api, runs_dir: &Path, models_dir: &Path, scorer: Scorer, dataset_id: i64, split: &str) -> Result<Vec<PredictionDto>> {
+/// Loads the model that `scorer` names: a run's best adapters and head, or a base model with a
+/// zero-shot head from the labels and training notes of `dataset_id` (unused for a run).
+pub fn predictor(api: &Api, runs_dir: &Path, models_dir: &Path, scorer: Scorer, dataset_id: i64) -> Result<Predictor> {
     api.check(crate::Command::Predict)?;
-    let split: Split = split.parse().map_err(|_| ApiError::invalid(format!("unknown split {split} (train, validation, test)")))?;
-    let predictor = match scorer {
+    Ok(match scorer {
         Scorer::Run(run_id) => Predictor::from_run(&run_dir(runs_dir, run_id)?)?,
         Scorer::Base(name) => {
             let path = crate::models::resolve(models_dir, name)?;
@@ -306,7 +384,13 @@ pub fn predict(api: &Api, runs_dir: &Path, models_dir: &Path, scorer: Scorer, da
             let notes: Vec<&str> = data.train.iter().map(|e| e.text.as_str()).collect();
             Predictor::zero_shot(&path, data.labels.clone(), &data.label_texts, &notes, cfg)?
         }
-    };
+    })
+}
+
+/// Scores the records of one split of a dataset.
+pub fn predict(api: &Api, runs_dir: &Path, models_dir: &Path, scorer: Scorer, dataset_id: i64, split: &str) -> Result<Vec<PredictionDto>> {
+    let split: Split = split.parse().map_err(|_| ApiError::invalid(format!("unknown split {split} (train, validation, test)")))?;
+    let predictor = predictor(api, runs_dir, models_dir, scorer, dataset_id)?;
     let records: Vec<_> = store_records(api, dataset_id)?.into_iter().filter(|r| r.split == split).collect();
     let texts: Vec<&str> = records.iter().map(|r| r.text.as_str()).collect();
     let scored = predictor.predict(&texts)?;
@@ -315,4 +399,226 @@ pub fn predict(api: &Api, runs_dir: &Path, models_dir: &Path, scorer: Scorer, da
         .zip(scored)
         .map(|(r, predictions)| PredictionDto { record_id: r.id, gold: r.labels, predictions })
         .collect())
+}
+
+// ---------------------------------------------------------------------------------------------
+// What the desktop app's Training screen needs: the datasets one may train on, the models with
+// their memory needs, time estimates from this machine's measured speed, and progress events in
+// the UI's camelCase.
+
+/// The datasets a run may use. This is the one place that decides it: today any dataset with
+/// labelled train records; once releases exist, only released dataset versions.
+pub fn training_datasets(api: &Api) -> Result<Vec<crate::datasets::DatasetDto>> {
+    let all = api.datasets()?;
+    Ok(all.into_iter().filter(|d| d.records > 0).collect())
+}
+
+/// Refuses a dataset that [`training_datasets`] does not offer.
+fn check_trainable(api: &Api, dataset_id: i64) -> Result<()> {
+    if training_datasets(api)?.iter().any(|d| d.id == dataset_id) {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(format!("dataset {dataset_id} cannot be trained on (it is missing or has no records)")))
+    }
+}
+
+/// A training progress event for the window (camelCase; fields that do not apply are null).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TrainProgressDto {
+    pub run_id: String,
+    /// `started`, `zero_shot`, `step`, `validation` or `checkpoint`.
+    pub event: String,
+    pub step: Option<u64>,
+    pub steps_total: Option<u64>,
+    pub loss: Option<f64>,
+    pub tokens_per_second: Option<f64>,
+    pub eta_seconds: Option<f64>,
+    /// 1-based epoch of a validation event.
+    pub epoch: Option<usize>,
+    pub validation_macro_f1: Option<f64>,
+    pub validation_accuracy: Option<f64>,
+    pub improved: Option<bool>,
+    /// The storage choice of the base weights (`started` only).
+    pub detail: Option<String>,
+}
+
+impl TrainProgressDto {
+    pub fn from_event(run_id: &str, e: &TrainEvent) -> TrainProgressDto {
+        let mut d = TrainProgressDto {
+            run_id: run_id.to_owned(),
+            event: String::new(),
+            step: None,
+            steps_total: None,
+            loss: None,
+            tokens_per_second: None,
+            eta_seconds: None,
+            epoch: None,
+            validation_macro_f1: None,
+            validation_accuracy: None,
+            improved: None,
+            detail: None,
+        };
+        match e {
+            TrainEvent::Started { storage, steps_total, .. } => {
+                d.event = "started".into();
+                d.steps_total = Some(*steps_total);
+                d.detail = Some(storage.clone());
+            }
+            TrainEvent::ZeroShot { metrics } => {
+                d.event = "zero_shot".into();
+                d.validation_macro_f1 = Some(metrics.macro_f1);
+                d.validation_accuracy = Some(metrics.accuracy);
+            }
+            TrainEvent::Step { step, steps_total, loss, tokens_per_second, eta_seconds, .. } => {
+                d.event = "step".into();
+                d.step = Some(*step);
+                d.steps_total = Some(*steps_total);
+                d.loss = Some(*loss);
+                d.tokens_per_second = Some(*tokens_per_second);
+                d.eta_seconds = Some(*eta_seconds);
+            }
+            TrainEvent::Validation { epoch, metrics, improved } => {
+                d.event = "validation".into();
+                d.epoch = Some(epoch + 1);
+                d.validation_macro_f1 = Some(metrics.macro_f1);
+                d.validation_accuracy = Some(metrics.accuracy);
+                d.improved = Some(*improved);
+            }
+            TrainEvent::Checkpoint { step } => {
+                d.event = "checkpoint".into();
+                d.step = Some(*step);
+            }
+        }
+        d
+    }
+}
+
+/// How a run started from the app ended: its result, or the error that stopped it (`cancelled`
+/// when the user stopped it; the run can then be resumed).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TrainDoneDto {
+    pub run_id: String,
+    pub ok: bool,
+    pub error: Option<ApiError>,
+}
+
+/// A base model as the Training screen shows it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ModelChoiceDto {
+    pub name: String,
+    pub bytes: u64,
+    pub supported: bool,
+    pub detail: String,
+    pub is_default: bool,
+    /// The licence named in the file's metadata (`general.license`), if any.
+    pub license: Option<String>,
+    /// Parameters counted from the model's shape.
+    pub parameters: Option<u64>,
+    /// Estimated memory of a run: an f32 copy of every weight plus the file and working memory.
+    pub ram_estimate_bytes: Option<u64>,
+}
+
+/// The time a preset would take on a dataset, from measured speed.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PresetEstimateDto {
+    pub preset: String,
+    pub epochs: usize,
+    pub max_len: usize,
+    pub rank: usize,
+    /// Adapters on the last N layers only (null: every layer).
+    pub last_layers: Option<usize>,
+    /// Tokens the run will process (train notes, truncated, times epochs), estimated at four
+    /// characters per token.
+    pub train_tokens: u64,
+    /// Seconds, or null when this machine has no measured speed for such a run yet.
+    pub seconds: Option<f64>,
+    /// Where the speed comes from, in words.
+    pub basis: String,
+}
+
+/// What the Training screen offers for one dataset and model.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TrainPlanDto {
+    pub models: Vec<ModelChoiceDto>,
+    pub presets: Vec<PresetEstimateDto>,
+    pub train_notes: usize,
+    pub validation_notes: usize,
+    pub labels: usize,
+    /// Memory of this machine (`/proc/meminfo`), when it can be read.
+    pub total_memory_bytes: Option<u64>,
+    pub available_memory_bytes: Option<u64>,
+}
+
+fn meminfo(field: &str) -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with(field))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+fn model_choice(m: crate::models::ModelDto) -> ModelChoiceDto {
+    let file = localdx_model::GgufFile::open(Path::new(&m.path)).ok();
+    let license = file.as_ref().and_then(|f| f.string("general.license").ok().map(str::to_owned));
+    let parameters = file.as_ref().and_then(|f| localdx_model::LlamaConfig::from_gguf(f).ok()).map(|c| {
+        let kv = (c.kv_heads * c.head_dim) as u64;
+        let (h, i) = (c.hidden as u64, c.intermediate as u64);
+        let layer = h * (c.heads * c.head_dim) as u64 * 2 + h * kv * 2 + 3 * h * i + 2 * h;
+        c.layers as u64 * layer + c.vocab_size as u64 * h + h
+    });
+    // f32 weights + the file read at load + 512 MiB of activations, tokenizer and head.
+    let ram_estimate_bytes = parameters.map(|p| p * 4 + m.bytes + 512 * 1024 * 1024);
+    ModelChoiceDto { name: m.name, bytes: m.bytes, supported: m.supported, detail: m.detail, is_default: m.is_default, license, parameters, ram_estimate_bytes }
+}
+
+/// The measured tokens/s of finished runs: (run id, config, tokens/s), newest first.
+fn measured_speeds(runs_dir: &Path) -> Vec<(String, TrainConfig, f64)> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(runs_dir) else { return out };
+    for entry in entries.flatten() {
+        let Ok(files) = RunFiles::open(&entry.path()) else { continue };
+        if let Some(o) = &files.meta.outcome {
+            if o.train_tokens_per_second > 0.0 {
+                out.push((entry.file_name().to_string_lossy().into_owned(), files.meta.config.clone(), o.train_tokens_per_second));
+            }
+        }
+    }
+    out.sort_by_key(|(id, _, _)| std::cmp::Reverse(id.trim_start_matches("run-").parse::<u64>().unwrap_or(0)));
+    out
+}
+
+/// Models, presets with time estimates and machine memory for training on `dataset_id`.
+pub fn plan(api: &Api, runs_dir: &Path, models_dir: &Path, dataset_id: i64) -> Result<TrainPlanDto> {
+    check_trainable(api, dataset_id)?;
+    let (data, _) = train_data(api, dataset_id, None)?;
+    let models = crate::models::list(models_dir)?.into_iter().map(model_choice).collect();
+    let speeds = measured_speeds(runs_dir);
+    let presets = [Preset::Quick, Preset::Balanced, Preset::Thorough]
+        .into_iter()
+        .map(|p| {
+            let cfg = p.config();
+            let per_epoch: u64 = data.train.iter().map(|e| ((e.text.chars().count() / 4).max(1)).min(cfg.max_len) as u64).sum();
+            let train_tokens = per_epoch * cfg.epochs as u64;
+            let same = speeds.iter().find(|(_, c, _)| c.max_len == cfg.max_len && c.lora.last_layers == cfg.lora.last_layers && c.dp.is_none());
+            let (seconds, basis) = match same {
+                Some((id, _, tps)) => (Some(train_tokens as f64 / tps), format!("{tps:.0} tokens/s measured by {id} with the same settings")),
+                None => (None, "no run with these settings on this machine yet: the estimate appears after the first one".into()),
+            };
+            let name = serde_json::to_value(p).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+            PresetEstimateDto { preset: name, epochs: cfg.epochs, max_len: cfg.max_len, rank: cfg.lora.rank, last_layers: cfg.lora.last_layers, train_tokens, seconds, basis }
+        })
+        .collect();
+    Ok(TrainPlanDto {
+        models,
+        presets,
+        train_notes: data.train.len(),
+        validation_notes: data.validation.len(),
+        labels: data.labels.len(),
+        total_memory_bytes: meminfo("MemTotal:"),
+        available_memory_bytes: meminfo("MemAvailable:"),
+    })
 }

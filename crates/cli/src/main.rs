@@ -13,6 +13,7 @@ mod models;
 mod output;
 mod phi;
 mod review;
+mod suggest;
 mod train;
 mod user;
 
@@ -69,6 +70,11 @@ pub enum Command {
     /// Verify and list the hash-chained audit trail.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// Ranked diagnoses for one note (read from stdin) and the words that most changed the top one.
+    Suggest(suggest::SuggestArgs),
+    /// Clinicians' feedback on suggestions: list it or export it as CSV of new labels.
+    #[command(subcommand)]
+    Feedback(suggest::FeedbackCommand),
 }
 
 fn main() {
@@ -99,5 +105,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Release(args) => review::release(&ctx, args),
         Command::Export(args) => review::export(&ctx, args),
         Command::Audit(cmd) => audit::run(&ctx, cmd),
+        Command::Suggest(args) => suggest::suggest(&ctx, args),
+        Command::Feedback(cmd) => suggest::feedback(&ctx, cmd),
     }
 }

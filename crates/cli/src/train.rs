@@ -130,7 +130,7 @@ pub fn train(ctx: &Context, args: TrainArgs) -> Result<()> {
                 dp_epsilon: args.dp_epsilon,
                 seed: args.seed,
                 max_len: args.max_len,
-                layers: args.layers,
+                last_layers: args.layers,
             };
             training::train(&api, &runs_dir(ctx), &models_dir(ctx), &req, &cancel, &on)
         }

@@ -185,6 +185,22 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE TRIGGER released_datasets_no_update BEFORE UPDATE ON datasets
         WHEN EXISTS (SELECT 1 FROM releases WHERE version_dataset_id = OLD.id)
         BEGIN SELECT RAISE(ABORT, 'a released version is immutable'); END;
+    // 6: clinicians' feedback on suggestions: accept, reject or add a diagnosis for a note. A typed
+    // note (no record) keeps its text only when the clinician chose to save it.
+    r#"
+    CREATE TABLE feedback (
+        id         INTEGER PRIMARY KEY,
+        created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+        actor      TEXT NOT NULL,
+        dataset_id INTEGER REFERENCES datasets(id) ON DELETE SET NULL,
+        record_id  INTEGER REFERENCES records(id) ON DELETE SET NULL,
+        note_text  TEXT,
+        model      TEXT NOT NULL,
+        label      TEXT NOT NULL,
+        verdict    TEXT NOT NULL CHECK (verdict IN ('accept', 'reject', 'add')),
+        probability REAL
+    );
+    CREATE INDEX feedback_record ON feedback(record_id);
     "#,
 ];
 

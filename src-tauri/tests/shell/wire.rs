@@ -171,3 +171,142 @@ fn backend_ts_matches_the_api_json() {
         );
     }
 }
+
+/// The types of the Training, Suggestions and Reports screens against the API's JSON. Values come
+/// from real API calls where no model is needed (plan without models, PHI, feedback, evaluation);
+/// the model-bound DTOs are serialized from values built here, which checks their field names.
+#[test]
+fn training_suggestion_and_report_types_match_the_api_json() {
+    use localdx_api::eval::{evaluate_scores, report_csv, EvalOptions, FactDto, PredictionRow, ReportDto, Scores, ScoredIn};
+    use localdx_api::suggest::{self, AttributionDto, FeedbackInputDto, SuggestedLabelDto, SuggestionDto};
+    use localdx_api::training::{self, RunDto, TrainDoneDto, TrainEvent, TrainProgressDto, TrainRequestDto};
+
+    let ts_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../ui/src/lib/backend.ts");
+    let ui = interfaces(&std::fs::read_to_string(&ts_path).expect("ui/src/lib/backend.ts is readable"));
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let api = Api::open(&dir.path().join("wire.sqlite"), None).expect("a fresh database opens");
+    let csv = dir.path().join("notes.csv");
+    let mut lines = String::from("note,diagnosis\n");
+    for i in 0..30 {
+        lines.push_str(&format!("note {i} about {},{}\n", ["cough", "rash", "thirst"][i % 3], ["J45", "L30.9", "E11.9"][i % 3]));
+    }
+    std::fs::write(&csv, lines).expect("the CSV is written");
+    let options: ImportOptionsDto =
+        serde_json::from_value(serde_json::json!({"textColumn": "note", "labelColumn": "diagnosis"})).expect("options");
+    let id = api.import(&csv, &options, &|_: &Progress| {}, &Cancel::new()).expect("import").dataset_id.expect("stored");
+
+    let mut seen: Vec<(&str, Value)> = Vec::new();
+    let metrics: localdx_api::training::Metrics =
+        serde_json::from_value(serde_json::json!({"accuracy": 0.5, "macro_f1": 0.4, "micro_f1": 0.5, "count": 10})).expect("metrics");
+    let run = RunDto {
+        run_id: "run-1".into(),
+        status: "finished".into(),
+        dataset_id: Some(id.to_string()),
+        model: "default".into(),
+        epochs: 3,
+        rank: 8,
+        dp: false,
+        zero_shot: Some(metrics),
+        best: Some(metrics),
+        epsilon: None,
+    };
+    let run = serde_json::to_value(run).expect("json");
+    seen.push(("Metrics", run["best"].clone()));
+    seen.push(("Run", run));
+    seen.push(("TrainRequest", serde_json::to_value(TrainRequestDto::default()).expect("json")));
+    let events = [
+        TrainEvent::Started { storage: "dense".into(), steps_total: 10, train: 20, validation: 5, noise_multiplier: None },
+        TrainEvent::ZeroShot { metrics },
+        TrainEvent::Step { step: 1, steps_total: 10, loss: 1.2, lr: 1e-3, tokens_per_second: 300.0, eta_seconds: 12.0 },
+        TrainEvent::Validation { epoch: 0, metrics, improved: true },
+        TrainEvent::Checkpoint { step: 1 },
+    ];
+    for e in &events {
+        seen.push(("TrainProgress", serde_json::to_value(TrainProgressDto::from_event("run-1", e)).expect("json")));
+    }
+    let done = TrainDoneDto { run_id: "run-1".into(), ok: false, error: Some(ApiError::new(ErrorCode::Cancelled, "stopped")) };
+    seen.push(("TrainDone", serde_json::to_value(done).expect("json")));
+
+    // The plan is real; the models folder holds the default model when it was fetched.
+    let models = std::env::var_os("LOCALDX_MODELS").map(std::path::PathBuf::from).unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../models"));
+    let plan = serde_json::to_value(training::plan(&api, &dir.path().join("runs"), &models, id).expect("plan")).expect("json");
+    seen.push(("PresetEstimate", plan["presets"][0].clone()));
+    if plan["models"][0].is_object() {
+        seen.push(("ModelChoice", plan["models"][0].clone()));
+    } else {
+        eprintln!("ModelChoice not checked: no model in {}", models.display());
+    }
+    seen.push(("TrainPlan", plan));
+
+    let spans = localdx_api::phi::detect_text(&api.phi_config().expect("config"), "Seen by Dr. John Smith on 2024-03-02, phone 555-123-4567.");
+    seen.push(("PhiSpan", serde_json::to_value(&spans[0]).expect("json")));
+
+    let suggestion = SuggestionDto {
+        model: "run-1".into(),
+        labels: vec![SuggestedLabelDto { label: "J45".into(), probability: 0.7, icd10: true, name: None }],
+        attribution: vec![AttributionDto { start: 0, end: 5, text: "cough".into(), drop: 0.2 }],
+        tokens: 5,
+        max_tokens: 64,
+        windows: 1,
+        score_seconds: 0.1,
+        attribution_seconds: 0.1,
+    };
+    let suggestion = serde_json::to_value(suggestion).expect("json");
+    seen.push(("SuggestedLabel", suggestion["labels"][0].clone()));
+    seen.push(("Attribution", suggestion["attribution"][0].clone()));
+    seen.push(("Suggestion", suggestion));
+    let input = FeedbackInputDto {
+        dataset_id: Some(id),
+        record_id: None,
+        note_text: Some("typed".into()),
+        save_note: false,
+        model: "run-1".into(),
+        label: "J45".into(),
+        verdict: "accept".into(),
+        probability: Some(0.7),
+        actor: None,
+    };
+    seen.push(("FeedbackInput", serde_json::to_value(&input).expect("json")));
+    seen.push(("Feedback", serde_json::to_value(suggest::save_feedback(&api, &input).expect("feedback")).expect("json")));
+
+    // A real evaluation with curves and a paired comparison (multi-class, so McNemar too).
+    let row = |rid: i64, gold: &str, p: f64| PredictionRow {
+        record_id: rid.into(),
+        gold: vec![gold.into()],
+        predictions: vec![ScoredIn { label: "a".into(), probability: p }, ScoredIn { label: "b".into(), probability: 1.0 - p }],
+    };
+    let a: Vec<PredictionRow> = (0..8).map(|i| row(i, if i % 2 == 0 { "a" } else { "b" }, if i < 6 { 0.8 } else { 0.3 })).collect();
+    let b: Vec<PredictionRow> = (0..8).map(|i| row(i, if i % 2 == 0 { "a" } else { "b" }, 0.6)).collect();
+    let opts = EvalOptions { curves: true, resamples: 50, ..EvalOptions::default() };
+    let evaluation = evaluate_scores(&Scores { test: &a, validation: None }, Some(&Scores { test: &b, validation: None }), &opts).expect("evaluation");
+    let facts = vec![("Run".to_string(), "run-1".to_string())];
+    let report = ReportDto {
+        title: "t".into(),
+        facts: facts.iter().map(|(n, v)| FactDto { name: n.clone(), value: v.clone() }).collect(),
+        compared_with: Some("base:default".into()),
+        csv: report_csv(&facts, &evaluation),
+        evaluation,
+        html: String::new(),
+    };
+    let report = serde_json::to_value(report).expect("json");
+    let e = &report["evaluation"];
+    seen.push(("AtK", e["top_k_recall"][0].clone()));
+    seen.push(("LabelRow", e["per_label"][0].clone()));
+    seen.push(("LabelCurve", e["pr_curves"][0].clone()));
+    seen.push(("PrCurve", e["pr_curves"][0]["curve"].clone()));
+    seen.push(("Reliability", e["calibration"].clone()));
+    seen.push(("CalibrationBin", e["calibration"]["bins"][0].clone()));
+    seen.push(("NamedInterval", e["intervals"][0].clone()));
+    seen.push(("Comparison", e["comparison"].clone()));
+    seen.push(("PairedDiff", e["comparison"]["metrics"][0].clone()));
+    seen.push(("McNemar", e["comparison"]["mcnemar"].clone()));
+    seen.push(("Evaluation", e.clone()));
+    seen.push(("Fact", report["facts"][0].clone()));
+    seen.push(("Report", report));
+
+    for (name, json) in &seen {
+        let got = keys(json);
+        assert!(!got.is_empty(), "{name}: the API produced no object: {json}");
+        assert_eq!(ui.get(*name), Some(&got), "{name} in backend.ts differs from the API's JSON {json}");
+    }
+}

@@ -264,6 +264,293 @@ export interface Release {
   released_at: string;
 }
 
+// ---- Training, suggestions, reports -------------------------------------------------------------
+
+/** `localdx_train::Metrics` (snake_case, as the training crate writes it). */
+export interface Metrics {
+  accuracy: number;
+  macro_f1: number;
+  micro_f1: number;
+  count: number;
+}
+
+/** `RunDto`: one training run under runs/. */
+export interface Run {
+  runId: string;
+  status: string;
+  datasetId: string | null;
+  model: string;
+  epochs: number;
+  rank: number;
+  dp: boolean;
+  zeroShot: Metrics | null;
+  best: Metrics | null;
+  epsilon: number | null;
+}
+
+/** `TrainRequestDto`: null fields take the preset's value. */
+export interface TrainRequest {
+  datasetId: number;
+  model: string | null;
+  preset: string | null;
+  epochs: number | null;
+  rank: number | null;
+  dpEpsilon: number | null;
+  seed: number | null;
+  maxLen: number | null;
+  lastLayers: number | null;
+}
+
+/** `TrainProgressDto`: one "train-progress" event; fields that do not apply are null. */
+export interface TrainProgress {
+  runId: string;
+  event: 'started' | 'zero_shot' | 'step' | 'validation' | 'checkpoint';
+  step: number | null;
+  stepsTotal: number | null;
+  loss: number | null;
+  tokensPerSecond: number | null;
+  etaSeconds: number | null;
+  epoch: number | null;
+  validationMacroF1: number | null;
+  validationAccuracy: number | null;
+  improved: boolean | null;
+  detail: string | null;
+}
+
+/** `TrainDoneDto`: the one "train-done" event at the end of a run. */
+export interface TrainDone {
+  runId: string;
+  ok: boolean;
+  error: ApiError | null;
+}
+
+/** `ModelChoiceDto`: a base model with its size, licence and memory estimate. */
+export interface ModelChoice {
+  name: string;
+  bytes: number;
+  supported: boolean;
+  detail: string;
+  isDefault: boolean;
+  license: string | null;
+  parameters: number | null;
+  ramEstimateBytes: number | null;
+}
+
+/** `PresetEstimateDto`: a preset's settings and its time on this machine, when measured. */
+export interface PresetEstimate {
+  preset: string;
+  epochs: number;
+  maxLen: number;
+  rank: number;
+  lastLayers: number | null;
+  trainTokens: number;
+  seconds: number | null;
+  basis: string;
+}
+
+/** `TrainPlanDto`: what the Training screen offers for one dataset. */
+export interface TrainPlan {
+  models: ModelChoice[];
+  presets: PresetEstimate[];
+  trainNotes: number;
+  validationNotes: number;
+  labels: number;
+  totalMemoryBytes: number | null;
+  availableMemoryBytes: number | null;
+}
+
+/** `SpanDto` of crates/api/src/phi.rs: detected PHI; `start`/`end` are char offsets. */
+export interface PhiSpan {
+  start: number;
+  end: number;
+  type: string;
+  score: number;
+  byteStart: number;
+  byteEnd: number;
+  text: string;
+  baseScore: number;
+  detector: string;
+  pattern: string;
+  contextWord: string | null;
+  contextDelta: number | null;
+  merged: number;
+}
+
+/** Which model suggests (`ModelChoice` of crates/api/src/suggest.rs, tagged by `kind`). */
+export type SuggestModel = { kind: 'run'; runId: string } | { kind: 'base'; model: string; datasetId: number };
+
+/** `SuggestedLabelDto`. */
+export interface SuggestedLabel {
+  label: string;
+  probability: number;
+  icd10: boolean;
+  name: string | null;
+}
+
+/** `AttributionDto`: a stretch of the note (char offsets) whose removal lowered the top label. */
+export interface Attribution {
+  start: number;
+  end: number;
+  text: string;
+  drop: number;
+}
+
+/** `SuggestionDto`. */
+export interface Suggestion {
+  model: string;
+  labels: SuggestedLabel[];
+  attribution: Attribution[];
+  tokens: number;
+  maxTokens: number;
+  windows: number;
+  scoreSeconds: number;
+  attributionSeconds: number;
+}
+
+/** `FeedbackInputDto`: a verdict on a suggestion; a typed note is stored only with `saveNote`. */
+export interface FeedbackInput {
+  datasetId: number | null;
+  recordId: number | null;
+  noteText: string | null;
+  saveNote: boolean;
+  model: string;
+  label: string;
+  verdict: 'accept' | 'reject' | 'add';
+  probability: number | null;
+  actor: string | null;
+}
+
+/** `FeedbackDto`. */
+export interface Feedback {
+  id: number;
+  createdAt: string;
+  actor: string;
+  datasetId: number | null;
+  recordId: number | null;
+  noteSaved: boolean;
+  model: string;
+  label: string;
+  verdict: string;
+  probability: number | null;
+}
+
+/** `FactDto`: one row of a report's header. */
+export interface Fact {
+  name: string;
+  value: string;
+}
+
+/** A metric at a cut-off k (snake_case JSON of crates/eval, like all the evaluation types). */
+export interface AtK {
+  k: number;
+  value: number;
+}
+
+export interface LabelRow {
+  label: string;
+  precision: number;
+  recall: number;
+  f1: number;
+  support: number;
+  predicted: number;
+  average_precision: number;
+  threshold: number | null;
+}
+
+export interface PrCurve {
+  precision: number[];
+  recall: number[];
+  thresholds: number[];
+}
+
+export interface LabelCurve {
+  label: string;
+  curve: PrCurve;
+}
+
+export interface CalibrationBin {
+  lower: number;
+  upper: number;
+  count: number;
+  mean_probability: number;
+  observed: number;
+}
+
+export interface Reliability {
+  bins: CalibrationBin[];
+  ece: number;
+}
+
+export interface NamedInterval {
+  metric: string;
+  estimate: number;
+  low: number;
+  high: number;
+}
+
+export interface PairedDiff {
+  metric: string;
+  a: number;
+  b: number;
+  difference: number;
+  low: number;
+  high: number;
+  p_value: number;
+}
+
+export interface McNemar {
+  only_a: number;
+  only_b: number;
+  statistic: number;
+  p_value: number;
+  exact_p_value: number;
+}
+
+export interface Comparison {
+  cases: number;
+  metrics: PairedDiff[];
+  mcnemar: McNemar | null;
+}
+
+/** `EvalDto`: the evaluation of a run on a split (the JSON of `localdx eval --json`). */
+export interface Evaluation {
+  kind: 'multi_class' | 'multi_label';
+  cases: number;
+  labels: string[];
+  accuracy: number;
+  micro_precision: number;
+  micro_recall: number;
+  micro_f1: number;
+  macro_precision: number;
+  macro_recall: number;
+  macro_f1: number;
+  weighted_precision: number;
+  weighted_recall: number;
+  weighted_f1: number;
+  mean_average_precision: number;
+  top_k_accuracy: AtK[];
+  top_k_recall: AtK[];
+  per_label: LabelRow[];
+  thresholds: unknown;
+  confusion: number[][] | null;
+  calibration: Reliability;
+  intervals: NamedInterval[];
+  pr_curves?: LabelCurve[];
+  thresholds_source: string;
+  skipped_unlabelled: number;
+  comparison: Comparison | null;
+}
+
+/** `ReportDto`: a run's report, with the same report as HTML and CSV ready to save. */
+export interface Report {
+  title: string;
+  facts: Fact[];
+  comparedWith: string | null;
+  evaluation: Evaluation;
+  html: string;
+  csv: string;
+}
+
 export const backend = {
   workspaceInfo: () => invoke<WorkspaceInfo>('workspace_info'),
   previewImport: (path: string, options: ImportOptions) => invoke<Preview>('preview_import', { path, options }),
@@ -286,11 +573,38 @@ export const backend = {
   reviewSignOff: (recordId: number) => invoke<null>('review_sign_off', { recordId }),
   reviewAcceptAll: (datasetId: number, request: BulkAccept) => invoke<BulkResult>('review_accept_all', { datasetId, request }),
   release: (datasetId: number, strategy: 'tag' | 'mask' | 'surrogate') => invoke<Release>('release_dataset', { datasetId, strategy }),
+  runs: () => invoke<Run[]>('list_runs'),
+  trainingDatasets: () => invoke<Dataset[]>('training_datasets'),
+  trainingPlan: (datasetId: number) => invoke<TrainPlan>('training_plan', { datasetId }),
+  startTraining: (request: TrainRequest) => invoke<string>('start_training', { request, resumeRun: null }),
+  resumeTraining: (runId: string) => invoke<string>('start_training', { request: null, resumeRun: runId }),
+  cancelTraining: () => invoke<boolean>('cancel_training'),
+  detectPhi: (text: string) => invoke<PhiSpan[]>('detect_phi', { text }),
+  testCases: (datasetId: number) => invoke<NoteRecord[]>('test_cases', { datasetId }),
+  suggest: (choice: SuggestModel, text: string, topK: number, attribution: boolean) =>
+    invoke<Suggestion>('suggest_note', { choice, text, topK, attribution }),
+  saveFeedback: (input: FeedbackInput) => invoke<Feedback>('save_feedback', { input }),
+  feedback: () => invoke<Feedback[]>('list_feedback'),
+  feedbackCsv: () => invoke<string>('feedback_csv'),
+  runReport: (runId: string, vsRun: string | null, vsBase: boolean, split: string) =>
+    invoke<Report>('run_report', { runId, vsRun, vsBase, split, date: new Date().toISOString().slice(0, 16).replace('T', ' ') + ' UTC' }),
+  exportDir: () => invoke<string>('export_dir'),
+  writeExport: (path: string, contents: string) => invoke<string>('write_export', { path, contents }),
 };
 
 /** Calls `handler` with every progress report until the returned function is called. */
 export function onProgress(handler: (p: Progress) => void): Promise<UnlistenFn> {
   return listen<Progress>('progress', (event) => handler(event.payload));
+}
+
+/** Calls the handlers with a running training's progress and its end, until unlistened. */
+export async function onTraining(progress: (p: TrainProgress) => void, done: (d: TrainDone) => void): Promise<UnlistenFn> {
+  const a = await listen<TrainProgress>('train-progress', (event) => progress(event.payload));
+  const b = await listen<TrainDone>('train-done', (event) => done(event.payload));
+  return () => {
+    a();
+    b();
+  };
 }
 
 /** The native file picker; resolves to the chosen path, or null when the user cancelled. */

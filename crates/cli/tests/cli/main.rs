@@ -4,6 +4,7 @@
 
 mod eval;
 mod review;
+mod suggest;
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
