@@ -185,6 +185,7 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE TRIGGER released_datasets_no_update BEFORE UPDATE ON datasets
         WHEN EXISTS (SELECT 1 FROM releases WHERE version_dataset_id = OLD.id)
         BEGIN SELECT RAISE(ABORT, 'a released version is immutable'); END;
+    "#,
     // 6: clinicians' feedback on suggestions: accept, reject or add a diagnosis for a note. A typed
     // note (no record) keeps its text only when the clinician chose to save it.
     r#"
