@@ -380,6 +380,23 @@ async function main() {
           timeoutMsg: 'the labelled CSV imports',
         });
 
+        // Training reads released versions only: detect PHI, accept it as one bulk decision (which
+        // signs off every note left without an undecided span), and release.
+        await click('nav-review');
+        const options = await browser.$$('[data-testid="review-dataset"] option');
+        let value = '';
+        for (const o of options) if ((await o.getText()).startsWith('E2E labelled')) value = (await o.getAttribute('value')) ?? '';
+        check(value !== '', 'the labelled dataset can be reviewed');
+        await (await byId('review-dataset')).selectByAttribute('value', value);
+        await click('review-detect');
+        await (await byId('review-info')).waitForDisplayed({ timeout: 60_000 });
+        await (await byId('review-bulk-min')).setValue('0');
+        await click('review-bulk-accept');
+        await browser.waitUntil(async () => (await textOf('review-info')).includes('bulk decision'), { timeout: 60_000, timeoutMsg: 'the bulk decision is recorded' });
+        await browser.waitUntil(async () => (await byId('review-release')).isEnabled(), { timeout: 30_000, timeoutMsg: 'every note is signed off' });
+        await click('review-release');
+        await (await byId('review-released')).waitForDisplayed({ timeout: 60_000, timeoutMsg: 'the reviewed dataset is released' });
+
         await click('nav-training');
         const facts = await textOf('model-facts');
         check(facts.includes('on disk') && facts.includes('memory'), `the model shows its size and memory need, got "${facts}"`);

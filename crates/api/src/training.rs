@@ -1,5 +1,6 @@
-//! Training runs: start one on a dataset of the store, resume a stopped one, list runs, and score a
-//! dataset split with a run (or with the base model's zero-shot head). Run folders live in a
+//! Training runs: start one on the released version of a dataset (never on raw notes: see
+//! [`training_datasets`]), resume a stopped one, list runs, and score a dataset split with a run
+//! (or with the base model's zero-shot head). Run folders live in a
 //! `runs/` folder given by the caller (the CLI puts it beside the database) until the store has a
 //! runs table; the engine work happens in `localdx-train`.
 //!
@@ -245,14 +246,14 @@ pub fn prepare_train(api: &Api, runs_dir: &Path, models_dir: &Path, req: &TrainR
         }
         cfg.dp = Some(DpConfig { target_epsilon: Some(eps), noise_multiplier: None, clip: 1.0, delta: None });
     }
-    check_trainable(api, req.dataset_id)?;
-    let (data, multi_label) = train_data(api, req.dataset_id, Some(models_dir))?;
+    let dataset_id = trainable_version(api, req.dataset_id)?;
+    let (data, multi_label) = train_data(api, dataset_id, Some(models_dir))?;
     if multi_label {
         cfg.head_kind = localdx_model::HeadKind::MultiLabel;
     }
     let run_id = next_run_id(runs_dir);
     let dir = runs_dir.join(&run_id);
-    Ok(PreparedRun { run_id, dir, model_path, model_name, dataset_id: req.dataset_id, data, cfg, resume: false })
+    Ok(PreparedRun { run_id, dir, model_path, model_name, dataset_id, data, cfg, resume: false })
 }
 
 /// Reads the data of stopped run `run_id` to continue it from its last checkpoint.
@@ -406,20 +407,18 @@ pub fn predict(api: &Api, runs_dir: &Path, models_dir: &Path, scorer: Scorer, da
 // their memory needs, time estimates from this machine's measured speed, and progress events in
 // the UI's camelCase.
 
-/// The datasets a run may use. This is the one place that decides it: today any dataset with
-/// labelled train records; once releases exist, only released dataset versions.
+/// The datasets a run may use: released versions only, so that nothing a steward has not
+/// reviewed and released ever reaches a model. This is the one place that decides it.
 pub fn training_datasets(api: &Api) -> Result<Vec<crate::datasets::DatasetDto>> {
-    let all = api.datasets()?;
-    Ok(all.into_iter().filter(|d| d.records > 0).collect())
+    let released: std::collections::HashSet<i64> = api.releases(None)?.iter().map(|r| r.version_id).collect();
+    Ok(api.datasets()?.into_iter().filter(|d| released.contains(&d.id) && d.records > 0).collect())
 }
 
-/// Refuses a dataset that [`training_datasets`] does not offer.
-fn check_trainable(api: &Api, dataset_id: i64) -> Result<()> {
-    if training_datasets(api)?.iter().any(|d| d.id == dataset_id) {
-        Ok(())
-    } else {
-        Err(ApiError::invalid(format!("dataset {dataset_id} cannot be trained on (it is missing or has no records)")))
-    }
+/// The released version a run on `dataset_id` reads: the dataset itself when it is a released
+/// version, else its newest release. A dataset that was never released is refused (`blocked`),
+/// whoever asks and however (app, CLI, API).
+fn trainable_version(api: &Api, dataset_id: i64) -> Result<i64> {
+    Ok(api.training_version(dataset_id)?.version_id)
 }
 
 /// A training progress event for the window (camelCase; fields that do not apply are null).
@@ -593,7 +592,7 @@ fn measured_speeds(runs_dir: &Path) -> Vec<(String, TrainConfig, f64)> {
 
 /// Models, presets with time estimates and machine memory for training on `dataset_id`.
 pub fn plan(api: &Api, runs_dir: &Path, models_dir: &Path, dataset_id: i64) -> Result<TrainPlanDto> {
-    check_trainable(api, dataset_id)?;
+    let dataset_id = trainable_version(api, dataset_id)?;
     let (data, _) = train_data(api, dataset_id, None)?;
     let models = crate::models::list(models_dir)?.into_iter().map(model_choice).collect();
     let speeds = measured_speeds(runs_dir);

@@ -110,8 +110,17 @@ fn suggest_ranks_labels_and_names_the_words_that_mattered() {
     let out = Command::new(env!("CARGO_BIN_EXE_localdx")).args(["--db", db.to_str().unwrap(), "suggest", "--base", "default"]).output().unwrap();
     assert!(!out.status.success(), "--base needs --dataset");
 
+    // Training reads released versions only: refused before review and release, then run on the
+    // newest release of the same dataset.
+    let train = ["train", "--dataset", &dataset, "--epochs", "1", "--rank", "2"];
+    let (ok, e) = localdx_stdin(&db, &models, &train, "");
+    assert!(!ok && e["error"]["code"] == "blocked", "an unreleased dataset is refused: {e}");
+    for step in [&["review", "detect", &dataset][..], &["review", "accept", &dataset, "--all"], &["release", &dataset, "--strategy", "tag"]] {
+        let (ok, out) = localdx_stdin(&db, &models, step, "");
+        assert!(ok, "{step:?}: {out}");
+    }
     // A one-epoch run, then the same note with the run, and the run's evaluation against the base.
-    let (ok, run) = localdx_stdin(&db, &models, &["train", "--dataset", &dataset, "--epochs", "1", "--rank", "2"], "");
+    let (ok, run) = localdx_stdin(&db, &models, &train, "");
     assert!(ok, "{run}");
     let run_id = run["run_id"].as_str().unwrap().to_owned();
     let (ok, s) = localdx_stdin(&db, &models, &["suggest", "--run", &run_id, "--top-k", "2"], note);
