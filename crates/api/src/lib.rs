@@ -8,6 +8,7 @@
 use serde::Serialize;
 use std::path::Path;
 
+pub mod adapters;
 pub mod datasets;
 pub mod eval;
 pub mod models;

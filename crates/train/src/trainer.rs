@@ -19,6 +19,7 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use std::path::Path;
 use std::time::Instant;
 
@@ -471,8 +472,27 @@ pub fn train(
     cancel: &Cancel,
     on_event: &dyn Fn(&TrainEvent),
 ) -> Result<Outcome> {
+    train_with_context(run_dir, model_path, data, cfg, HashMap::new(), cancel, on_event)
+}
+
+/// [`train`], with the caller's `context` (dataset id, model name) written into `run.json` when
+/// the run folder is created, before the first step: a run killed at any point still says where
+/// its data comes from, which `resume` needs.
+pub fn train_with_context(
+    run_dir: &Path,
+    model_path: &Path,
+    data: &TrainData,
+    cfg: &TrainConfig,
+    context: HashMap<String, String>,
+    cancel: &Cancel,
+    on_event: &dyn Fn(&TrainEvent),
+) -> Result<Outcome> {
     validate_data(data, cfg.head_kind)?;
-    let files = RunFiles::create(run_dir, model_path, cfg, data)?;
+    let mut files = RunFiles::create(run_dir, model_path, cfg, data)?;
+    if !context.is_empty() {
+        files.meta.context = context;
+        files.write_meta()?;
+    }
     run(files, data, cancel, on_event, None)
 }
 
