@@ -7,6 +7,7 @@
 
 use serde::Serialize;
 
+pub mod adapters;
 pub mod audit;
 pub mod datasets;
 pub mod eval;

@@ -285,26 +285,12 @@ pub fn execute(p: PreparedRun, cancel: &Cancel, on_event: &dyn Fn(&str, &TrainEv
         let outcome = localdx_train::resume(&p.dir, &p.data, cancel, &on)?;
         return Ok(result(&p.run_id, &outcome));
     }
-    // Name the run's dataset and model as soon as its folder exists, so that a run killed
-    // before its end can be resumed.
-    let named = std::sync::atomic::AtomicBool::new(false);
-    let name_run = || {
-        if let Ok(mut files) = RunFiles::open(&p.dir) {
-            files.meta.context.insert("dataset_id".into(), p.dataset_id.to_string());
-            files.meta.context.insert("model".into(), p.model_name.clone());
-            return files.write_meta().is_ok();
-        }
-        false
-    };
-    let on_first = |e: &TrainEvent| {
-        if !named.load(std::sync::atomic::Ordering::Relaxed) && name_run() {
-            named.store(true, std::sync::atomic::Ordering::Relaxed);
-        }
-        on(e)
-    };
-    let outcome = localdx_train::train(&p.dir, &p.model_path, &p.data, &p.cfg, cancel, &on_first);
-    // Record where the run came from, whatever its outcome (the loop rewrites its metadata).
-    name_run();
+    // Record where the run comes from before its first step: a killed run must still resume.
+    let context = std::collections::HashMap::from([
+        ("dataset_id".to_owned(), p.dataset_id.to_string()),
+        ("model".to_owned(), p.model_name.clone()),
+    ]);
+    let outcome = localdx_train::train_with_context(&p.dir, &p.model_path, &p.data, &p.cfg, context, cancel, &on);
     Ok(result(&p.run_id, &outcome?))
 }
 

@@ -47,8 +47,8 @@ pub enum Command {
     Models(models::ModelsCommand),
     /// Fine-tune a model on a dataset (LoRA), or resume a stopped run.
     Train(train::TrainArgs),
-    /// List training runs.
-    Runs,
+    /// List training runs; export a run's adapters (PEFT layout) or import them back.
+    Runs(train::RunsArgs),
     /// Score a dataset split with a run or a base model; prints one object per record.
     Predict(train::PredictArgs),
     /// Precision, recall, F1, top-k, calibration and bootstrap intervals of a run or of predictions.
@@ -95,7 +95,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Phi(cmd) => phi::run(&ctx, cmd),
         Command::Models(cmd) => models::run(&ctx, cmd),
         Command::Train(args) => train::train(&ctx, args),
-        Command::Runs => train::runs(&ctx),
+        Command::Runs(args) => train::runs(&ctx, args),
         Command::Predict(args) => train::predict(&ctx, args),
         Command::Eval(args) => eval::eval(&ctx, args),
         Command::Report(args) => eval::report(&ctx, args),

@@ -1,9 +1,11 @@
-//! `localdx train`, `localdx train resume RUN`, `localdx runs`, `localdx predict`: argument parsing,
-//! progress and printing around `localdx_api::training`. Runs live in `runs/` beside the database.
+//! `localdx train`, `localdx train resume RUN`, `localdx runs [export RUN --out DIR | import DIR]`,
+//! `localdx predict`: argument parsing, progress and printing around `localdx_api::training` and
+//! `localdx_api::adapters`. Runs live in `runs/` beside the database.
 
 use crate::models::models_dir;
 use crate::output::Context;
 use anyhow::{bail, Result};
+use localdx_api::adapters::{self, AdapterDto};
 use localdx_api::training::{self, PredictionDto, RunDto, Scorer, TrainRequest, TrainResultDto};
 use localdx_api::Cancel;
 use localdx_api::training::TrainEvent;
@@ -44,6 +46,30 @@ pub struct TrainArgs {
 pub enum TrainCommand {
     /// Continue a stopped or killed run from its last checkpoint.
     Resume { run: String },
+}
+
+#[derive(clap::Args)]
+pub struct RunsArgs {
+    #[command(subcommand)]
+    pub command: Option<RunsCommand>,
+}
+
+#[derive(clap::Subcommand)]
+pub enum RunsCommand {
+    /// Write a run's best adapters in the PEFT layout (adapter_config.json,
+    /// adapter_model.safetensors) with its head and labels (localdx_head.*) into a folder.
+    Export {
+        run: String,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Bring an exported adapter folder back as a new run that `predict --run` can use.
+    Import {
+        dir: PathBuf,
+        /// Base model name (default: the model the adapter names, if present, else the default model).
+        #[arg(long)]
+        model: Option<String>,
+    },
 }
 
 #[derive(clap::Args)]
@@ -158,8 +184,31 @@ fn print_runs(runs: &Vec<RunDto>) {
     }
 }
 
-pub fn runs(ctx: &Context) -> Result<()> {
-    ctx.emit(&training::runs(&runs_dir(ctx))?, print_runs)
+fn print_adapter(verb: &'static str) -> impl Fn(&AdapterDto) {
+    move |a| {
+        let layers = a.layers.as_ref().map(|l| format!("{} layers", l.len())).unwrap_or_else(|| "all layers".into());
+        println!(
+            "{verb} {}: {}  rank {} alpha {} on {} ({layers}), {} labels, base {}",
+            a.run_id,
+            a.dir,
+            a.rank,
+            a.alpha,
+            a.target_modules.join(","),
+            a.labels,
+            a.base_model.as_deref().unwrap_or("?")
+        )
+    }
+}
+
+pub fn runs(ctx: &Context, args: RunsArgs) -> Result<()> {
+    match args.command {
+        None => ctx.emit(&training::runs(&runs_dir(ctx))?, print_runs),
+        Some(RunsCommand::Export { run, out }) => ctx.emit(&adapters::export(&runs_dir(ctx), &run, &out)?, print_adapter("exported")),
+        Some(RunsCommand::Import { dir, model }) => {
+            let dto = adapters::import(&runs_dir(ctx), &models_dir(ctx), &dir, model.as_deref())?;
+            ctx.emit(&dto, print_adapter("imported as"))
+        }
+    }
 }
 
 fn print_predictions(rows: &Vec<PredictionDto>) {

@@ -110,10 +110,41 @@ impl CustomOp1 for QuantizedMatMul {
     }
 }
 
+/// `x W^T` with a frozen dense `W` `[out, in]`; backward gives `grad W` for the input and nothing
+/// for `W`. candle's own matmul backward always computes the gradient of both operands, which
+/// for a frozen base is a wasted `[in, out]` GEMM (plus a zero fill and an add) per projection.
+pub struct FrozenDenseMatMul(pub Tensor);
+
+impl CustomOp1 for FrozenDenseMatMul {
+    fn name(&self) -> &'static str {
+        "frozen-dense-matmul-input-grad"
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
+        let CpuStorage::F32(data) = storage else {
+            return Err(candle_core::Error::Msg("frozen dense matmul: f32 input expected".into()));
+        };
+        let Some((start, end)) = layout.contiguous_offsets() else {
+            return Err(candle_core::Error::Msg("frozen dense matmul: contiguous input expected".into()));
+        };
+        let x = Tensor::from_slice(&data[start..end], layout.shape(), &candle_core::Device::Cpu)?;
+        let y = x.matmul(&self.0.t()?)?;
+        let shape = y.shape().clone();
+        Ok((CpuStorage::F32(y.flatten_all()?.to_vec1::<f32>()?), shape))
+    }
+
+    fn bwd(&self, _arg: &Tensor, _res: &Tensor, grad_res: &Tensor) -> candle_core::Result<Option<Tensor>> {
+        Ok(Some(grad_res.matmul(&self.0)?))
+    }
+}
+
 impl FrozenWeight {
     /// `x W^T` for `x` of shape `[m, in]`.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         Ok(match self {
+            FrozenWeight::Dense(w) if w.device().is_cpu() && w.dtype() == DType::F32 => {
+                x.contiguous()?.apply_op1(FrozenDenseMatMul(w.clone()))?
+            }
             FrozenWeight::Dense(w) => x.matmul(&w.t()?)?,
             FrozenWeight::Quantized(q) => x.contiguous()?.apply_op1(QuantizedMatMul(q.clone()))?,
         })

@@ -48,8 +48,10 @@ fn bench(model_path: &std::path::Path, args: &[String]) -> anyhow::Result<()> {
     let ids: Vec<u32> = (0..seq as u32).map(|i| 100 + (i * 37) % 30000).collect();
     let mut rng = rand::rngs::StdRng::seed_from_u64(0);
     let mut times = Vec::new();
+    let mut cpu_times = Vec::new();
     for step in 0..steps + 1 {
         let t = Instant::now();
+        let c = cpu_seconds();
         let h = model.pooled(&[&ids], Some(&mut rng))?;
         let loss = h.sqr()?.mean_all()?;
         let grads = loss.backward()?;
@@ -57,22 +59,39 @@ fn bench(model_path: &std::path::Path, args: &[String]) -> anyhow::Result<()> {
         let dt = t.elapsed().as_secs_f64();
         if step > 0 {
             times.push(dt);
+            cpu_times.push(cpu_seconds() - c);
         }
         eprintln!("step {step}: {dt:.2}s ({n} grads)");
     }
     let mean = times.iter().sum::<f64>() / times.len().max(1) as f64;
-    let fwd = {
+    let cpu_mean = cpu_times.iter().sum::<f64>() / cpu_times.len().max(1) as f64;
+    let (fwd, fwd_cpu) = {
         let t = Instant::now();
+        let c = cpu_seconds();
         let _ = model.pooled(&[&ids], None)?;
-        t.elapsed().as_secs_f64()
+        (t.elapsed().as_secs_f64(), cpu_seconds() - c)
     };
     println!(
-        "{{\"seq\": {seq}, \"train_tokens_per_second\": {:.1}, \"forward_tokens_per_second\": {:.1}, \"storage\": \"{:?}\"}}",
+        "{{\"seq\": {seq}, \"train_tokens_per_second\": {:.1}, \"forward_tokens_per_second\": {:.1}, \"train_tokens_per_cpu_second\": {:.1}, \"forward_tokens_per_cpu_second\": {:.1}, \"storage\": \"{:?}\"}}",
         seq as f64 / mean,
         seq as f64 / fwd,
+        seq as f64 / cpu_mean.max(1e-9),
+        seq as f64 / fwd_cpu.max(1e-9),
         model.llama.storage
     );
     Ok(())
+}
+
+/// CPU time (user + system) this process has used, from `/proc/self/stat` (Linux; 0 elsewhere).
+/// On a machine shared with other work, tokens per CPU-second of a one-thread run measure the
+/// engine's work where wall-clock tokens/s mostly measure the neighbours.
+fn cpu_seconds() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else { return 0.0 };
+    // Fields after the command name (which ends with ')'): utime and stime are the 12th and 13th.
+    let Some(rest) = stat.rsplit(')').next() else { return 0.0 };
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|x| x.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
 }
 
 fn experiment(root: &std::path::Path, model_path: &std::path::Path, args: &[String]) -> anyhow::Result<()> {

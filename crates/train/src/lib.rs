@@ -17,4 +17,4 @@ pub mod trainer;
 pub use error::{Result, TrainError};
 pub use localdx_model;
 pub use metrics::Metrics;
-pub use trainer::{resume, train, Example, Outcome, Preset, TrainConfig, TrainData, TrainEvent};
+pub use trainer::{resume, train, train_with_context, Example, Outcome, Preset, TrainConfig, TrainData, TrainEvent};

@@ -2,12 +2,16 @@
 //! `adapter_config.json` and `adapter_model.safetensors` with PEFT's tensor names
 //! (`base_model.model.model.layers.N.self_attn.q_proj.lora_A.weight`, ...). Rows of q/k adapters
 //! are already in transformers' order (the model un-permutes llama.cpp's rotary layout at load).
-//! The diagnosis head is not a PEFT module; it is written beside them as `localdx_head.safetensors`.
+//! The diagnosis head is not a PEFT module; it is written beside them as `localdx_head.safetensors`
+//! (`head.weight` `[labels, hidden]`, `head.bias` `[labels]`, `head.center` `[hidden]`) with
+//! `localdx_head.json` ([`HeadFile`]: the label list, the head kind and scale, the truncation
+//! settings). Other tools ignore both; [`import_run`] needs both to turn a folder back into a run.
 
-use crate::checkpoint::{self, RunFiles};
+use crate::checkpoint::{self, RunFiles, RunMeta};
+use crate::trainer::TrainConfig;
 use crate::error::{io, Result, TrainError};
 use candle_core::{Tensor, Var};
-use localdx_model::{LoraConfig, Target};
+use localdx_model::{HeadKind, LoadOptions, LoraConfig, Model, Target};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::Path;
@@ -84,9 +88,41 @@ pub fn export(dir: &Path, cfg: &LoraConfig, vars: &[(String, Var)], head: Option
     Ok(())
 }
 
-/// Exports the best adapters of a run.
+/// The file beside a PEFT adapter that says how to use its head: `localdx_head.json`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct HeadFile {
+    /// Always [`HEAD_FORMAT`].
+    pub format: String,
+    /// The labels, in the order of the rows of `head.weight`.
+    pub labels: Vec<String>,
+    /// The text each label's vector was initialised from.
+    pub label_texts: Vec<String>,
+    pub head_kind: HeadKind,
+    /// Cosine-logit scale.
+    pub head_scale: f64,
+    /// Tokens kept per note, and the share taken from its start (the rest from its end).
+    pub max_len: usize,
+    pub head_share: f64,
+    /// The base model's file name the adapters were trained on.
+    pub base_model_file: Option<String>,
+}
+
+/// The format tag of [`HeadFile`].
+pub const HEAD_FORMAT: &str = "localdx-head/1";
+/// The side files' names.
+pub const HEAD_JSON: &str = "localdx_head.json";
+pub const HEAD_TENSORS: &str = "localdx_head.safetensors";
+
+fn format_error(path: &Path, message: impl Into<String>) -> TrainError {
+    TrainError::Format { path: path.display().to_string(), message: message.into() }
+}
+
+/// Exports the best adapters of a run, with its head and label list.
 pub fn export_run(run_dir: &Path, out: &Path) -> Result<()> {
     let files = RunFiles::open(run_dir)?;
+    if !files.best_path().exists() {
+        return Err(TrainError::Invalid(format!("run {} has no validated epoch yet (resume it first)", run_dir.display())));
+    }
     let weights = checkpoint::load_weights(&files.best_path())?;
     let cfg = &files.meta.config.lora;
     let mut adapters = Vec::new();
@@ -101,7 +137,100 @@ pub fn export_run(run_dir: &Path, out: &Path) -> Result<()> {
             adapters.push((name.clone(), Var::from_tensor(t)?));
         }
     }
-    export(out, cfg, &adapters, Some(head), Some(files.meta.model_path.display().to_string()))
+    let base_file = files.meta.model_path.file_name().map(|f| f.to_string_lossy().into_owned());
+    export(out, cfg, &adapters, Some(head), base_file.clone())?;
+    let c = &files.meta.config;
+    let side = HeadFile {
+        format: HEAD_FORMAT.into(),
+        labels: files.meta.labels.clone(),
+        label_texts: files.meta.label_texts.clone(),
+        head_kind: c.head_kind,
+        head_scale: c.head_scale,
+        max_len: c.max_len,
+        head_share: c.head_share,
+        base_model_file: base_file,
+    };
+    let path = out.join(HEAD_JSON);
+    let json = serde_json::to_vec_pretty(&side).map_err(|e| TrainError::Invalid(e.to_string()))?;
+    std::fs::write(&path, json).map_err(io(&path))
+}
+
+/// Reads `localdx_head.json` and `localdx_head.safetensors` of an exported adapter and checks
+/// they agree (one head row per label, a bias per label, a centre as wide as the rows).
+pub fn read_head(dir: &Path) -> Result<(HeadFile, HashMap<String, Tensor>)> {
+    let path = dir.join(HEAD_JSON);
+    let text = std::fs::read_to_string(&path).map_err(io(&path))?;
+    let side: HeadFile = serde_json::from_str(&text).map_err(|e| format_error(&path, e.to_string()))?;
+    if side.format != HEAD_FORMAT {
+        return Err(format_error(&path, format!("format {:?} is not {HEAD_FORMAT}", side.format)));
+    }
+    if side.labels.is_empty() || side.labels.len() != side.label_texts.len() {
+        return Err(format_error(&path, "needs as many label texts as labels, and at least one label"));
+    }
+    if side.max_len == 0 || !(0.0..=1.0).contains(&side.head_share) || !(side.head_scale > 0.0) {
+        return Err(format_error(&path, "max_len, head_share or head_scale out of range"));
+    }
+    let tpath = dir.join(HEAD_TENSORS);
+    if !tpath.exists() {
+        return Err(format_error(&tpath, "missing (the head of the exported run)"));
+    }
+    let head = checkpoint::load_weights(&tpath)?;
+    let dims = |name: &str| head.get(name).map(|t| t.dims().to_vec()).ok_or_else(|| format_error(&tpath, format!("missing tensor {name}")));
+    let (w, b, c) = (dims("head.weight")?, dims("head.bias")?, dims("head.center")?);
+    let l = side.labels.len();
+    if w.len() != 2 || w[0] != l || b != [l] || c != [w[1]] {
+        return Err(format_error(&tpath, format!("head shapes {w:?}, {b:?}, {c:?} do not fit {l} labels")));
+    }
+    Ok((side, head))
+}
+
+/// Turns an exported adapter folder (PEFT files plus the localdx head files) into a new run in
+/// `run_dir` on the base model `model_path`, ready for prediction. The adapters are checked
+/// against the model (every adapter of the config present, with the model's shapes) before
+/// anything is written. The run has no training history: status `imported`, no outcome.
+pub fn import_run(dir: &Path, run_dir: &Path, model_path: &Path) -> Result<RunFiles> {
+    let (lora, mut tensors) = import(dir)?;
+    let (side, head) = read_head(dir)?;
+    let model = Model::load(model_path, &LoadOptions { lora: Some(lora.clone()), ..LoadOptions::default() })?;
+    let shown = dir.join("adapter_model.safetensors").display().to_string();
+    let named = model.llama.lora_vars();
+    checkpoint::set_vars(&tensors, &named, &shown)?;
+    if tensors.len() != named.len() {
+        let extra: Vec<&String> = tensors.keys().filter(|k| !named.iter().any(|(n, _)| n == *k)).take(3).collect();
+        return Err(TrainError::Format { path: shown, message: format!("tensors the model has no adapter for: {extra:?}") });
+    }
+    let hidden = model.llama.cfg.hidden;
+    if head["head.center"].dims() != [hidden] {
+        return Err(format_error(&dir.join(HEAD_TENSORS), format!("head width {:?} is not the model's {hidden}", head["head.center"].dims())));
+    }
+    if run_dir.join("run.json").exists() {
+        return Err(TrainError::Invalid(format!("{} already holds a run", run_dir.display())));
+    }
+    std::fs::create_dir_all(run_dir).map_err(io(run_dir))?;
+    tensors.extend(head);
+    let best = run_dir.join("best.safetensors");
+    candle_core::safetensors::save(&tensors, &best)?;
+    let config = TrainConfig {
+        lora,
+        head_kind: side.head_kind,
+        head_scale: side.head_scale,
+        max_len: side.max_len,
+        head_share: side.head_share,
+        epochs: 0,
+        ..TrainConfig::default()
+    };
+    let meta = RunMeta {
+        model_path: model_path.to_owned(),
+        config,
+        labels: side.labels,
+        label_texts: side.label_texts,
+        status: "imported".into(),
+        outcome: None,
+        context: HashMap::from([("imported_from".to_owned(), dir.display().to_string())]),
+    };
+    let files = RunFiles { dir: run_dir.to_owned(), meta };
+    files.write_meta()?;
+    Ok(files)
 }
 
 /// Reads a PEFT adapter folder: its LoRA settings and tensors by name.

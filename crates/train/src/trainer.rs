@@ -19,6 +19,7 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use std::path::Path;
 use std::time::Instant;
 
@@ -398,7 +399,40 @@ fn tokens(model: &Model, examples: &[Example], cfg: &TrainConfig) -> Vec<Vec<u32
     examples.iter().map(|e| model.encode_truncated(&e.text, cfg.max_len, cfg.head_share)).collect()
 }
 
-fn validate_data(data: &TrainData) -> Result<()> {
+/// Per-label loss weights against imbalance, from the label counts of the training examples.
+///
+/// Multi-class: the weight of a gold class is `n / (labels * count)` (scikit-learn's "balanced"),
+/// so every class carries the same total weight. Multi-label: each label is its own binary
+/// problem, so the weight of a positive is the label's negative-to-positive ratio
+/// `(n - count) / count` (PyTorch's `pos_weight` of `BCEWithLogitsLoss`): a rare code's few
+/// positives weigh as much as its many negatives. Never below 1 there (a positive never counts
+/// less than a negative), and both are clamped to at most 10 so one example cannot dominate.
+/// Labels without training examples get weight 1.
+pub fn class_weights(train: &[Example], labels: usize, kind: HeadKind) -> Vec<f32> {
+    let n = train.len() as f64;
+    let mut counts = vec![0usize; labels];
+    for e in train {
+        for &x in &e.labels {
+            if x < labels {
+                counts[x] += 1;
+            }
+        }
+    }
+    counts
+        .iter()
+        .map(|&c| {
+            let c = c as f64;
+            let w = match kind {
+                _ if c == 0.0 => 1.0,
+                HeadKind::MultiClass => (n / (labels as f64 * c)).clamp(0.1, 10.0),
+                HeadKind::MultiLabel => ((n - c) / c).clamp(1.0, 10.0),
+            };
+            w as f32
+        })
+        .collect()
+}
+
+fn validate_data(data: &TrainData, kind: HeadKind) -> Result<()> {
     if data.labels.is_empty() || data.labels.len() != data.label_texts.len() {
         return Err(TrainError::Invalid("the dataset has no labels".into()));
     }
@@ -407,6 +441,24 @@ fn validate_data(data: &TrainData) -> Result<()> {
     }
     if data.validation.is_empty() {
         return Err(TrainError::Invalid("the dataset has no validation records with labels: give it a validation split".into()));
+    }
+    for (split, examples) in [("training", &data.train), ("validation", &data.validation)] {
+        for e in examples.iter() {
+            if let Some(&bad) = e.labels.iter().find(|&&l| l >= data.labels.len()) {
+                return Err(TrainError::Invalid(format!(
+                    "{split} record {} has label index {bad}, but the run has {} labels",
+                    e.id,
+                    data.labels.len()
+                )));
+            }
+            if kind == HeadKind::MultiClass && e.labels.len() != 1 {
+                return Err(TrainError::Invalid(format!(
+                    "{split} record {} has {} labels, but a multi-class run needs exactly one per record (train a multi-label run instead)",
+                    e.id,
+                    e.labels.len()
+                )));
+            }
+        }
     }
     Ok(())
 }
@@ -420,15 +472,34 @@ pub fn train(
     cancel: &Cancel,
     on_event: &dyn Fn(&TrainEvent),
 ) -> Result<Outcome> {
-    validate_data(data)?;
-    let files = RunFiles::create(run_dir, model_path, cfg, data)?;
+    train_with_context(run_dir, model_path, data, cfg, HashMap::new(), cancel, on_event)
+}
+
+/// [`train`], with the caller's `context` (dataset id, model name) written into `run.json` when
+/// the run folder is created, before the first step: a run killed at any point still says where
+/// its data comes from, which `resume` needs.
+pub fn train_with_context(
+    run_dir: &Path,
+    model_path: &Path,
+    data: &TrainData,
+    cfg: &TrainConfig,
+    context: HashMap<String, String>,
+    cancel: &Cancel,
+    on_event: &dyn Fn(&TrainEvent),
+) -> Result<Outcome> {
+    validate_data(data, cfg.head_kind)?;
+    let mut files = RunFiles::create(run_dir, model_path, cfg, data)?;
+    if !context.is_empty() {
+        files.meta.context = context;
+        files.write_meta()?;
+    }
     run(files, data, cancel, on_event, None)
 }
 
 /// Continues the run in `run_dir` from its last checkpoint.
 pub fn resume(run_dir: &Path, data: &TrainData, cancel: &Cancel, on_event: &dyn Fn(&TrainEvent)) -> Result<Outcome> {
-    validate_data(data)?;
     let files = RunFiles::open(run_dir)?;
+    validate_data(data, files.meta.config.head_kind)?;
     let ckpt = checkpoint::load_checkpoint(&files)?;
     run(files, data, cancel, on_event, ckpt)
 }
@@ -481,20 +552,8 @@ fn run(
     let opt = AdamW::new(vars.clone(), cfg.optimizer.clone())?;
 
     let label_weights = if cfg.class_weights {
-        let l = data.labels.len();
-        let mut counts = vec![0usize; l];
-        for e in &data.train {
-            for &x in &e.labels {
-                if x < l {
-                    counts[x] += 1;
-                }
-            }
-        }
-        let w: Vec<f32> = counts
-            .iter()
-            .map(|&c| if c == 0 { 1.0 } else { (n as f64 / (l as f64 * c as f64)).clamp(0.1, 10.0) as f32 })
-            .collect();
-        Some(Tensor::from_vec(w, l, model.device())?)
+        let w = class_weights(&data.train, data.labels.len(), cfg.head_kind);
+        Some(Tensor::from_vec(w, data.labels.len(), model.device())?)
     } else {
         None
     };

@@ -115,3 +115,24 @@ fn bad_data_is_refused() {
     let e = train(&run.path().join("r"), &model, &data, &config(), &Cancel::new(), &|_: &TrainEvent| {}).unwrap_err();
     assert!(e.to_string().contains("validation"), "{e}");
 }
+
+#[test]
+fn context_is_in_the_run_folder_before_the_first_step() {
+    let (_d, model) = tiny_model_file();
+    let data = synthetic_task(12, 6);
+    let run = tempfile::tempdir().unwrap();
+    let dir = run.path().join("r");
+    let cancel = Cancel::new();
+    let context = std::collections::HashMap::from([("dataset_id".to_owned(), "3".to_owned())]);
+    // Cancelled at the first step: the context was written when the folder was created.
+    let stop = |e: &TrainEvent| {
+        if let TrainEvent::Step { .. } = e {
+            cancel.cancel();
+        }
+    };
+    let e = localdx_train::train_with_context(&dir, &model, &data, &config(), context, &cancel, &stop).unwrap_err();
+    assert!(matches!(e, TrainError::Cancelled { step: 1 }), "{e:?}");
+    let files = localdx_train::checkpoint::RunFiles::open(&dir).unwrap();
+    assert_eq!(files.meta.context.get("dataset_id").map(String::as_str), Some("3"));
+    assert_eq!(files.meta.status, "running");
+}

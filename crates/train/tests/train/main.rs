@@ -2,6 +2,7 @@
 
 mod dp;
 mod loop_;
+mod multilabel;
 mod peft;
 
 use localdx_model::synthetic::{write_tiny_llama, TinySpec};
