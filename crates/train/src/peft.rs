@@ -199,7 +199,7 @@ pub fn import_run(dir: &Path, run_dir: &Path, model_path: &Path) -> Result<RunFi
         let extra: Vec<&String> = tensors.keys().filter(|k| !named.iter().any(|(n, _)| n == *k)).take(3).collect();
         return Err(TrainError::Format { path: shown, message: format!("tensors the model has no adapter for: {extra:?}") });
     }
-    let hidden = model.llama.cfg.hidden;
+    let hidden = model.llama.hidden_size();
     if head["head.center"].dims() != [hidden] {
         return Err(format_error(&dir.join(HEAD_TENSORS), format!("head width {:?} is not the model's {hidden}", head["head.center"].dims())));
     }
