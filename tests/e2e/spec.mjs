@@ -383,9 +383,11 @@ async function main() {
         // Training reads released versions only: detect PHI, accept it as one bulk decision (which
         // signs off every note left without an undecided span), and release.
         await click('nav-review');
-        const options = await browser.$$('[data-testid="review-dataset"] option');
-        let value = '';
-        for (const o of options) if ((await o.getText()).startsWith('E2E labelled')) value = (await o.getAttribute('value')) ?? '';
+        // Option elements of a closed select report no visible text to WebDriver: read the DOM.
+        const value = await browser.execute(() => {
+          const options = [...document.querySelectorAll('[data-testid="review-dataset"] option')];
+          return /** @type {HTMLOptionElement | undefined} */ (options.find((o) => (o.textContent ?? '').startsWith('E2E labelled')))?.value ?? '';
+        });
         check(value !== '', 'the labelled dataset can be reviewed');
         await (await byId('review-dataset')).selectByAttribute('value', value);
         await click('review-detect');
