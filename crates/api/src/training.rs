@@ -253,6 +253,18 @@ pub fn prepare_train(api: &Api, runs_dir: &Path, models_dir: &Path, req: &TrainR
     }
     let run_id = next_run_id(runs_dir);
     let dir = runs_dir.join(&run_id);
+    let settings = serde_json::json!({
+        "released_version": dataset_id,
+        "model": model_name,
+        "preset": preset_name,
+        "epochs": cfg.epochs,
+        "rank": cfg.lora.rank,
+        "max_len": cfg.max_len,
+        "last_layers": cfg.lora.last_layers,
+        "dp_epsilon": req.dp_epsilon,
+        "seed": cfg.seed,
+    });
+    api.audit("training.start", &format!("run:{run_id}"), serde_json::Value::Null, settings, "")?;
     Ok(PreparedRun { run_id, dir, model_path, model_name, dataset_id, data, cfg, resume: false })
 }
 
@@ -275,6 +287,7 @@ pub fn prepare_resume(api: &Api, runs_dir: &Path, run_id: &str) -> Result<Prepar
     }
     let model_name = files.meta.context.get("model").cloned().unwrap_or_default();
     let (model_path, cfg) = (files.meta.model_path.clone(), files.meta.config.clone());
+    api.audit("training.resume", &format!("run:{run_id}"), serde_json::Value::Null, serde_json::json!({"released_version": dataset_id}), "")?;
     Ok(PreparedRun { run_id: run_id.to_owned(), dir, model_path, model_name, dataset_id, data, cfg, resume: true })
 }
 

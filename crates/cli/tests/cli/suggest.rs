@@ -123,6 +123,10 @@ fn suggest_ranks_labels_and_names_the_words_that_mattered() {
     let (ok, run) = localdx_stdin(&db, &models, &train, "");
     assert!(ok, "{run}");
     let run_id = run["run_id"].as_str().unwrap().to_owned();
+    // The start of a run is in the audit trail, with the released version it read.
+    let (ok, a) = localdx_stdin(&db, &models, &["audit", "list", "--action", "training.start"], "");
+    assert!(ok && a.as_array().map(Vec::len) == Some(1), "{a}");
+    assert_eq!(a[0]["subject"], format!("run:{run_id}"), "{a}");
     let (ok, s) = localdx_stdin(&db, &models, &["suggest", "--run", &run_id, "--top-k", "2"], note);
     assert!(ok, "{s}");
     assert_eq!((s["model"].as_str(), s["labels"].as_array().map(Vec::len)), (Some(run_id.as_str()), Some(2)));
