@@ -229,6 +229,12 @@ fn training_suggestion_and_report_types_match_the_api_json() {
 
     // The plan is real; the models folder holds the default model when it was fetched.
     let models = std::env::var_os("LOCALDX_MODELS").map(std::path::PathBuf::from).unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../models"));
+    // Training reads released versions only: review (one bulk decision) and release first.
+    let quiet = |_: &Progress| {};
+    api.review_detect(id, &quiet, &Cancel::new()).expect("detect");
+    let bulk = localdx_api::review::BulkAcceptDto { sign_off: true, ..Default::default() };
+    api.review_accept_all(id, &bulk).expect("accept");
+    api.release(id, localdx_api::phi::StrategyDto::Surrogate, &quiet, &Cancel::new()).expect("release");
     let plan = serde_json::to_value(training::plan(&api, &dir.path().join("runs"), &models, id).expect("plan")).expect("json");
     seen.push(("PresetEstimate", plan["presets"][0].clone()));
     if plan["models"][0].is_object() {
