@@ -383,11 +383,15 @@ async function main() {
         // Training reads released versions only: detect PHI, accept it as one bulk decision (which
         // signs off every note left without an undecided span), and release.
         await click('nav-review');
-        // Option elements of a closed select report no visible text to WebDriver: read the DOM.
-        const value = await browser.execute(() => {
-          const options = [...document.querySelectorAll('[data-testid="review-dataset"] option')];
-          return /** @type {HTMLOptionElement | undefined} */ (options.find((o) => (o.textContent ?? '').startsWith('E2E labelled')))?.value ?? '';
-        });
+        // Option elements of a closed select report no visible text to WebDriver: read the DOM,
+        // waiting for the screen to load its list of datasets.
+        const labelledOption = () =>
+          browser.execute(() => {
+            const options = [...document.querySelectorAll('[data-testid="review-dataset"] option')];
+            return /** @type {HTMLOptionElement | undefined} */ (options.find((o) => (o.textContent ?? '').startsWith('E2E labelled')))?.value ?? '';
+          });
+        await browser.waitUntil(async () => (await labelledOption()) !== '', { timeout: 30_000, timeoutMsg: 'the review screen lists the labelled dataset' });
+        const value = await labelledOption();
         check(value !== '', 'the labelled dataset can be reviewed');
         await (await byId('review-dataset')).selectByAttribute('value', value);
         await click('review-detect');
