@@ -5,11 +5,12 @@
 //!
 //! Nothing here trains or touches the network.
 
+use crate::training::run_dir;
 use crate::{ApiError, Result};
 use localdx_train::checkpoint::RunFiles;
 use localdx_train::peft;
 use serde::Serialize;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// An exported or imported adapter.
 #[derive(Debug, Clone, Serialize)]
@@ -29,16 +30,6 @@ pub struct AdapterDto {
     pub base_model: Option<String>,
 }
 
-fn run_dir(runs_dir: &Path, run_id: &str) -> Result<PathBuf> {
-    if run_id.is_empty() || run_id.contains(['/', '\\']) || run_id.starts_with('.') {
-        return Err(ApiError::invalid(format!("invalid run id {run_id:?}")));
-    }
-    let dir = runs_dir.join(run_id);
-    if !dir.join("run.json").exists() {
-        return Err(ApiError::not_found(format!("no run {run_id} in {}", runs_dir.display())));
-    }
-    Ok(dir)
-}
 
 fn describe(run_id: &str, dir: &Path) -> Result<AdapterDto> {
     let path = dir.join("adapter_config.json");

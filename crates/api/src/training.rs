@@ -324,7 +324,8 @@ pub fn resume(api: &Api, runs_dir: &Path, run_id: &str, cancel: &Cancel, on_even
     execute(prepare_resume(api, runs_dir, run_id)?, cancel, on_event)
 }
 
-fn run_dir(runs_dir: &Path, run_id: &str) -> Result<PathBuf> {
+/// The folder of run `run_id` under `runs_dir`; refuses ids that would leave it, and runs that do not exist.
+pub(crate) fn run_dir(runs_dir: &Path, run_id: &str) -> Result<PathBuf> {
     if run_id.is_empty() || run_id.contains(['/', '\\']) || run_id.starts_with('.') {
         return Err(ApiError::invalid(format!("invalid run id {run_id:?}")));
     }
