@@ -295,7 +295,8 @@ fn score_run(api: &Api, runs_dir: &Path, models_dir: &Path, facts: &RunFacts, vs
         return Err(ApiError::invalid("thresholds are chosen on the validation split: evaluate test (or train)"));
     }
     let both = |name: &str, is_run: bool| -> Result<Scored> {
-        let scorer = || if is_run { Scorer::Run(name) } else { Scorer::Base(name) };
+        // The base model reads the notes as the evaluated run does, so that only the training differs.
+        let scorer = || if is_run { Scorer::Run(name) } else { Scorer::BaseLike(name, &facts.run_id) };
         let test = scored(api, runs_dir, models_dir, scorer(), facts.dataset_id, split)?;
         let validation = match kind.unwrap_or_else(|| kind_of(&[&test])) {
             Kind::MultiLabel => Some(scored(api, runs_dir, models_dir, scorer(), facts.dataset_id, "validation")?),

@@ -365,8 +365,12 @@ pub fn runs(runs_dir: &Path) -> Result<Vec<RunDto>> {
 /// Which model scores the notes.
 pub enum Scorer<'a> {
     Run(&'a str),
-    /// The base model's zero-shot head (`default` names the default model).
+    /// The base model's zero-shot head (`default` names the default model), reading notes as the
+    /// quick preset does.
     Base(&'a str),
+    /// The base model's zero-shot head reading notes as run `.1` does (tokens kept, start/end
+    /// share): the fair baseline when the two are compared on the same notes.
+    BaseLike(&'a str, &'a str),
 }
 
 /// Loads the model that `scorer` names: a run's best adapters and head, or a base model with a
@@ -375,10 +379,15 @@ pub fn predictor(api: &Api, runs_dir: &Path, models_dir: &Path, scorer: Scorer, 
     api.check(crate::Command::Predict)?;
     Ok(match scorer {
         Scorer::Run(run_id) => Predictor::from_run(&run_dir(runs_dir, run_id)?)?,
-        Scorer::Base(name) => {
+        Scorer::Base(name) | Scorer::BaseLike(name, _) => {
             let path = crate::models::resolve(models_dir, name)?;
             let (data, multi_label) = train_data(api, dataset_id, Some(models_dir))?;
             let mut cfg = Preset::Quick.config();
+            if let Scorer::BaseLike(_, run_id) = scorer {
+                let run = RunFiles::open(&run_dir(runs_dir, run_id)?)?.meta.config;
+                cfg.max_len = run.max_len;
+                cfg.head_share = run.head_share;
+            }
             if multi_label {
                 cfg.head_kind = localdx_model::HeadKind::MultiLabel;
             }
