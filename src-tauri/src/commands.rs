@@ -199,7 +199,7 @@ pub async fn release_dataset(
 use localdx_api::eval::{self, EvalOptions, ReportDto, RunRequest, Versus};
 use localdx_api::phi::SpanDto;
 use localdx_api::suggest::{self, FeedbackDto, FeedbackInputDto, ModelChoice, Occlusion, SuggestionDto};
-use localdx_api::training::{self, RunDto, TrainDoneDto, TrainPlanDto, TrainProgressDto, TrainRequestDto};
+use localdx_api::training::{self, RunDto, TrainDoneDto, TrainPlanDto, TrainProgressDto, TrainRequest};
 use localdx_api::{Cancel, ErrorCode};
 use std::path::Path;
 use std::sync::Mutex;
@@ -259,7 +259,7 @@ pub async fn start_training(
     app: AppHandle,
     ws: State<'_, Workspace>,
     job: State<'_, TrainingJob>,
-    request: Option<TrainRequestDto>,
+    request: Option<TrainRequest>,
     resume_run: Option<String>,
 ) -> Result<String, ApiError> {
     let (runs, models) = (runs_dir(&ws), models_dir(&ws));
@@ -275,7 +275,7 @@ pub async fn start_training(
     let prepared = ws
         .call(move |api| match (request, resume_run) {
             (_, Some(run)) => training::prepare_resume(api, &runs, &run),
-            (Some(req), None) => training::prepare_train(api, &runs, &models, &(&req).into()),
+            (Some(req), None) => training::prepare_train(api, &runs, &models, &req),
             (None, None) => Err(ApiError::invalid("give a training request or a run to resume")),
         })
         .await;

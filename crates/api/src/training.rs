@@ -32,8 +32,10 @@ impl From<TrainError> for ApiError {
     }
 }
 
-/// What `localdx train` asks for.
-#[derive(Debug, Clone, Default)]
+/// What `localdx train` and the app's Training screen ask for (camelCase on the wire); absent
+/// fields take the preset's value.
+#[derive(Debug, Clone, Default, serde::Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct TrainRequest {
     pub dataset_id: i64,
     /// Model name (`default` when absent).
@@ -47,37 +49,6 @@ pub struct TrainRequest {
     pub max_len: Option<usize>,
     /// Adapt only the last N layers (the preset's choice when absent).
     pub last_layers: Option<usize>,
-}
-
-/// What the app's Training screen asks for (camelCase); null fields take the preset's value.
-#[derive(Debug, Clone, Default, serde::Deserialize, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct TrainRequestDto {
-    pub dataset_id: i64,
-    pub model: Option<String>,
-    pub preset: Option<String>,
-    pub epochs: Option<usize>,
-    pub rank: Option<usize>,
-    pub dp_epsilon: Option<f64>,
-    pub seed: Option<u64>,
-    pub max_len: Option<usize>,
-    pub last_layers: Option<usize>,
-}
-
-impl From<&TrainRequestDto> for TrainRequest {
-    fn from(d: &TrainRequestDto) -> Self {
-        TrainRequest {
-            dataset_id: d.dataset_id,
-            model: d.model.clone(),
-            preset: d.preset.clone(),
-            epochs: d.epochs,
-            rank: d.rank,
-            dp_epsilon: d.dp_epsilon,
-            seed: d.seed,
-            max_len: d.max_len,
-            last_layers: d.last_layers,
-        }
-    }
 }
 
 /// The result of a finished run (snake_case: the CLI's `--json` contract).

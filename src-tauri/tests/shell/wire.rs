@@ -179,7 +179,7 @@ fn backend_ts_matches_the_api_json() {
 fn training_suggestion_and_report_types_match_the_api_json() {
     use localdx_api::eval::{evaluate_scores, report_csv, EvalOptions, FactDto, PredictionRow, ReportDto, Scores, ScoredIn};
     use localdx_api::suggest::{self, AttributionDto, FeedbackInputDto, SuggestedLabelDto, SuggestionDto};
-    use localdx_api::training::{self, RunDto, TrainDoneDto, TrainEvent, TrainProgressDto, TrainRequestDto};
+    use localdx_api::training::{self, RunDto, TrainDoneDto, TrainEvent, TrainProgressDto, TrainRequest};
 
     let ts_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../ui/src/lib/backend.ts");
     let ui = interfaces(&std::fs::read_to_string(&ts_path).expect("ui/src/lib/backend.ts is readable"));
@@ -213,7 +213,7 @@ fn training_suggestion_and_report_types_match_the_api_json() {
     let run = serde_json::to_value(run).expect("json");
     seen.push(("Metrics", run["best"].clone()));
     seen.push(("Run", run));
-    seen.push(("TrainRequest", serde_json::to_value(TrainRequestDto::default()).expect("json")));
+    seen.push(("TrainRequest", serde_json::to_value(TrainRequest::default()).expect("json")));
     let events = [
         TrainEvent::Started { storage: "dense".into(), steps_total: 10, train: 20, validation: 5, noise_multiplier: None },
         TrainEvent::ZeroShot { metrics },

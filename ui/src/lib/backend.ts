@@ -288,7 +288,7 @@ export interface Run {
   epsilon: number | null;
 }
 
-/** `TrainRequestDto`: null fields take the preset's value. */
+/** `TrainRequest`: null fields take the preset's value. */
 export interface TrainRequest {
   datasetId: number;
   model: string | null;
