@@ -56,6 +56,20 @@ impl Decoder {
         Ok(Decoder { architecture: arch, storage, storage_reason, lora, net })
     }
 
+    /// Chooses the fused CPU kernels (the default on CPU) or the reference ops composed from candle
+    /// primitives (the default elsewhere); tests run both and compare. Refused where the fused
+    /// kernels cannot run.
+    pub fn set_fused(&mut self, fused: bool) -> Result<()> {
+        if fused && !crate::fused::supported(self.device(), candle_core::DType::F32) {
+            return Err(ModelError::Tensor { name: "kernels".into(), message: "the fused kernels run on CPU only".into() });
+        }
+        match &mut self.net {
+            Net::Llama(m) => m.fused = fused,
+            Net::Gemma3(m) => m.fused = fused,
+        }
+        Ok(())
+    }
+
     pub fn vocab_size(&self) -> usize {
         dispatch!(self, m => m.cfg.vocab_size)
     }

@@ -13,6 +13,7 @@
 //! the half-split rotary layout already (no un-permuting as for llama).
 
 use crate::error::{ModelError, Result};
+use crate::fused;
 use crate::gguf::{check_finite, GgufFile};
 use crate::llama::{choose_storage_for, rms_norm, rope, softmax_last, BaseStorage, LoadOptions};
 use crate::lora::{FrozenWeight, LoraConfig, LoraLinear, Target};
@@ -154,6 +155,8 @@ pub struct Gemma3 {
     embed: Tensor,
     pub(crate) blocks: Vec<Block>,
     norm: Tensor,
+    /// Fused kernels (CPU, f32) or the reference ops; see [`crate::llama::Llama::fused`].
+    pub fused: bool,
 }
 
 /// `[t, head_dim]` rotary tables (half-split layout, each half duplicated) for positions `0..t`.
@@ -229,7 +232,8 @@ impl Gemma3 {
             });
         }
         let norm = file.dense("output_norm.weight", &[d], dev)?;
-        Ok(Gemma3 { cfg, storage, storage_reason, lora: opts.lora.clone(), device: dev.clone(), embed, blocks, norm })
+        let fused = fused::supported(dev, DType::F32);
+        Ok(Gemma3 { cfg, storage, storage_reason, lora: opts.lora.clone(), device: dev.clone(), embed, blocks, norm, fused })
     }
 
     pub fn device(&self) -> &Device {
@@ -286,6 +290,9 @@ impl Gemma3 {
     /// Runs layers `from..` on the residual stream `x` `[b, t, hidden]` and the final norm.
     pub fn suffix(&self, x: &Tensor, from: usize, rng: Option<&mut StdRng>) -> Result<Tensor> {
         let x = self.run_blocks(x, from, self.blocks.len(), rng)?;
+        if self.fused {
+            return Ok(fused::rms_norm(&x, &self.norm, self.cfg.rms_eps)?);
+        }
         rms_norm(&x, &self.norm, self.cfg.rms_eps)
     }
 
@@ -302,6 +309,28 @@ impl Gemma3 {
         let local_mask = attention_mask(rep, t, window, dev)?;
         let global_mask = if window.is_some() { attention_mask(rep, t, None, dev)? } else { local_mask.clone() };
         let mut x = x.reshape((b * t, d))?;
+        if self.fused && c.attn_softcap.is_none() {
+            let (rot_local, rot_global) = (fused::Rotary::new(&local.0, &local.1)?, fused::Rotary::new(&global.0, &global.1)?);
+            let attn = fused::Attention { heads: nh, kv_heads: nkv, head_dim: hd, scale: c.query_scale as f32, window: None };
+            let eps = c.rms_eps;
+            for (i, blk) in self.blocks.iter().enumerate().take(to).skip(from) {
+                let (rotary, attn) = if c.is_global(i) { (&rot_global, attn) } else { (&rot_local, fused::Attention { window, ..attn }) };
+                let h = fused::rms_norm(&x, &blk.attn_norm, eps)?;
+                let q = blk.q.forward(&h, rng.as_deref_mut())?.reshape((b, t, nh, hd))?;
+                let k = blk.k.forward(&h, rng.as_deref_mut())?.reshape((b, t, nkv, hd))?;
+                let v = blk.v.forward(&h, rng.as_deref_mut())?;
+                let q = rotary.apply(&fused::rms_norm(&q, &blk.q_norm, eps)?)?;
+                let k = rotary.apply(&fused::rms_norm(&k, &blk.k_norm, eps)?)?;
+                let y = fused::attention(&q, &k, &v.reshape((b, t, nkv * hd))?, attn)?.reshape((b * t, nh * hd))?;
+                x = (x + fused::rms_norm(&blk.o.forward(&y, rng.as_deref_mut())?, &blk.post_attn_norm, eps)?)?;
+                let h = fused::rms_norm(&x, &blk.ffn_norm, eps)?;
+                let g = blk.gate.forward(&h, rng.as_deref_mut())?;
+                let u = blk.up.forward(&h, rng.as_deref_mut())?;
+                let y = blk.down.forward(&fused::gated(&g, &u, fused::Gate::GeluTanh)?, rng.as_deref_mut())?;
+                x = (x + fused::rms_norm(&y, &blk.post_ffn_norm, eps)?)?;
+            }
+            return Ok(x.reshape((b, t, d))?);
+        }
         for (i, blk) in self.blocks.iter().enumerate().take(to).skip(from) {
             let ((cos, sin), mask) = if c.is_global(i) { (&global, &global_mask) } else { (&local, &local_mask) };
             let h = rms_norm(&x, &blk.attn_norm, c.rms_eps)?;

@@ -10,6 +10,7 @@
 
 pub mod decoder;
 pub mod error;
+pub mod fused;
 pub mod gemma3;
 pub mod gguf;
 pub mod head;

@@ -10,6 +10,7 @@
 //! PEFT's tensors one to one.
 
 use crate::error::{ModelError, Result};
+use crate::fused;
 use crate::gguf::{check_finite, GgufFile};
 use crate::lora::{FrozenWeight, LoraConfig, LoraLinear, Target};
 use candle_core::{DType, Device, Tensor, Var, D};
@@ -162,6 +163,9 @@ pub struct Llama {
     /// `[context, head_dim]` rotary tables, each half duplicated (transformers' layout).
     cos: Tensor,
     sin: Tensor,
+    /// Whether the forward uses the fused kernels of [`crate::fused`] (CPU, f32; set at load) or
+    /// the reference ops composed from candle primitives (other devices; tests compare the two).
+    pub fused: bool,
 }
 
 /// Row order that turns llama.cpp's interleaved q/k rows into transformers' half-split rows:
@@ -179,20 +183,20 @@ fn unpermute_index(heads: usize, head_dim: usize, device: &Device) -> Result<Ten
 }
 
 /// A differentiable RMS norm: `x / sqrt(mean(x^2) + eps) * w`.
-pub(crate) fn rms_norm(x: &Tensor, w: &Tensor, eps: f64) -> Result<Tensor> {
+pub fn rms_norm(x: &Tensor, w: &Tensor, eps: f64) -> Result<Tensor> {
     let ms = x.sqr()?.mean_keepdim(D::Minus1)?;
     Ok(x.broadcast_div(&(ms + eps)?.sqrt()?)?.broadcast_mul(w)?)
 }
 
 /// A differentiable softmax over the last dimension.
-pub(crate) fn softmax_last(x: &Tensor) -> Result<Tensor> {
+pub fn softmax_last(x: &Tensor) -> Result<Tensor> {
     let max = x.max_keepdim(D::Minus1)?.detach();
     let e = x.broadcast_sub(&max)?.exp()?;
     Ok(e.broadcast_div(&e.sum_keepdim(D::Minus1)?)?)
 }
 
 /// Rotary embedding in transformers' half-split layout: `x cos + rotate_half(x) sin`.
-pub(crate) fn rope(x: &Tensor, cos: &Tensor, sin: &Tensor) -> Result<Tensor> {
+pub fn rope(x: &Tensor, cos: &Tensor, sin: &Tensor) -> Result<Tensor> {
     let hd = x.dim(D::Minus1)?;
     let x1 = x.narrow(D::Minus1, 0, hd / 2)?;
     let x2 = x.narrow(D::Minus1, hd / 2, hd / 2)?;
@@ -246,7 +250,8 @@ impl Llama {
         }
         let norm = file.dense("output_norm.weight", &[d], dev)?;
         let (cos, sin) = rope_tables(&cfg, dev)?;
-        Ok(Llama { cfg, storage, storage_reason, lora: opts.lora.clone(), device: dev.clone(), embed, blocks, norm, cos, sin })
+        let fused = fused::supported(dev, DType::F32);
+        Ok(Llama { cfg, storage, storage_reason, lora: opts.lora.clone(), device: dev.clone(), embed, blocks, norm, cos, sin, fused })
     }
 
     pub fn device(&self) -> &Device {
@@ -289,6 +294,9 @@ impl Llama {
     /// Runs layers `from..` on the residual stream `x` `[b, t, hidden]` and the final norm.
     pub fn suffix(&self, x: &Tensor, from: usize, rng: Option<&mut StdRng>) -> Result<Tensor> {
         let x = self.run_blocks(x, from, self.blocks.len(), rng)?;
+        if self.fused {
+            return Ok(fused::rms_norm(&x, &self.norm, self.cfg.rms_eps)?);
+        }
         rms_norm(&x, &self.norm, self.cfg.rms_eps)
     }
 
@@ -305,6 +313,24 @@ impl Llama {
         let mut x = x.reshape((b * t, d))?;
         let cos = self.cos.narrow(0, 0, t)?;
         let sin = self.sin.narrow(0, 0, t)?;
+        if self.fused {
+            let rotary = fused::Rotary::new(&cos, &sin)?;
+            let attn = fused::Attention { heads: nh, kv_heads: nkv, head_dim: hd, scale: (hd as f32).powf(-0.5), window: None };
+            let eps = self.cfg.rms_eps;
+            for blk in &self.blocks[from.min(to)..to] {
+                let h = fused::rms_norm(&x, &blk.attn_norm, eps)?;
+                let q = rotary.apply(&blk.q.forward(&h, rng.as_deref_mut())?.reshape((b, t, nh, hd))?)?;
+                let k = rotary.apply(&blk.k.forward(&h, rng.as_deref_mut())?.reshape((b, t, nkv, hd))?)?;
+                let v = blk.v.forward(&h, rng.as_deref_mut())?;
+                let y = fused::attention(&q, &k, &v.reshape((b, t, nkv * hd))?, attn)?.reshape((b * t, d))?;
+                x = (x + blk.o.forward(&y, rng.as_deref_mut())?)?;
+                let h = fused::rms_norm(&x, &blk.ffn_norm, eps)?;
+                let g = blk.gate.forward(&h, rng.as_deref_mut())?;
+                let u = blk.up.forward(&h, rng.as_deref_mut())?;
+                x = (x + blk.down.forward(&fused::gated(&g, &u, fused::Gate::Silu)?, rng.as_deref_mut())?)?;
+            }
+            return Ok(x.reshape((b, t, d))?);
+        }
         // Causal mask for `rep` query heads stacked along the query axis: [rep*t, t].
         let mask: Vec<f32> =
             (0..rep * t).flat_map(|r| (0..t).map(move |c| if c <= r % t { 0.0 } else { -1e9 })).collect();

@@ -121,16 +121,33 @@ impl CustomOp1 for FrozenDenseMatMul {
     }
 
     fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
-        let CpuStorage::F32(data) = storage else {
-            return Err(candle_core::Error::Msg("frozen dense matmul: f32 input expected".into()));
-        };
-        let Some((start, end)) = layout.contiguous_offsets() else {
-            return Err(candle_core::Error::Msg("frozen dense matmul: contiguous input expected".into()));
-        };
-        let x = Tensor::from_slice(&data[start..end], layout.shape(), &candle_core::Device::Cpu)?;
-        let y = x.matmul(&self.0.t()?)?;
-        let shape = y.shape().clone();
-        Ok((CpuStorage::F32(y.flatten_all()?.to_vec1::<f32>()?), shape))
+        let msg = |m: &str| candle_core::Error::Msg(format!("frozen dense matmul: {m}"));
+        let CpuStorage::F32(data) = storage else { return Err(msg("f32 input expected")) };
+        let Some((start, end)) = layout.contiguous_offsets() else { return Err(msg("contiguous input expected")) };
+        let (out, inp) = self.0.dims2()?;
+        let x = &data[start..end];
+        if x.len() % inp != 0 {
+            return Err(msg(&format!("input {:?} does not end in {inp}", layout.shape())));
+        }
+        let m = x.len() / inp;
+        let (w_storage, w_layout) = self.0.storage_and_layout();
+        let candle_core::Storage::Cpu(CpuStorage::F32(w)) = &*w_storage else { return Err(msg("f32 CPU weight expected")) };
+        let Some((ws, we)) = w_layout.contiguous_offsets() else { return Err(msg("contiguous weight expected")) };
+        let w = &w[ws..we];
+        let mut y = vec![0f32; m * out];
+        let threads = candle_core::utils::get_num_threads();
+        let parallelism = if threads > 1 { gemm::Parallelism::Rayon(threads) } else { gemm::Parallelism::None };
+        // SAFETY: y is [m, out] row-major, x is [m, inp] row-major, W is [out, inp] row-major and
+        // read as W^T ([inp, out], row stride 1, column stride inp); all sizes checked above.
+        unsafe {
+            gemm::gemm(
+                m, out, inp, y.as_mut_ptr(), 1, out as isize, false, x.as_ptr(), 1, inp as isize, w.as_ptr(), inp as isize, 1,
+                0.0, 1.0, false, false, false, parallelism,
+            );
+        }
+        let mut dims = layout.shape().dims().to_vec();
+        *dims.last_mut().expect("non-scalar input") = out;
+        Ok((CpuStorage::F32(y), Shape::from(dims)))
     }
 
     fn bwd(&self, _arg: &Tensor, _res: &Tensor, grad_res: &Tensor) -> candle_core::Result<Option<Tensor>> {
@@ -213,9 +230,9 @@ impl LoraLinear {
                 }
                 _ => x.clone(),
             };
-            let low = xin.matmul(&ad.a.as_tensor().t()?)?;
-            let up = low.matmul(&ad.b.as_tensor().t()?)?;
-            y = (y + (up * ad.scale)?)?;
+            // Scaled at rank r, not at the output's width.
+            let low = (xin.matmul(&ad.a.as_tensor().t()?)? * ad.scale)?;
+            y = (y + low.matmul(&ad.b.as_tensor().t()?)?)?;
         }
         Ok(y)
     }

@@ -3,6 +3,7 @@
 
 mod gemma3;
 mod gguf;
+mod fused;
 mod grad;
 mod spans;
 mod tokenizer;

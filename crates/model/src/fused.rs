@@ -1,0 +1,487 @@
+//! Fused CPU kernels for the training forward, each a candle custom op with a hand-written
+//! backward: RMS norm, rotary embeddings, causal grouped-query attention (with an optional sliding
+//! window) and gated activations (SwiGLU, GeGLU).
+//!
+//! Why: the reference forward builds these from candle primitives, because candle's own fused
+//! kernels drop gradients. That is correct but slow and memory-hungry on CPU: a softmax over
+//! `[heads, t, t]` is six tensors kept for the backward pass, every one a full pass over memory.
+//! Here each is one pass forward and one backward, and attention keeps only q, k, v and its output
+//! for the backward (the probabilities are recomputed there, as in FlashAttention), so memory
+//! grows with `t`, not `t^2`, per layer.
+//!
+//! Each kernel is checked against the composed reference ops (values and gradients) in
+//! `tests/model/fused.rs`; the model files use them on CPU and fall back to the reference ops on
+//! other devices. The ops read contiguous f32 input only (callers make it so) and never keep a
+//! gradient for the frozen weights they close over (norm weights, rotary tables).
+
+use candle_core::{CpuStorage, CustomOp1, CustomOp2, CustomOp3, Layout, Shape, Tensor};
+use gemm::Parallelism;
+use rayon::prelude::*;
+use std::sync::Arc;
+
+type R<T> = candle_core::Result<T>;
+
+fn err(message: String) -> candle_core::Error {
+    candle_core::Error::Msg(message)
+}
+
+/// The contiguous f32 data of a custom op's input.
+fn slice<'a>(storage: &'a CpuStorage, layout: &Layout, op: &str) -> R<&'a [f32]> {
+    let CpuStorage::F32(data) = storage else {
+        return Err(err(format!("{op}: f32 input expected")));
+    };
+    let Some((start, end)) = layout.contiguous_offsets() else {
+        return Err(err(format!("{op}: contiguous input expected")));
+    };
+    Ok(&data[start..end])
+}
+
+/// A tensor's values, row-major (a copy; used in the backward passes).
+fn values(t: &Tensor) -> R<Vec<f32>> {
+    t.contiguous()?.flatten_all()?.to_vec1::<f32>()
+}
+
+/// Whether the fused kernels can run for tensors on `device` of `dtype`.
+pub fn supported(device: &candle_core::Device, dtype: candle_core::DType) -> bool {
+    device.is_cpu() && dtype == candle_core::DType::F32
+}
+
+// ---------------------------------------------------------------------------------------------
+// RMS norm
+
+/// `y = x / sqrt(mean(x^2) + eps) * w` over the last dimension; `w` is frozen.
+struct RmsNorm {
+    w: Arc<Vec<f32>>,
+    eps: f32,
+}
+
+impl CustomOp1 for RmsNorm {
+    fn name(&self) -> &'static str {
+        "fused-rms-norm"
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> R<(CpuStorage, Shape)> {
+        let x = slice(s, l, self.name())?;
+        let d = self.w.len();
+        let mut y = vec![0f32; x.len()];
+        for (xr, yr) in x.chunks_exact(d).zip(y.chunks_exact_mut(d)) {
+            let ms = xr.iter().map(|v| v * v).sum::<f32>() / d as f32;
+            let r = 1.0 / (ms + self.eps).sqrt();
+            for ((yv, xv), wv) in yr.iter_mut().zip(xr).zip(self.w.iter()) {
+                *yv = xv * r * wv;
+            }
+        }
+        Ok((CpuStorage::F32(y), l.shape().clone()))
+    }
+
+    fn bwd(&self, x: &Tensor, _res: &Tensor, grad: &Tensor) -> R<Option<Tensor>> {
+        let grad = grad.contiguous()?;
+        Ok(Some(x.apply_op2_no_bwd(&grad, &RmsNormGrad { w: self.w.clone(), eps: self.eps })?))
+    }
+}
+
+/// The input gradient of [`RmsNorm`]: with `g = dy * w` and `r = 1 / sqrt(mean(x^2) + eps)`,
+/// `dx = r g - x r^3 mean(g x)`.
+struct RmsNormGrad {
+    w: Arc<Vec<f32>>,
+    eps: f32,
+}
+
+impl CustomOp2 for RmsNormGrad {
+    fn name(&self) -> &'static str {
+        "fused-rms-norm-grad"
+    }
+
+    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> R<(CpuStorage, Shape)> {
+        let x = slice(s1, l1, self.name())?;
+        let dy = slice(s2, l2, self.name())?;
+        let d = self.w.len();
+        let mut dx = vec![0f32; x.len()];
+        for ((xr, gr), dr) in x.chunks_exact(d).zip(dy.chunks_exact(d)).zip(dx.chunks_exact_mut(d)) {
+            let ms = xr.iter().map(|v| v * v).sum::<f32>() / d as f32;
+            let r = 1.0 / (ms + self.eps).sqrt();
+            let gx = xr.iter().zip(gr).zip(self.w.iter()).map(|((x, g), w)| g * w * x).sum::<f32>() / d as f32;
+            let c = r * r * r * gx;
+            for (((dv, xv), gv), wv) in dr.iter_mut().zip(xr).zip(gr).zip(self.w.iter()) {
+                *dv = r * gv * wv - xv * c;
+            }
+        }
+        Ok((CpuStorage::F32(dx), l1.shape().clone()))
+    }
+}
+
+/// RMS norm of `x` (any shape, last dimension `w.len()`) with the frozen weight `w`.
+pub fn rms_norm(x: &Tensor, w: &Tensor, eps: f64) -> R<Tensor> {
+    let w = Arc::new(w.to_vec1::<f32>()?);
+    if x.dim(candle_core::D::Minus1)? != w.len() {
+        return Err(err(format!("rms norm: last dimension {} differs from the weight's {}", x.dim(candle_core::D::Minus1)?, w.len())));
+    }
+    x.contiguous()?.apply_op1(RmsNorm { w, eps: eps as f32 })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rotary embeddings
+
+/// Rotary tables for positions `0..t` in transformers' half-split layout (`[t, head_dim]`, each
+/// half duplicated), shared by every layer of one forward pass.
+#[derive(Clone)]
+pub struct Rotary {
+    cos: Arc<Vec<f32>>,
+    sin: Arc<Vec<f32>>,
+    t: usize,
+    head_dim: usize,
+}
+
+impl Rotary {
+    /// From `[t, head_dim]` cos and sin tables.
+    pub fn new(cos: &Tensor, sin: &Tensor) -> R<Rotary> {
+        let (t, head_dim) = cos.dims2()?;
+        Ok(Rotary { cos: Arc::new(values(cos)?), sin: Arc::new(values(sin)?), t, head_dim })
+    }
+
+    /// `x cos + rotate_half(x) sin` for `x` of shape `[b, t, heads, head_dim]`.
+    pub fn apply(&self, x: &Tensor) -> R<Tensor> {
+        let (_, t, _, hd) = x.dims4()?;
+        if t > self.t || hd != self.head_dim {
+            return Err(err(format!("rotary: input [_, {t}, _, {hd}] does not fit tables [{}, {}]", self.t, self.head_dim)));
+        }
+        x.contiguous()?.apply_op1(RotaryOp { table: self.clone(), inverse: false })
+    }
+}
+
+/// The rotation by position; `inverse` rotates the other way (`sin` negated), which is also the
+/// backward pass of the forward rotation.
+struct RotaryOp {
+    table: Rotary,
+    inverse: bool,
+}
+
+impl CustomOp1 for RotaryOp {
+    fn name(&self) -> &'static str {
+        "fused-rotary"
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> R<(CpuStorage, Shape)> {
+        let x = slice(s, l, self.name())?;
+        let (_, t, heads, hd) = l.shape().dims4()?;
+        let half = hd / 2;
+        let sign = if self.inverse { -1.0 } else { 1.0 };
+        let mut y = vec![0f32; x.len()];
+        for (row, (xr, yr)) in x.chunks_exact(hd).zip(y.chunks_exact_mut(hd)).enumerate() {
+            let pos = (row / heads) % t;
+            let cos = &self.table.cos[pos * hd..(pos + 1) * hd];
+            let sin = &self.table.sin[pos * hd..(pos + 1) * hd];
+            for i in 0..half {
+                let (a, b) = (xr[i], xr[i + half]);
+                yr[i] = a * cos[i] - sign * b * sin[i];
+                yr[i + half] = b * cos[i + half] + sign * a * sin[i + half];
+            }
+        }
+        Ok((CpuStorage::F32(y), l.shape().clone()))
+    }
+
+    fn bwd(&self, _x: &Tensor, _res: &Tensor, grad: &Tensor) -> R<Option<Tensor>> {
+        let op = RotaryOp { table: self.table.clone(), inverse: !self.inverse };
+        Ok(Some(grad.contiguous()?.apply_op1(op)?))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Gated activations
+
+/// The activation of a gated MLP: `act(gate) * up`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Gate {
+    /// SiLU (llama's SwiGLU).
+    Silu,
+    /// GELU, tanh approximation (Gemma's GeGLU; candle's `gelu`).
+    GeluTanh,
+}
+
+const SQRT_2_OVER_PI: f32 = 0.797_884_6;
+
+impl Gate {
+    /// `(act(g), act'(g))`.
+    fn eval(self, g: f32) -> (f32, f32) {
+        match self {
+            Gate::Silu => {
+                let s = 1.0 / (1.0 + (-g).exp());
+                (g * s, s * (1.0 + g * (1.0 - s)))
+            }
+            Gate::GeluTanh => {
+                let inner = SQRT_2_OVER_PI * (g + 0.044_715 * g * g * g);
+                let th = inner.tanh();
+                let d_inner = SQRT_2_OVER_PI * (1.0 + 3.0 * 0.044_715 * g * g);
+                (0.5 * g * (1.0 + th), 0.5 * (1.0 + th) + 0.5 * g * (1.0 - th * th) * d_inner)
+            }
+        }
+    }
+}
+
+impl CustomOp2 for Gate {
+    fn name(&self) -> &'static str {
+        "fused-gated-activation"
+    }
+
+    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> R<(CpuStorage, Shape)> {
+        let g = slice(s1, l1, self.name())?;
+        let u = slice(s2, l2, self.name())?;
+        if g.len() != u.len() {
+            return Err(err(format!("gated activation: gate {:?} and up {:?} differ", l1.shape(), l2.shape())));
+        }
+        let y = g.iter().zip(u).map(|(g, u)| self.eval(*g).0 * u).collect();
+        Ok((CpuStorage::F32(y), l1.shape().clone()))
+    }
+
+    fn bwd(&self, g: &Tensor, u: &Tensor, _res: &Tensor, grad: &Tensor) -> R<(Option<Tensor>, Option<Tensor>)> {
+        let (gv, uv, dy) = (values(g)?, values(u)?, values(grad)?);
+        let mut dg = Vec::with_capacity(gv.len());
+        let mut du = Vec::with_capacity(gv.len());
+        for ((g, u), dy) in gv.iter().zip(&uv).zip(&dy) {
+            let (a, da) = self.eval(*g);
+            dg.push(dy * u * da);
+            du.push(dy * a);
+        }
+        Ok((Some(Tensor::from_vec(dg, g.shape(), g.device())?), Some(Tensor::from_vec(du, u.shape(), u.device())?)))
+    }
+}
+
+/// `act(gate) * up`, elementwise, for tensors of one shape.
+pub fn gated(gate: &Tensor, up: &Tensor, act: Gate) -> R<Tensor> {
+    gate.contiguous()?.apply_op2(&up.contiguous()?, act)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Attention
+
+/// Causal grouped-query attention over `[b, t, heads * head_dim]` queries and
+/// `[b, t, kv_heads * head_dim]` keys and values (the projections' own layout, so nothing is
+/// transposed). Query head `h` reads kv head `h / (heads / kv_heads)`, as transformers'
+/// `repeat_kv`. Position `i` sees positions `j <= i` (and `i - j < window` when a window is set).
+#[derive(Debug, Clone, Copy)]
+pub struct Attention {
+    pub heads: usize,
+    pub kv_heads: usize,
+    pub head_dim: usize,
+    /// Multiplies the scores (`1 / sqrt(head_dim)` for llama).
+    pub scale: f32,
+    pub window: Option<usize>,
+}
+
+/// Raw pointers handed to worker threads; every group of heads writes its own columns only.
+#[derive(Clone, Copy)]
+struct Out(*mut f32);
+unsafe impl Send for Out {}
+unsafe impl Sync for Out {}
+
+impl Out {
+    /// The pointer (a method, so closures capture the `Sync` wrapper, not the bare pointer).
+    fn get(self) -> *mut f32 {
+        self.0
+    }
+}
+
+/// `dst[m, n] (+)= lhs[m, k] * rhs[k, n]`, with explicit row and column strides (elements).
+///
+/// # Safety
+/// Every pointer must be valid for the elements its strides and sizes reach; `dst` must not
+/// overlap the inputs.
+#[allow(clippy::too_many_arguments)]
+unsafe fn matmul(
+    (m, n, k): (usize, usize, usize),
+    dst: *mut f32,
+    dst_rs: usize,
+    accumulate: bool,
+    (lhs, lhs_rs, lhs_cs): (*const f32, usize, usize),
+    (rhs, rhs_rs, rhs_cs): (*const f32, usize, usize),
+    scale: f32,
+) {
+    gemm::gemm(
+        m,
+        n,
+        k,
+        dst,
+        1,
+        dst_rs as isize,
+        accumulate,
+        lhs,
+        lhs_cs as isize,
+        lhs_rs as isize,
+        rhs,
+        rhs_cs as isize,
+        rhs_rs as isize,
+        1.0,
+        scale,
+        false,
+        false,
+        false,
+        Parallelism::None,
+    )
+}
+
+impl Attention {
+    fn check(&self, b: usize, t: usize, q_len: usize, kv_len: usize) -> R<()> {
+        let ok = self.kv_heads > 0
+            && self.heads.is_multiple_of(self.kv_heads)
+            && q_len == b * t * self.heads * self.head_dim
+            && kv_len == b * t * self.kv_heads * self.head_dim;
+        if ok {
+            Ok(())
+        } else {
+            Err(err(format!(
+                "attention: {q_len} query / {kv_len} key values do not fit b={b} t={t} heads={} kv_heads={} head_dim={}",
+                self.heads, self.kv_heads, self.head_dim
+            )))
+        }
+    }
+
+    /// The visible key range `lo..=i` of query position `i`.
+    fn lo(&self, i: usize) -> usize {
+        self.window.map_or(0, |w| (i + 1).saturating_sub(w))
+    }
+
+    /// `s[i, :] = scale * q_i . k_j`, then the causal (windowed) softmax of each row in place;
+    /// positions outside the window are zero.
+    ///
+    /// # Safety
+    /// `q` and `k` point at the first element of head `h` / kv head of batch row 0 of a
+    /// `[t, stride]` matrix; `s` holds `t * t` values.
+    unsafe fn probabilities(&self, t: usize, q: *const f32, q_rs: usize, k: *const f32, k_rs: usize, s: &mut [f32]) {
+        let hd = self.head_dim;
+        matmul((t, t, hd), s.as_mut_ptr(), t, false, (q, q_rs, 1), (k, 1, k_rs), self.scale);
+        for i in 0..t {
+            let row = &mut s[i * t..(i + 1) * t];
+            let lo = self.lo(i);
+            let max = row[lo..=i].iter().copied().fold(f32::NEG_INFINITY, f32::max);
+            let mut sum = 0.0;
+            for v in &mut row[lo..=i] {
+                *v = (*v - max).exp();
+                sum += *v;
+            }
+            let inv = 1.0 / sum;
+            row[lo..=i].iter_mut().for_each(|v| *v *= inv);
+            row[..lo].fill(0.0);
+            row[i + 1..].fill(0.0);
+        }
+    }
+
+    /// Runs `f(batch, kv_head)` for every group, on the thread pool when candle may use more
+    /// than one thread.
+    fn for_groups(&self, b: usize, f: impl Fn(usize, usize) + Sync) {
+        let groups = b * self.kv_heads;
+        if candle_core::utils::get_num_threads() > 1 && groups > 1 {
+            (0..groups).into_par_iter().for_each(|g| f(g / self.kv_heads, g % self.kv_heads));
+        } else {
+            (0..groups).for_each(|g| f(g / self.kv_heads, g % self.kv_heads));
+        }
+    }
+
+    fn forward(&self, b: usize, t: usize, q: &[f32], k: &[f32], v: &[f32]) -> Vec<f32> {
+        let (hd, rep) = (self.head_dim, self.heads / self.kv_heads);
+        let (q_rs, kv_rs) = (self.heads * hd, self.kv_heads * hd);
+        let mut y = vec![0f32; q.len()];
+        let out = Out(y.as_mut_ptr());
+        self.for_groups(b, |bi, kvh| {
+            let mut s = vec![0f32; t * t];
+            // SAFETY: offsets stay inside batch row `bi`; each group writes the columns of its
+            // own query heads only.
+            unsafe {
+                let kb = k.as_ptr().add(bi * t * kv_rs + kvh * hd);
+                let vb = v.as_ptr().add(bi * t * kv_rs + kvh * hd);
+                for h in kvh * rep..(kvh + 1) * rep {
+                    let qb = q.as_ptr().add(bi * t * q_rs + h * hd);
+                    self.probabilities(t, qb, q_rs, kb, kv_rs, &mut s);
+                    let yb = out.get().add(bi * t * q_rs + h * hd);
+                    matmul((t, hd, t), yb, q_rs, false, (s.as_ptr(), t, 1), (vb, kv_rs, 1), 1.0);
+                }
+            }
+        });
+        y
+    }
+
+    /// Gradients of q, k and v, recomputing the probabilities. With `P` the probabilities, `dY`
+    /// the output gradient and `D_i = dY_i . Y_i`: `dV = P^T dY`, `dS = P * (dY V^T - D)`,
+    /// `dQ = scale dS K`, `dK = scale dS^T Q` (summed over the query heads sharing a kv head).
+    #[allow(clippy::too_many_arguments)]
+    fn backward(&self, b: usize, t: usize, q: &[f32], k: &[f32], v: &[f32], y: &[f32], dy: &[f32]) -> [Vec<f32>; 3] {
+        let (hd, rep) = (self.head_dim, self.heads / self.kv_heads);
+        let (q_rs, kv_rs) = (self.heads * hd, self.kv_heads * hd);
+        let mut dq = vec![0f32; q.len()];
+        let mut dk = vec![0f32; k.len()];
+        let mut dv = vec![0f32; v.len()];
+        let (dq_out, dk_out, dv_out) = (Out(dq.as_mut_ptr()), Out(dk.as_mut_ptr()), Out(dv.as_mut_ptr()));
+        self.for_groups(b, |bi, kvh| {
+            let mut p = vec![0f32; t * t];
+            let mut ds = vec![0f32; t * t];
+            // SAFETY: as in `forward`; a group writes its own query heads' columns of dq and its
+            // own kv head's columns of dk and dv.
+            unsafe {
+                let kv_off = bi * t * kv_rs + kvh * hd;
+                let (kb, vb) = (k.as_ptr().add(kv_off), v.as_ptr().add(kv_off));
+                let (dkb, dvb) = (dk_out.get().add(kv_off), dv_out.get().add(kv_off));
+                for (n, h) in (kvh * rep..(kvh + 1) * rep).enumerate() {
+                    let q_off = bi * t * q_rs + h * hd;
+                    let (qb, dyb) = (q.as_ptr().add(q_off), dy.as_ptr().add(q_off));
+                    self.probabilities(t, qb, q_rs, kb, kv_rs, &mut p);
+                    // dV (+)= P^T dY
+                    matmul((t, hd, t), dvb, kv_rs, n > 0, (p.as_ptr(), 1, t), (dyb, q_rs, 1), 1.0);
+                    // dP = dY V^T
+                    matmul((t, t, hd), ds.as_mut_ptr(), t, false, (dyb, q_rs, 1), (vb, 1, kv_rs), 1.0);
+                    for i in 0..t {
+                        let yi = &y[q_off + i * q_rs..q_off + i * q_rs + hd];
+                        let dyi = &dy[q_off + i * q_rs..q_off + i * q_rs + hd];
+                        let d: f32 = yi.iter().zip(dyi).map(|(a, b)| a * b).sum();
+                        let (pr, dr) = (&p[i * t..(i + 1) * t], &mut ds[i * t..(i + 1) * t]);
+                        for (dv, pv) in dr.iter_mut().zip(pr) {
+                            *dv = pv * (*dv - d) * self.scale;
+                        }
+                    }
+                    // dQ = dS K
+                    matmul((t, hd, t), dq_out.get().add(q_off), q_rs, false, (ds.as_ptr(), t, 1), (kb, kv_rs, 1), 1.0);
+                    // dK (+)= dS^T Q
+                    matmul((t, hd, t), dkb, kv_rs, n > 0, (ds.as_ptr(), 1, t), (qb, q_rs, 1), 1.0);
+                }
+            }
+        });
+        [dq, dk, dv]
+    }
+}
+
+impl CustomOp3 for Attention {
+    fn name(&self) -> &'static str {
+        "fused-causal-attention"
+    }
+
+    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout, s3: &CpuStorage, l3: &Layout) -> R<(CpuStorage, Shape)> {
+        let (q, k, v) = (slice(s1, l1, self.name())?, slice(s2, l2, self.name())?, slice(s3, l3, self.name())?);
+        let dims = l1.shape().dims();
+        let (b, t) = (dims[0], dims[1]);
+        self.check(b, t, q.len(), k.len())?;
+        if v.len() != k.len() {
+            return Err(err(format!("attention: keys {:?} and values {:?} differ", l2.shape(), l3.shape())));
+        }
+        Ok((CpuStorage::F32(self.forward(b, t, q, k, v)), l1.shape().clone()))
+    }
+
+    fn bwd(&self, q: &Tensor, k: &Tensor, v: &Tensor, res: &Tensor, grad: &Tensor) -> R<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let (b, t) = (q.dim(0)?, q.dim(1)?);
+        let [dq, dk, dv] =
+            self.backward(b, t, &values(q)?, &values(k)?, &values(v)?, &values(res)?, &values(grad)?);
+        let dev = q.device();
+        Ok((
+            Some(Tensor::from_vec(dq, q.shape(), dev)?),
+            Some(Tensor::from_vec(dk, k.shape(), dev)?),
+            Some(Tensor::from_vec(dv, v.shape(), dev)?),
+        ))
+    }
+}
+
+/// Attention output `[b, t, heads * head_dim]` (the shape of `q` flattened after `t`) for
+/// queries `q` `[b, t, ...]` and keys/values `[b, t, ...]`, rotary already applied.
+pub fn attention(q: &Tensor, k: &Tensor, v: &Tensor, cfg: Attention) -> R<Tensor> {
+    let (b, t) = (q.dim(0)?, q.dim(1)?);
+    let q = q.reshape((b, t, cfg.heads * cfg.head_dim))?.contiguous()?;
+    let k = k.reshape((b, t, cfg.kv_heads * cfg.head_dim))?.contiguous()?;
+    let v = v.reshape((b, t, cfg.kv_heads * cfg.head_dim))?.contiguous()?;
+    q.apply_op3(&k, &v, cfg)
+}
