@@ -10,7 +10,7 @@ const N1: &str = "Seen by Dr. Marder on 10/18/2003. Moved to blue unit.";
 const N2: &str = "Dr. Marder reviewed the chart on 11/02/2003.";
 const N3: &str = "Patient transferred to blue unit for observation.";
 
-fn span<'a>(api: &Api, record: i64, text: &str) -> ReviewSpanDto {
+fn span(api: &Api, record: i64, text: &str) -> ReviewSpanDto {
     let note = api.review_note(record).unwrap();
     note.spans.into_iter().find(|s| s.text == text).unwrap_or_else(|| panic!("no span {text:?} in record {record}"))
 }
