@@ -191,6 +191,46 @@ pub async fn release_dataset(
         .await
 }
 
+// --- Learned terms, gold notes and detector quality (shims over `localdx_api::review`, `::gold`). ---
+
+use localdx_api::gold::{GoldImportDto, GoldSampleDto, QualityDto};
+use localdx_api::review::TermDto;
+
+#[tauri::command]
+pub async fn review_terms(ws: State<'_, Workspace>) -> Result<Vec<TermDto>, ApiError> {
+    ws.call(|api| api.review_terms()).await
+}
+
+#[tauri::command]
+pub async fn review_confirm_term(ws: State<'_, Workspace>, term_id: i64) -> Result<(), ApiError> {
+    ws.call(move |api| api.review_confirm_term(term_id)).await
+}
+
+#[tauri::command]
+pub async fn gold_sample(
+    ws: State<'_, Workspace>,
+    dataset_id: i64,
+    size: usize,
+    seed: Option<u64>,
+) -> Result<GoldSampleDto, ApiError> {
+    ws.call(move |api| api.gold_sample(dataset_id, size, seed)).await
+}
+
+#[tauri::command]
+pub async fn gold_import(
+    ws: State<'_, Workspace>,
+    dataset_id: i64,
+    path: PathBuf,
+    format: String,
+) -> Result<GoldImportDto, ApiError> {
+    ws.call(move |api| api.gold_import(dataset_id, &path, &format)).await
+}
+
+#[tauri::command]
+pub async fn review_quality(ws: State<'_, Workspace>, dataset_id: i64) -> Result<QualityDto, ApiError> {
+    ws.call(move |api| api.review_quality(dataset_id)).await
+}
+
 // ---------------------------------------------------------------------------------------------
 // Training, suggestions and reports. Training runs on its own thread WITHOUT the database lock
 // (the data is read first), so the other screens keep working for the minutes a run takes; it

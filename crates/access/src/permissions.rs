@@ -97,6 +97,10 @@ commands! {
     DecideSpans => "decide on redactions",
     /// Confirm learned allow- and deny-list terms.
     ConfirmTerms => "confirm learned terms",
+    /// Draw a gold sample of a dataset's notes, import a gold file (raw PHI offsets).
+    ManageGold => "manage gold notes",
+    /// Read detector quality on gold notes (its misses show raw PHI in context).
+    ReadQuality => "read detector quality",
     /// Release a reviewed dataset as an immutable redacted version.
     ReleaseDataset => "release datasets",
     /// List released versions.
@@ -147,6 +151,8 @@ pub const PERMISSIONS: &[(Command, &[Role])] = &[
     (Command::ReadReview, &[S, A]),
     (Command::DecideSpans, &[S, A]),
     (Command::ConfirmTerms, &[S, A]),
+    (Command::ManageGold, &[S, A]),
+    (Command::ReadQuality, &[S, A]),
     (Command::ReleaseDataset, &[S, A]),
     (Command::ListReleases, &[S, C, A]),
     (Command::ReadReleased, &[S, C, A]),
@@ -203,6 +209,8 @@ mod tests {
         ReadReview        S - A
         DecideSpans       S - A
         ConfirmTerms      S - A
+        ManageGold        S - A
+        ReadQuality       S - A
         ReleaseDataset    S - A
         ListReleases      S C A
         ReadReleased      S C A
@@ -238,7 +246,7 @@ mod tests {
 
     #[test]
     fn clinicians_never_see_raw_text_or_decide() {
-        for command in [Command::ReadRawRecords, Command::ReadReview, Command::DecideSpans, Command::DetectPhi, Command::ImportDataset, Command::ReadAudit] {
+        for command in [Command::ReadRawRecords, Command::ReadReview, Command::DecideSpans, Command::DetectPhi, Command::ImportDataset, Command::ReadAudit, Command::ManageGold, Command::ReadQuality] {
             let err = check(Role::Clinician, command).unwrap_err();
             assert!(err.to_string().starts_with("clinician accounts may not"), "{err}");
         }

@@ -11,6 +11,7 @@ pub mod adapters;
 pub mod audit;
 pub mod datasets;
 pub mod eval;
+pub mod gold;
 pub mod models;
 pub mod phi;
 pub mod release;

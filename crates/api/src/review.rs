@@ -2,7 +2,8 @@
 //! cancellable job with progress, in one transaction), read a note with its spans and their
 //! explanations, decide on spans (accept, reject, retype, resize, add a missed one, undo), sign
 //! notes off, bulk-accept with a random spot-check sample, and confirm what the decisions taught
-//! (rejected terms -> allow-list, added spans -> deny-list). Every decision is audited with the
+//! (rejected terms -> allow-list, added spans -> deny-list, the words right before an added span ->
+//! context words of its type). Every decision is audited with the
 //! span's state before and after (offsets and types, never the note text).
 //!
 //! Offsets in the DTOs are **char** offsets (with byte offsets beside them), as everywhere in the
@@ -11,7 +12,7 @@
 use crate::datasets::RecordDto;
 use crate::{Api, ApiError, Command, ErrorCode, Result};
 use localdx_job::{Cancel, Meter, Reporter};
-use localdx_phi::{DenyTerm, Engine, EntityType, PhiConfig};
+use localdx_phi::{ContextTerm, DenyTerm, Engine, EntityType, PhiConfig};
 use localdx_span::CharIndex;
 use localdx_store::{Decision, NewSpan, Record, ReviewSpan, SpanState};
 use serde::{Deserialize, Serialize};
@@ -32,6 +33,8 @@ pub struct DetectSummaryDto {
     /// Learned terms the run used (confirmed allow- and deny-list entries).
     pub allow_terms: usize,
     pub deny_terms: usize,
+    /// Context words the run used (learned and confirmed, or in the configuration).
+    pub context_terms: usize,
 }
 
 /// One span in review. `start`/`end` are char offsets of the span as it stands (after a resize);
@@ -132,7 +135,8 @@ pub struct BulkResultDto {
 #[serde(rename_all = "camelCase")]
 pub struct TermDto {
     pub id: i64,
-    /// `allow` (rejected as not PHI) or `deny` (added as missed PHI).
+    /// `allow` (rejected as not PHI), `deny` (added as missed PHI) or `context` (the words right
+    /// before an added span; `type` is the span's type).
     pub list: String,
     pub term: String,
     #[serde(rename = "type")]
@@ -172,7 +176,7 @@ fn entity(name: &str) -> Result<EntityType> {
 }
 
 /// A seed from the operating system's randomly keyed hasher.
-fn fresh_seed() -> u64 {
+pub(crate) fn fresh_seed() -> u64 {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u64(0x5eed);
@@ -214,7 +218,8 @@ impl Api {
         Ok(ds)
     }
 
-    /// The project's PHI configuration plus the confirmed learned terms.
+    /// The project's PHI configuration plus the confirmed learned terms and context words; the
+    /// counts are of allow- and deny-list terms.
     pub(crate) fn learned_config(&self) -> Result<(PhiConfig, usize, usize)> {
         let mut config = self.phi_config()?;
         let (mut allow, mut deny) = (0, 0);
@@ -227,6 +232,14 @@ impl Api {
                 ("deny", Some(entity)) => {
                     config.deny.push(DenyTerm { term: t.term, entity });
                     deny += 1;
+                }
+                ("context", Some(entity)) => {
+                    if let Some(words) = localdx_phi::learned::normalise(&t.term) {
+                        let term = ContextTerm { words, entity };
+                        if !config.context.contains(&term) {
+                            config.context.push(term);
+                        }
+                    }
                 }
                 _ => {}
             }
@@ -242,8 +255,10 @@ impl Api {
         self.check(Command::DecideSpans)?;
         let ds = self.reviewable(dataset_id)?;
         let (config, allow_terms, deny_terms) = self.learned_config()?;
+        let context_terms = config.context.len();
         let engine = Engine::new(config);
-        let mut summary = DetectSummaryDto { dataset_id, notes: 0, skipped_signed_off: 0, spans: 0, per_type: BTreeMap::new(), allow_terms, deny_terms };
+        let mut summary =
+            DetectSummaryDto { dataset_id, notes: 0, skipped_signed_off: 0, spans: 0, per_type: BTreeMap::new(), allow_terms, deny_terms, context_terms };
         self.store.atomically(|| -> Result<()> {
             let mut meter = Meter::new("detect", "notes", Some(ds.records), reporter);
             let mut offset = 0;
@@ -275,6 +290,7 @@ impl Api {
                                 "baseScore": (d.base_score as f64 * 1000.0).round() / 1000.0,
                                 "contextWord": d.context.as_ref().map(|c| c.word.clone()),
                                 "contextDelta": d.context.as_ref().map(|c| (c.delta as f64 * 1000.0).round() / 1000.0),
+                                "contextLearned": d.context.as_ref().is_some_and(|c| c.learned),
                                 "merged": d.merged,
                             }),
                         })
@@ -293,7 +309,7 @@ impl Api {
                 "review.detect",
                 &format!("dataset:{dataset_id}"),
                 json!(null),
-                json!({"notes": summary.notes, "spans": summary.spans, "perType": summary.per_type, "allowTerms": allow_terms, "denyTerms": deny_terms}),
+                json!({"notes": summary.notes, "spans": summary.spans, "perType": summary.per_type, "allowTerms": allow_terms, "denyTerms": deny_terms, "contextTerms": context_terms}),
                 "",
             )
         })?;
@@ -361,7 +377,8 @@ impl Api {
     }
 
     /// Adds a span the detectors missed (char offsets), accepted at once; proposes its text for
-    /// the deny-list.
+    /// the deny-list and the words right before it as a context word of its type (never words of
+    /// this or another PHI span of the note; see `localdx_phi::learned::cue_before`).
     pub fn review_add_span(&self, record_id: i64, start: usize, end: usize, type_name: &str, reason: &str) -> Result<ReviewSpanDto> {
         self.check(Command::DecideSpans)?;
         let record = self.record_or_404(record_id)?;
@@ -375,6 +392,16 @@ impl Api {
             let term = record.text.get(b.start..b.end).unwrap_or_default().trim();
             if !term.is_empty() {
                 self.store.propose_term("deny", term, Some(entity.as_str()), record.dataset_id, self.actor())?;
+            }
+            let phi: Vec<localdx_span::Span> = self
+                .store
+                .review_spans(record_id)?
+                .into_iter()
+                .filter(|s| s.id != span.id && s.view.state != SpanState::Rejected)
+                .map(|s| localdx_span::Span::new(s.view.start, s.view.end))
+                .collect();
+            if let Some(words) = localdx_phi::learned::cue_before(&record.text, b, &phi) {
+                self.store.propose_term("context", &words, Some(entity.as_str()), record.dataset_id, self.actor())?;
             }
             Ok(span)
         })?;
@@ -481,7 +508,7 @@ impl Api {
             .collect())
     }
 
-    /// Confirms a learned term: the next detection run uses it.
+    /// Confirms a learned term or context word: the next detection run uses it.
     pub fn review_confirm_term(&self, term_id: i64) -> Result<()> {
         self.check(Command::ConfirmTerms)?;
         self.store.atomically(|| -> Result<()> {

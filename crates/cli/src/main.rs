@@ -60,7 +60,7 @@ pub enum Command {
     /// Add, list and disable accounts; change your password.
     #[command(subcommand)]
     User(user::UserCommand),
-    /// Review detected PHI headless: detect, bulk accept, status, learned terms.
+    /// Review detected PHI headless: detect, bulk accept, status, learned terms, gold and quality.
     #[command(subcommand)]
     Review(review::ReviewCommand),
     /// Release a reviewed dataset as an immutable redacted version (prints `version_id`).

@@ -1,8 +1,8 @@
 //! `localdx review ...`, `localdx release` and `localdx export`: the review workflow headless, for
 //! scripted pipelines. Detection into the review queue, a steward's bulk accept (audited as one
-//! bulk decision with a spot-check sample), queue status and learned terms, release with a
-//! strategy, and export of a released version. Thin shells over `localdx_api::review` and
-//! `localdx_api::release`.
+//! bulk decision with a spot-check sample), queue status and learned terms, gold notes and the
+//! detectors' quality on them, release with a strategy, and export of a released version. Thin
+//! shells over `localdx_api::review`, `localdx_api::gold` and `localdx_api::release`.
 
 use crate::output::Context;
 use anyhow::{bail, Result};
@@ -21,10 +21,42 @@ pub enum ReviewCommand {
     Accept(AcceptArgs),
     /// Notes signed off and spans per state.
     Status { dataset: i64 },
-    /// Terms learned from decisions (rejected -> allow-list, added -> deny-list).
+    /// Terms learned from decisions (rejected -> allow-list, added -> deny-list, the words before
+    /// an added span -> context words of its type).
     Terms,
     /// Confirm a learned term so that the next detection run uses it.
     Confirm { term: i64 },
+    /// Gold notes: draw a sample to review as gold, or import a gold file.
+    #[command(subcommand)]
+    Gold(GoldCommand),
+    /// Recall and precision of the detectors on the dataset's gold notes, per type, then the misses.
+    Quality {
+        dataset: i64,
+        /// Misses and false positives listed (all are counted).
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum GoldCommand {
+    /// Draw notes at random as a gold sample; review and sign them off to make them gold.
+    Sample {
+        dataset: i64,
+        #[arg(long)]
+        size: usize,
+        /// Seed of the draw (fresh when absent; printed and audited either way).
+        #[arg(long)]
+        seed: Option<u64>,
+    },
+    /// Import a gold file for the dataset's notes it names (ids as imported).
+    Import {
+        dataset: i64,
+        file: PathBuf,
+        /// deid-jsonl or presidio-json.
+        #[arg(long)]
+        format: String,
+    },
 }
 
 #[derive(Args)]
@@ -122,6 +154,57 @@ pub fn run(ctx: &Context, cmd: ReviewCommand) -> Result<()> {
             api.review_confirm_term(term)?;
             ctx.emit(&serde_json::json!({"confirmed": term}), |_| println!("confirmed term {term}"))
         }
+        ReviewCommand::Gold(GoldCommand::Sample { dataset, size, seed }) => {
+            let s = api.gold_sample(dataset, size, seed)?;
+            ctx.emit(&s, |s| {
+                println!("drew {} notes of dataset {} as gold sample {} (seed {})", s.record_ids.len(), s.dataset_id, s.sample_id, s.seed);
+                println!("review and sign them off: {:?}", s.record_ids);
+            })
+        }
+        ReviewCommand::Gold(GoldCommand::Import { dataset, file, format }) => {
+            let r = api.gold_import(dataset, &file, &format)?;
+            ctx.emit(&r, |r| {
+                println!("stored gold for {} notes ({} spans); {} notes of the file matched no record", r.notes, r.spans, r.unmatched);
+                if !r.unmatched_ids.is_empty() {
+                    println!("  unmatched ids: {}", r.unmatched_ids.join(", "));
+                }
+            })
+        }
+        ReviewCommand::Quality { dataset, limit } => {
+            let mut q = api.review_quality(dataset)?;
+            q.misses.truncate(limit);
+            q.false_positives.truncate(limit);
+            ctx.emit(&q, print_quality)
+        }
+    }
+}
+
+fn pct(x: Option<f64>) -> String {
+    x.map_or_else(|| "-".to_owned(), |v| format!("{:.3}", v))
+}
+
+fn print_quality(q: &localdx_api::gold::QualityDto) {
+    let waiting = q.notes.iter().filter(|n| n.status != "measured").count();
+    println!("{} gold notes measured ({} waiting for review or detection)", q.measured, waiting);
+    println!(
+        "overall: token recall {:.3}, token precision {:.3}, F2 {:.3}; span recall {:.3} of {} gold spans, span precision {:.3} of {} detections",
+        q.token_recall, q.token_precision, q.f2, q.span_recall, q.gold_spans, q.span_precision, q.detected_spans
+    );
+    println!("{:<16} {:>8} {:>8} {:>9} {:>9} {:>10}", "type", "support", "recall", "detected", "precision", "tok.prec.");
+    for t in &q.per_type {
+        let scope = if t.in_scope { "" } else { "  (out of scope)" };
+        println!(
+            "{:<16} {:>8} {:>8} {:>9} {:>9} {:>10}{scope}",
+            t.entity, t.support, pct(t.span_recall), t.detected, pct(t.span_precision), pct(t.token_precision)
+        );
+    }
+    println!("misses ({} of {}):", q.misses.len(), q.misses_total);
+    for m in &q.misses {
+        println!("  record {:<6} {:<14} {}[[{}]]{}", m.record_id, m.entity, m.before, m.text, m.after);
+    }
+    println!("false positives ({} of {}):", q.false_positives.len(), q.false_positives_total);
+    for f in &q.false_positives {
+        println!("  record {:<6} {:<14} {}[[{}]]{}  ({} {:.2})", f.record_id, f.entity, f.before, f.text, f.after, f.pattern, f.score);
     }
 }
 

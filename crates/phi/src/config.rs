@@ -1,8 +1,10 @@
 //! Per-project detection settings: which types to detect, a score threshold per type, an
-//! allow-list (terms never flagged) and a deny-list (terms always flagged). Stored by the caller
+//! allow-list (terms never flagged), a deny-list (terms always flagged) and learned context words
+//! (cues that raise or make candidates of a type, see [`crate::learned`]). Stored by the caller
 //! as JSON (the store's `phi.config` setting); parsed here in two stages: [`RawConfig`] mirrors
 //! the JSON, [`PhiConfig`] is validated. Never touches the store itself.
 
+use crate::learned::{normalise, ContextTerm, MAX_WORDS};
 use crate::{EntityType, PhiError};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -28,6 +30,9 @@ pub struct RawConfig {
     pub types: Option<Vec<String>>,
     pub allow: Vec<String>,
     pub deny: Vec<DenyTerm>,
+    /// Learned context words; absent means none (and is left out when empty).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub context: Vec<ContextTerm>,
 }
 
 /// A validated configuration.
@@ -38,6 +43,8 @@ pub struct PhiConfig {
     pub types: BTreeSet<EntityType>,
     pub allow: Vec<String>,
     pub deny: Vec<DenyTerm>,
+    /// Learned context words, normalised (lower case, single spaces), without repeats.
+    pub context: Vec<ContextTerm>,
 }
 
 impl Default for PhiConfig {
@@ -48,6 +55,7 @@ impl Default for PhiConfig {
             types: EntityType::ALL.into_iter().collect(),
             allow: Vec::new(),
             deny: Vec::new(),
+            context: Vec::new(),
         }
     }
 }
@@ -75,6 +83,7 @@ impl PhiConfig {
             types: Some(self.types.iter().map(|t| t.as_str().to_string()).collect()),
             allow: self.allow.clone(),
             deny: self.deny.clone(),
+            context: self.context.clone(),
         };
         serde_json::to_string(&raw).unwrap_or_else(|_| "{}".to_string())
     }
@@ -108,7 +117,17 @@ impl TryFrom<RawConfig> for PhiConfig {
             }
             deny.push(DenyTerm { term, entity: d.entity });
         }
-        Ok(PhiConfig { threshold, thresholds, types, allow, deny })
+        let mut context: Vec<ContextTerm> = Vec::new();
+        for c in raw.context {
+            let words = normalise(&c.words).ok_or_else(|| {
+                PhiError::Config(format!("context word {:?} ({}) needs 1 to {MAX_WORDS} words, not only stop words", c.words, c.entity))
+            })?;
+            let term = ContextTerm { words, entity: c.entity };
+            if !context.contains(&term) {
+                context.push(term);
+            }
+        }
+        Ok(PhiConfig { threshold, thresholds, types, allow, deny, context })
     }
 }
 
@@ -121,13 +140,14 @@ mod tests {
         let ok = [
             ("{}", PhiConfig::default()),
             (
-                r#"{"threshold":0.7,"thresholds":{"name":0.4},"types":["name","date"],"allow":[" Foley "],"deny":[{"term":"Calvert","type":"location"}]}"#,
+                r#"{"threshold":0.7,"thresholds":{"name":0.4},"types":["name","date"],"allow":[" Foley "],"deny":[{"term":"Calvert","type":"location"}],"context":[{"words":" C/O ","type":"name"},{"words":"c/o","type":"name"}]}"#,
                 PhiConfig {
                     threshold: 0.7,
                     thresholds: [(EntityType::Name, 0.4)].into_iter().collect(),
                     types: [EntityType::Name, EntityType::Date].into_iter().collect(),
                     allow: vec!["Foley".into()],
                     deny: vec![DenyTerm { term: "Calvert".into(), entity: EntityType::Location }],
+                    context: vec![ContextTerm { words: "c/o".into(), entity: EntityType::Name }],
                 },
             ),
         ];
@@ -136,8 +156,10 @@ mod tests {
             assert_eq!(got, want, "{json}");
             assert_eq!(PhiConfig::from_json(&got.to_json()).expect("round trip"), got);
         }
+        // no learned words: the JSON form is what it was before context words existed
+        assert!(!PhiConfig::default().to_json().contains("context"));
         // negative rows
-        for bad in [r#"{"threshold":1.5}"#, r#"{"types":["nmae"]}"#, r#"{"thresholds":{"date":-1}}"#, r#"{"deny":[{"term":" ","type":"name"}]}"#, r#"{"colour":1}"#, "[", ""] {
+        for bad in [r#"{"threshold":1.5}"#, r#"{"types":["nmae"]}"#, r#"{"thresholds":{"date":-1}}"#, r#"{"deny":[{"term":" ","type":"name"}]}"#, r#"{"context":[{"words":"by the","type":"name"}]}"#, r#"{"context":[{"words":"c/o","type":"planet"}]}"#, r#"{"colour":1}"#, "[", ""] {
             assert!(PhiConfig::from_json(bad).is_err(), "{bad}");
         }
     }

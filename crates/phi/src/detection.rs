@@ -12,6 +12,8 @@ pub struct ContextHit {
     pub word: String,
     /// How much it added to the score (negative when it lowered it).
     pub delta: f32,
+    /// A context word a steward taught (see [`crate::learned`]), not one of the detector's own.
+    pub learned: bool,
 }
 
 /// One detected PHI span with its explanation.
@@ -58,7 +60,15 @@ impl Detection {
     /// Applies a context word: adds `delta` to the score (clamped to `0..=1`) and records why.
     pub fn with_context(mut self, word: &str, delta: f32) -> Self {
         self.score = (self.score + delta).clamp(0.0, 1.0);
-        self.context = Some(ContextHit { word: word.to_string(), delta });
+        self.context = Some(ContextHit { word: word.to_string(), delta, learned: false });
+        self
+    }
+
+    /// Applies a learned context word (see [`crate::learned`]): like [`Detection::with_context`],
+    /// marked as learned.
+    pub fn with_learned_context(mut self, word: &str, delta: f32) -> Self {
+        self.score = (self.score + delta).clamp(0.0, 1.0);
+        self.context = Some(ContextHit { word: word.to_string(), delta, learned: true });
         self
     }
 

@@ -1,7 +1,9 @@
 //! Evaluation against gold annotations, the same way for every corpus: type-agnostic token-level
 //! recall, precision and F2 (a gold token counts as found when any detection overlaps it), span-level
-//! recall with any overlap, recall per gold type, and the misses and false alarms with their
-//! context. Readers turn each corpus into [`GoldNote`]s with byte spans; the PhysioNet reader takes
+//! recall and precision with any overlap, recall per gold type, precision per detected type, and the
+//! misses and false alarms with their context. [`Scorer`] holds the conventions: [`evaluate`] feeds
+//! it fresh detections, the review's detector-quality report feeds it the stored original
+//! proposals, so both measure the same way. Readers turn each corpus into [`GoldNote`]s with byte spans; the PhysioNet reader takes
 //! offsets as they are (ASCII), the Presidio reader converts code-point offsets to bytes.
 //!
 //! Never writes anything; timing is measured with a caller-supplied clock function.
@@ -160,6 +162,8 @@ pub struct Finding {
     pub label: String,
     pub text: String,
     pub context: String,
+    /// Where in the note (bytes).
+    pub span: Span,
     /// For false alarms: the detector and pattern that fired.
     pub pattern: String,
     pub score: f32,
@@ -177,12 +181,22 @@ pub struct EvalReport {
     pub f2: f64,
     pub gold_spans: usize,
     pub span_recall: f64,
+    /// Detections that count for precision (not only on out-of-scope gold).
+    pub predicted_spans: usize,
+    /// Detections overlapping some gold span, over `predicted_spans`.
+    pub span_precision: f64,
+    /// Recall per gold label.
     pub per_type: BTreeMap<String, TypeRecall>,
+    /// Precision per detected type.
+    pub per_detected_type: BTreeMap<String, TypePrecision>,
     pub out_of_scope: Vec<String>,
     pub notes_per_second: f64,
     pub seconds: f64,
     pub misses: Vec<Finding>,
+    /// Detected tokens outside every gold span, one per token.
     pub false_alarms: Vec<Finding>,
+    /// Detections overlapping no gold span, one per detection.
+    pub false_detections: Vec<Finding>,
 }
 
 fn ratio(a: usize, b: usize) -> f64 {
@@ -192,6 +206,20 @@ fn ratio(a: usize, b: usize) -> f64 {
 /// F-beta with beta = 2 (recall weighs four times as much as precision).
 pub fn f2(precision: f64, recall: f64) -> f64 {
     if precision + recall == 0.0 { 0.0 } else { 5.0 * precision * recall / (4.0 * precision + recall) }
+}
+
+impl Finding {
+    fn new(note: &GoldNote, span: Span, label: &str, pattern: String, score: f32) -> Finding {
+        Finding {
+            note: note.id.clone(),
+            label: label.to_string(),
+            text: span.slice(&note.text).to_string(),
+            context: context(&note.text, span),
+            span,
+            pattern,
+            score,
+        }
+    }
 }
 
 fn context(text: &str, span: Span) -> String {
@@ -206,50 +234,140 @@ fn context(text: &str, span: Span) -> String {
     format!("{}[[{}]]{}", &text[s..span.start], span.slice(text), &text[span.end..e]).replace('\n', " ")
 }
 
-/// Runs `engine` on every note and scores it. `now` returns seconds from any fixed origin (the
-/// caller's clock); only detection is timed. Progress goes to `reporter`.
-pub fn evaluate(engine: &Engine, notes: &[GoldNote], format: GoldFormat, now: &dyn Fn() -> f64, reporter: &dyn Reporter) -> EvalReport {
-    let scope_out: Vec<&str> = format.out_of_scope().iter().map(|(l, _)| *l).collect();
-    let in_scope = |label: &str| !scope_out.contains(&label);
-    let mut meter = Meter::new("evaluate", "notes", Some(notes.len() as u64), reporter);
-    let mut per_type: BTreeMap<String, TypeRecall> = BTreeMap::new();
-    let (mut gold_tokens, mut predicted, mut tp, mut gold_spans, mut found_spans) = (0, 0, 0, 0, 0);
-    let (mut misses, mut false_alarms) = (Vec::new(), Vec::new());
-    let mut seconds = 0.0;
-    for (n, note) in notes.iter().enumerate() {
-        let t0 = now();
-        let dets: Vec<Detection> = engine.detect(&note.text);
-        seconds += now() - t0;
+/// One detection as the scorer sees it: where, of which type, and why (for the false alarms).
+/// Built from a fresh [`Detection`] by [`evaluate`], or from stored detections by a caller that
+/// scores detections made earlier (the review queue's original proposals).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Predicted {
+    pub span: Span,
+    /// The detected type (`name`, `date` ...).
+    pub entity: String,
+    /// `detector/pattern`.
+    pub pattern: String,
+    pub score: f32,
+}
+
+impl From<&Detection> for Predicted {
+    fn from(d: &Detection) -> Self {
+        Predicted { span: d.span, entity: d.entity.as_str().to_string(), pattern: format!("{}/{}", d.detector, d.pattern), score: d.score }
+    }
+}
+
+/// Precision of one detected type: of the spans and tokens detected as this type, how many
+/// cover gold PHI (of any label: the matching is type-agnostic, as for recall).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct TypePrecision {
+    pub predicted_spans: usize,
+    pub true_spans: usize,
+    pub span_precision: f64,
+    pub predicted_tokens: usize,
+    pub true_tokens: usize,
+    pub token_precision: f64,
+}
+
+/// Scores detections note by note and sums up, with this module's conventions: a gold token is
+/// found when any detection overlaps it; a detected token is a true positive when it lies in an
+/// in-scope gold span and is not counted when it lies only in out-of-scope ones; a gold span is
+/// found when any detection overlaps it; a detection is a false alarm when it overlaps no gold
+/// span. [`evaluate`] feeds it fresh detections; callers holding stored ones feed it those.
+pub struct Scorer {
+    scope_out: Vec<String>,
+    notes: usize,
+    per_type: BTreeMap<String, TypeRecall>,
+    per_detected_type: BTreeMap<String, TypePrecision>,
+    gold_tokens: usize,
+    predicted: usize,
+    tp: usize,
+    gold_spans: usize,
+    found_spans: usize,
+    predicted_spans: usize,
+    true_spans: usize,
+    misses: Vec<Finding>,
+    false_alarms: Vec<Finding>,
+    false_detections: Vec<Finding>,
+}
+
+impl Scorer {
+    /// A scorer that leaves the gold labels `out_of_scope` out of recall and precision.
+    pub fn new(out_of_scope: &[&str]) -> Scorer {
+        Scorer {
+            scope_out: out_of_scope.iter().map(|s| s.to_string()).collect(),
+            notes: 0,
+            per_type: BTreeMap::new(),
+            per_detected_type: BTreeMap::new(),
+            gold_tokens: 0,
+            predicted: 0,
+            tp: 0,
+            gold_spans: 0,
+            found_spans: 0,
+            predicted_spans: 0,
+            true_spans: 0,
+            misses: Vec::new(),
+            false_alarms: Vec::new(),
+            false_detections: Vec::new(),
+        }
+    }
+
+    /// A scorer with the out-of-scope labels of a gold format.
+    pub fn for_format(format: GoldFormat) -> Scorer {
+        let labels: Vec<&str> = format.out_of_scope().iter().map(|(l, _)| *l).collect();
+        Scorer::new(&labels)
+    }
+
+    fn in_scope(&self, label: &str) -> bool {
+        !self.scope_out.iter().any(|l| l == label)
+    }
+
+    /// Adds one note and the detections made in it.
+    pub fn add(&mut self, note: &GoldNote, dets: &[Predicted]) {
+        self.notes += 1;
         let doc = Doc::new(&note.text);
         let hit = |s: Span| dets.iter().any(|d| d.span.overlaps(&s));
         for g in &note.spans {
-            let e = per_type.entry(g.label.clone()).or_insert_with(|| TypeRecall { in_scope: in_scope(&g.label), ..Default::default() });
+            let scoped = self.in_scope(&g.label);
+            let e = self.per_type.entry(g.label.clone()).or_insert_with(|| TypeRecall { in_scope: scoped, ..Default::default() });
             e.gold_spans += 1;
             if hit(g.span) {
                 e.found_spans += 1;
-            } else if in_scope(&g.label) {
-                misses.push(Finding { note: note.id.clone(), label: g.label.clone(), text: g.span.slice(&note.text).to_string(), context: context(&note.text, g.span), pattern: String::new(), score: 0.0 });
+            } else if scoped {
+                self.misses.push(Finding::new(note, g.span, &g.label, String::new(), 0.0));
             }
-            if in_scope(&g.label) {
-                gold_spans += 1;
+            if scoped {
+                self.gold_spans += 1;
                 if hit(g.span) {
-                    found_spans += 1;
+                    self.found_spans += 1;
                 }
+            }
+        }
+        for d in dets {
+            let gold: Vec<&GoldSpan> = note.spans.iter().filter(|g| g.span.overlaps(&d.span)).collect();
+            let scoped = gold.iter().any(|g| self.in_scope(&g.label));
+            if !gold.is_empty() && !scoped {
+                continue;
+            }
+            let e = self.per_detected_type.entry(d.entity.clone()).or_default();
+            e.predicted_spans += 1;
+            self.predicted_spans += 1;
+            if scoped {
+                e.true_spans += 1;
+                self.true_spans += 1;
+            } else {
+                self.false_detections.push(Finding::new(note, d.span, &d.entity, d.pattern.clone(), d.score));
             }
         }
         for t in &doc.tokens {
             let gold: Vec<&GoldSpan> = note.spans.iter().filter(|g| g.span.overlaps(&t.span)).collect();
-            let scoped = gold.iter().any(|g| in_scope(&g.label));
+            let scoped = gold.iter().any(|g| self.in_scope(&g.label));
             let out_only = !gold.is_empty() && !scoped;
             let det = dets.iter().find(|d| d.span.overlaps(&t.span));
             if scoped {
-                gold_tokens += 1;
+                self.gold_tokens += 1;
                 if det.is_some() {
-                    tp += 1;
+                    self.tp += 1;
                 }
             }
             for g in gold.iter() {
-                let e = per_type.entry(g.label.clone()).or_default();
+                let e = self.per_type.entry(g.label.clone()).or_default();
                 e.gold_tokens += 1;
                 if det.is_some() {
                     e.found_tokens += 1;
@@ -257,46 +375,74 @@ pub fn evaluate(engine: &Engine, notes: &[GoldNote], format: GoldFormat, now: &d
             }
             if let Some(d) = det {
                 if !out_only {
-                    predicted += 1;
+                    self.predicted += 1;
+                    let e = self.per_detected_type.entry(d.entity.clone()).or_default();
+                    e.predicted_tokens += 1;
+                    if scoped {
+                        e.true_tokens += 1;
+                    }
                 }
                 if gold.is_empty() {
-                    false_alarms.push(Finding {
-                        note: note.id.clone(),
-                        label: d.entity.as_str().to_string(),
-                        text: t.span.slice(&note.text).to_string(),
-                        context: context(&note.text, t.span),
-                        pattern: format!("{}/{}", d.detector, d.pattern),
-                        score: d.score,
-                    });
+                    self.false_alarms.push(Finding::new(note, t.span, &d.entity, d.pattern.clone(), d.score));
                 }
             }
         }
+    }
+
+    /// The report; `seconds` is the detection time the caller measured (0 when not timed).
+    pub fn finish(self, seconds: f64) -> EvalReport {
+        let mut per_type = self.per_type;
+        for t in per_type.values_mut() {
+            t.span_recall = ratio(t.found_spans, t.gold_spans);
+            t.token_recall = ratio(t.found_tokens, t.gold_tokens);
+        }
+        let mut per_detected_type = self.per_detected_type;
+        for t in per_detected_type.values_mut() {
+            t.span_precision = ratio(t.true_spans, t.predicted_spans);
+            t.token_precision = ratio(t.true_tokens, t.predicted_tokens);
+        }
+        let token_recall = ratio(self.tp, self.gold_tokens);
+        let token_precision = ratio(self.tp, self.predicted);
+        EvalReport {
+            notes: self.notes,
+            gold_tokens: self.gold_tokens,
+            predicted_tokens: self.predicted,
+            true_positive_tokens: self.tp,
+            token_recall,
+            token_precision,
+            f2: f2(token_precision, token_recall),
+            gold_spans: self.gold_spans,
+            span_recall: ratio(self.found_spans, self.gold_spans),
+            predicted_spans: self.predicted_spans,
+            span_precision: ratio(self.true_spans, self.predicted_spans),
+            per_type,
+            per_detected_type,
+            out_of_scope: self.scope_out,
+            notes_per_second: if seconds > 0.0 { self.notes as f64 / seconds } else { 0.0 },
+            seconds,
+            misses: self.misses,
+            false_alarms: self.false_alarms,
+            false_detections: self.false_detections,
+        }
+    }
+}
+
+/// Runs `engine` on every note and scores it with a [`Scorer`]. `now` returns seconds from any
+/// fixed origin (the caller's clock); only detection is timed. Progress goes to `reporter`.
+pub fn evaluate(engine: &Engine, notes: &[GoldNote], format: GoldFormat, now: &dyn Fn() -> f64, reporter: &dyn Reporter) -> EvalReport {
+    let mut meter = Meter::new("evaluate", "notes", Some(notes.len() as u64), reporter);
+    let mut scorer = Scorer::for_format(format);
+    let mut seconds = 0.0;
+    for (n, note) in notes.iter().enumerate() {
+        let t0 = now();
+        let dets: Vec<Detection> = engine.detect(&note.text);
+        seconds += now() - t0;
+        let predicted: Vec<Predicted> = dets.iter().map(Predicted::from).collect();
+        scorer.add(note, &predicted);
         meter.tick(n as u64 + 1);
     }
     meter.finish(notes.len() as u64);
-    for t in per_type.values_mut() {
-        t.span_recall = ratio(t.found_spans, t.gold_spans);
-        t.token_recall = ratio(t.found_tokens, t.gold_tokens);
-    }
-    let token_recall = ratio(tp, gold_tokens);
-    let token_precision = ratio(tp, predicted);
-    EvalReport {
-        notes: notes.len(),
-        gold_tokens,
-        predicted_tokens: predicted,
-        true_positive_tokens: tp,
-        token_recall,
-        token_precision,
-        f2: f2(token_precision, token_recall),
-        gold_spans,
-        span_recall: ratio(found_spans, gold_spans),
-        per_type,
-        out_of_scope: scope_out.iter().map(|s| s.to_string()).collect(),
-        notes_per_second: if seconds > 0.0 { notes.len() as f64 / seconds } else { 0.0 },
-        seconds,
-        misses,
-        false_alarms,
-    }
+    scorer.finish(seconds)
 }
 
 #[cfg(test)]
@@ -325,6 +471,40 @@ mod tests {
         // negative row: no gold, no detections -> perfect by convention, nothing listed
         let r = evaluate(&Engine::default(), &[note("stable overnight", &[])], GoldFormat::DeidJsonl, &|| 0.0, &|_: &localdx_job::Progress| {});
         assert_eq!((r.token_recall, r.token_precision, r.misses.len(), r.false_alarms.len()), (1.0, 1.0, 0, 0));
+    }
+
+    fn pred(s: usize, e: usize, entity: &str) -> Predicted {
+        Predicted { span: Span::new(s, e), entity: entity.into(), pattern: "test/p".into(), score: 0.9 }
+    }
+
+    #[test]
+    fn scorer_counts_stored_detections_by_hand() {
+        // tokens: Dr Marder saw pt in Rockvillle on 10 18 2003
+        let text = "Dr. Marder saw pt in Rockvillle on 10/18/2003";
+        let n = note(text, &[(0, 2, "TITLE"), (4, 10, "name"), (21, 31, "location"), (35, 45, "date")]);
+        // "Dr" lies only on out-of-scope gold (not counted), "saw" is a false alarm, the place is missed
+        let preds = [pred(0, 2, "name"), pred(4, 10, "name"), pred(11, 14, "name"), pred(35, 45, "date")];
+        let mut scorer = Scorer::new(&["TITLE"]);
+        scorer.add(&n, &preds);
+        let r = scorer.finish(0.0);
+        // gold tokens Marder, Rockvillle, 10, 18, 2003 = 5, found 4; detected tokens Marder, saw, 10, 18, 2003 = 5, true 4
+        assert_eq!((r.gold_tokens, r.true_positive_tokens, r.predicted_tokens), (5, 4, 5));
+        assert_eq!((r.token_recall, r.token_precision), (0.8, 0.8));
+        assert_eq!((r.gold_spans, r.span_recall, r.predicted_spans, r.span_precision), (3, 2.0 / 3.0, 3, 2.0 / 3.0));
+        let name = &r.per_detected_type["name"];
+        assert_eq!((name.predicted_spans, name.true_spans, name.predicted_tokens, name.true_tokens, name.token_precision), (2, 1, 2, 1, 0.5));
+        assert_eq!(r.per_detected_type["date"].token_precision, 1.0);
+        assert_eq!((r.per_type["location"].span_recall, r.per_type["date"].found_tokens, r.per_type["TITLE"].in_scope), (0.0, 3, false));
+        let misses: Vec<(&str, &str, Span)> = r.misses.iter().map(|f| (f.label.as_str(), f.text.as_str(), f.span)).collect();
+        assert_eq!(misses, vec![("location", "Rockvillle", Span::new(21, 31))]);
+        let fps: Vec<(&str, &str)> = r.false_detections.iter().map(|f| (f.label.as_str(), f.text.as_str())).collect();
+        assert_eq!(fps, vec![("name", "saw")]);
+        assert_eq!(r.false_alarms.len(), 1);
+        // negative row: nothing detected, nothing gold -> perfect by convention, nothing listed
+        let mut empty = Scorer::new(&[]);
+        empty.add(&note("stable overnight", &[]), &[]);
+        let r = empty.finish(0.0);
+        assert_eq!((r.span_precision, r.span_recall, r.misses.len(), r.false_detections.len()), (1.0, 1.0, 0, 0));
     }
 
     #[test]

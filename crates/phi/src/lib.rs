@@ -20,12 +20,14 @@ pub mod entity;
 pub mod error;
 pub mod eval;
 pub mod gazetteer;
+pub mod learned;
 pub mod redact;
 
 pub use config::{DenyTerm, PhiConfig};
 pub use detection::{merge, ContextHit, Detection};
 pub use doc::Doc;
 pub use entity::EntityType;
+pub use learned::ContextTerm;
 pub use error::PhiError;
 pub use redact::{redact, Redaction, Strategy};
 
@@ -40,6 +42,7 @@ pub struct Engine {
     detectors: Vec<Box<dyn Detector>>,
     allow: HashSet<String>,
     deny: Option<(Regex, HashMap<String, EntityType>)>,
+    learned: learned::Learned,
 }
 
 impl Engine {
@@ -56,14 +59,15 @@ impl Engine {
             let re = Regex::new(&format!(r"(?i)\b(?:{})\b", alternatives.join("|"))).ok();
             re.map(|re| (re, config.deny.iter().map(|d| (d.term.to_lowercase(), d.entity)).collect()))
         };
-        Engine { config, detectors, allow, deny }
+        let learned = learned::Learned::new(&config.context);
+        Engine { config, detectors, allow, deny, learned }
     }
 
     pub fn config(&self) -> &PhiConfig {
         &self.config
     }
 
-    /// Every detection before thresholds, allow-list and merging (for explaining what the engine
+    /// Every detection before thresholds, allow-list and merging, learned context words applied (for explaining what the engine
     /// considered and dropped).
     pub fn candidates(&self, text: &str) -> Vec<Detection> {
         self.candidates_in(&Doc::new(text))
@@ -74,6 +78,7 @@ impl Engine {
         for d in &self.detectors {
             d.detect(doc, &mut out);
         }
+        self.learned.apply(doc, &self.config.types, &mut out);
         out
     }
 
@@ -135,5 +140,27 @@ mod tests {
         // negative rows: nothing to find
         check("{}", "", &[]);
         check("{}", "BP 120/80, 2/6 murmur, 5/5 strength, Foley in place, Apgars 8/9.", &[]);
+    }
+
+    #[test]
+    fn learned_context_words_raise_and_make_candidates() {
+        use EntityType::*;
+        let c = r#"{"context":[{"words":"c/o","type":"name"},{"words":"registry office","type":"id"}]}"#;
+        // an unknown capitalised word after the cue: below the threshold without it, found with it
+        check("{}", "Parcel sent c/o Qxelbrandt yesterday.", &[]);
+        check(c, "Parcel sent c/o Qxelbrandt yesterday.", &[("Qxelbrandt", Name, (16, 26))]);
+        // no detector's candidate at all (lower-case note, unknown word): the cue makes one
+        check("{}", "letters go c/o vrendakis now", &[]);
+        check(c, "letters go c/o vrendakis now", &[("vrendakis", Name, (15, 24))]);
+        check(c, "filed at registry office ZX-48213 today", &[("ZX-48213", Id, (25, 33))]);
+        // negative rows: the cue before a stop word, a clinical word, across a line; a type switched off
+        check(c, "sent c/o the ward", &[]);
+        check(c, "Parcel sent c/o\nQxelbrandt.", &[]);
+        check(c, "letters go c/o pharmacy now", &[]);
+        check(r#"{"types":["date"],"context":[{"words":"c/o","type":"name"}]}"#, "Parcel sent c/o Qxelbrandt yesterday.", &[]);
+        let engine = Engine::new(PhiConfig::from_json(c).unwrap());
+        let d = &engine.detect("Parcel sent c/o Qxelbrandt yesterday.")[0];
+        let hit = d.context.as_ref().expect("explained");
+        assert_eq!((hit.word.as_str(), hit.learned, hit.delta), ("c/o", true, learned::LEARNED_DELTA));
     }
 }

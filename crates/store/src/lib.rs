@@ -17,6 +17,7 @@
 mod audit;
 mod events;
 mod feedback;
+mod gold;
 mod records;
 mod review;
 mod schema;
@@ -27,6 +28,7 @@ mod writer;
 pub use audit::{entry_hash, AuditBreak, AuditEntry, AuditFilter, AuditRecord, AuditVerdict, AUDIT_HEAD_KEY, GENESIS_HASH};
 pub use events::Event;
 pub use feedback::{Feedback, NewFeedback};
+pub use gold::{GoldNote, GoldSample, GoldSpanRow};
 pub use records::{Dataset, DatasetStats, NewDataset, NewRecord, Record, Rejection, Split, UnknownSplit};
 pub use review::{apply, check_bounds, Decision, NewSpan, Release, ReviewCounts, ReviewError, ReviewSpan, SpanState, SpanView, Term};
 pub use schema::MIGRATIONS;

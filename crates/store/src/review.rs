@@ -164,11 +164,11 @@ pub struct ReviewCounts {
     pub spans: Vec<(SpanState, u64)>,
 }
 
-/// A learned allow- or deny-list term.
+/// A learned allow- or deny-list term, or a context word.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Term {
     pub id: i64,
-    /// `allow` or `deny`.
+    /// `allow`, `deny` or `context` (words before an added span; `entity` is its type).
     pub list: String,
     pub term: String,
     pub entity: Option<String>,
@@ -468,13 +468,18 @@ impl Store {
         Ok(ReviewCounts { notes: notes as u64, signed_off: signed as u64, spans })
     }
 
-    /// Proposes a learned term (a repeat of an existing one is ignored); returns its id.
+    /// Proposes a learned term (a repeat of an existing one is ignored; a context word repeats
+    /// only with the same type); returns its id.
     pub fn propose_term(&self, list: &str, term: &str, entity: Option<&str>, dataset_id: i64, actor: &str) -> Result<i64> {
         self.conn().execute(
             "INSERT OR IGNORE INTO review_terms (list, term, entity, dataset_id, proposed_by) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![list, term, entity, dataset_id, actor],
         )?;
-        Ok(self.conn().query_row("SELECT id FROM review_terms WHERE list = ?1 AND term = ?2", params![list, term], |r| r.get(0))?)
+        Ok(self.conn().query_row(
+            "SELECT id FROM review_terms WHERE list = ?1 AND term = ?2 AND (list <> 'context' OR entity = ?3)",
+            params![list, term, entity],
+            |r| r.get(0),
+        )?)
     }
 
     /// Confirms a proposed term; returns whether it existed.

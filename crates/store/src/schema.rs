@@ -203,6 +203,56 @@ pub const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX feedback_record ON feedback(record_id);
     "#,
+    // 7: gold notes for measuring the detectors in the app: notes drawn as a steward's gold sample
+    // (their signed-off review is the gold) or given gold spans from an imported file (raw PHI
+    // offsets, kept only here). Learned terms gain a third list, `context` (words before an added
+    // span, per type): the table is rebuilt for the new CHECK, and a context word is unique per type.
+    r#"
+    CREATE TABLE gold_samples (
+        id         INTEGER PRIMARY KEY,
+        dataset_id INTEGER NOT NULL REFERENCES datasets(id) ON DELETE CASCADE,
+        size       INTEGER NOT NULL,
+        seed       INTEGER NOT NULL,
+        created_by TEXT NOT NULL,
+        created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+    );
+
+    CREATE TABLE gold_notes (
+        record_id  INTEGER PRIMARY KEY REFERENCES records(id) ON DELETE CASCADE,
+        dataset_id INTEGER NOT NULL REFERENCES datasets(id) ON DELETE CASCADE,
+        source     TEXT NOT NULL CHECK (source IN ('sample', 'import')),
+        sample_id  INTEGER REFERENCES gold_samples(id) ON DELETE CASCADE,
+        format     TEXT,
+        added_by   TEXT NOT NULL,
+        added_at   TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+    );
+    CREATE INDEX gold_notes_dataset ON gold_notes(dataset_id, record_id);
+
+    CREATE TABLE gold_spans (
+        id        INTEGER PRIMARY KEY,
+        record_id INTEGER NOT NULL REFERENCES gold_notes(record_id) ON DELETE CASCADE,
+        start     INTEGER NOT NULL,
+        end       INTEGER NOT NULL,
+        label     TEXT NOT NULL
+    );
+    CREATE INDEX gold_spans_record ON gold_spans(record_id, start);
+
+    CREATE TABLE review_terms_7 (
+        id           INTEGER PRIMARY KEY,
+        list         TEXT NOT NULL CHECK (list IN ('allow', 'deny', 'context')),
+        term         TEXT NOT NULL,
+        entity       TEXT,
+        dataset_id   INTEGER,
+        proposed_by  TEXT NOT NULL,
+        confirmed_by TEXT,
+        CHECK (list <> 'context' OR entity IS NOT NULL)
+    );
+    INSERT INTO review_terms_7 (id, list, term, entity, dataset_id, proposed_by, confirmed_by)
+        SELECT id, list, term, entity, dataset_id, proposed_by, confirmed_by FROM review_terms;
+    DROP TABLE review_terms;
+    ALTER TABLE review_terms_7 RENAME TO review_terms;
+    CREATE UNIQUE INDEX review_terms_unique ON review_terms(list, term, CASE WHEN list = 'context' THEN entity ELSE '' END);
+    "#,
 ];
 
 /// Brings the database to `MIGRATIONS.len()`, refusing databases from a newer LocalDx.

@@ -316,3 +316,51 @@ fn training_suggestion_and_report_types_match_the_api_json() {
         assert_eq!(ui.get(*name), Some(&got), "{name} in backend.ts differs from the API's JSON {json}");
     }
 }
+
+/// The types of the review screen's learned terms, gold notes and Detector quality panel against
+/// the API's JSON: a real detection run, a gold sample reviewed with a rejection and an added
+/// span (so there is a miss, a false positive and a context word), and the quality report.
+#[test]
+fn review_gold_and_quality_types_match_the_api_json() {
+    use localdx_api::gold::GoldImportDto;
+    use localdx_api::review::DecisionDto;
+
+    let ts_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../ui/src/lib/backend.ts");
+    let ui = interfaces(&std::fs::read_to_string(&ts_path).expect("ui/src/lib/backend.ts is readable"));
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let api = Api::open(&dir.path().join("wire.sqlite"), None).expect("a fresh database opens");
+    let csv = dir.path().join("notes.csv");
+    let text = "Seen by Dr. Marder on 10/18/2003. Moved to blue unit.";
+    std::fs::write(&csv, format!("note,dx\n\"{text}\",flu\n")).expect("the CSV is written");
+    let options: ImportOptionsDto = serde_json::from_value(serde_json::json!({"textColumn": "note", "labelColumn": "dx"})).expect("options");
+    let id = api.import(&csv, &options, &|_: &Progress| {}, &Cancel::new()).expect("import").dataset_id.expect("stored");
+
+    let mut seen: Vec<(&str, Value)> = Vec::new();
+    let sample = api.gold_sample(id, 1, Some(5)).expect("sample");
+    let record = sample.record_ids[0];
+    seen.push(("GoldSample", serde_json::to_value(&sample).expect("json")));
+    seen.push(("DetectSummary", serde_json::to_value(api.review_detect(id, &|_: &Progress| {}, &Cancel::new()).expect("detect")).expect("json")));
+    let note = api.review_note(record).expect("note");
+    for s in &note.spans {
+        let decision = if s.entity == "date" { DecisionDto::Reject } else { DecisionDto::Accept };
+        api.review_decide(s.id, &decision, "").expect("decide");
+    }
+    let at = text.find("blue unit").expect("in the text");
+    api.review_add_span(record, at, at + 9, "location", "").expect("add");
+    api.review_sign_off(record).expect("sign off");
+    seen.push(("Term", serde_json::to_value(&api.review_terms().expect("terms")[0]).expect("json")));
+    let quality = serde_json::to_value(api.review_quality(id).expect("quality")).expect("json");
+    seen.push(("GoldNote", quality["notes"][0].clone()));
+    seen.push(("TypeQuality", quality["perType"][0].clone()));
+    seen.push(("QualityFinding", quality["misses"][0].clone()));
+    seen.push(("QualityFinding", quality["falsePositives"][0].clone()));
+    seen.push(("Quality", quality));
+    let import = GoldImportDto { dataset_id: id, format: "deid-jsonl".into(), notes: 1, spans: 2, unmatched: 1, unmatched_ids: vec!["7-1".into()] };
+    seen.push(("GoldImport", serde_json::to_value(import).expect("json")));
+
+    for (name, json) in &seen {
+        let got = keys(json);
+        assert!(!got.is_empty(), "{name}: the API produced no object: {json}");
+        assert_eq!(ui.get(*name), Some(&got), "{name} in backend.ts differs from the API's JSON {json}");
+    }
+}

@@ -222,6 +222,7 @@ export interface DetectSummary {
   perType: Record<string, number>;
   allowTerms: number;
   denyTerms: number;
+  contextTerms: number;
 }
 
 /** `DecisionDto`: offsets of `resize` are char offsets. */
@@ -249,6 +250,90 @@ export interface BulkResult {
   openNotes: number;
   spotCheck: number[];
   seed: number;
+}
+
+/** `TermDto`: a learned term; `context` words are the words right before an added span, per type. */
+export interface Term {
+  id: number;
+  list: 'allow' | 'deny' | 'context';
+  term: string;
+  type: string | null;
+  datasetId: number | null;
+  proposedBy: string;
+  confirmed: boolean;
+}
+
+/** `GoldSampleDto`: notes drawn at random as gold, to review and sign off. */
+export interface GoldSample {
+  sampleId: number;
+  datasetId: number;
+  seed: number;
+  recordIds: number[];
+}
+
+/** `GoldImportDto`: what an imported gold file stored. */
+export interface GoldImport {
+  datasetId: number;
+  format: string;
+  notes: number;
+  spans: number;
+  unmatched: number;
+  unmatchedIds: string[];
+}
+
+/** `GoldNoteDto`: a gold note and whether it is measured yet. */
+export interface GoldNote {
+  recordId: number;
+  externalId: string | null;
+  source: 'sample' | 'import';
+  status: 'measured' | 'open' | 'undetected';
+}
+
+/** `TypeQualityDto`: recall of the gold of one type, precision of the detections of that type. */
+export interface TypeQuality {
+  type: string;
+  support: number;
+  found: number;
+  spanRecall: number | null;
+  tokenRecall: number | null;
+  detected: number;
+  spanPrecision: number | null;
+  tokenPrecision: number | null;
+  inScope: boolean;
+}
+
+/** `QualityFindingDto`: a miss or a false positive with the text around it (char offsets). */
+export interface QualityFinding {
+  recordId: number;
+  type: string;
+  text: string;
+  before: string;
+  after: string;
+  start: number;
+  end: number;
+  pattern: string;
+  score: number;
+}
+
+/** `QualityDto`: detector quality on a dataset's gold notes. */
+export interface Quality {
+  datasetId: number;
+  measured: number;
+  notes: GoldNote[];
+  goldSpans: number;
+  goldTokens: number;
+  detectedSpans: number;
+  spanRecall: number;
+  spanPrecision: number;
+  tokenRecall: number;
+  tokenPrecision: number;
+  f2: number;
+  perType: TypeQuality[];
+  outOfScope: string[];
+  missesTotal: number;
+  misses: QualityFinding[];
+  falsePositivesTotal: number;
+  falsePositives: QualityFinding[];
 }
 
 /** `ReleaseDto` (snake_case: the CLI's `--json` contract). */
@@ -573,6 +658,12 @@ export const backend = {
   reviewSignOff: (recordId: number) => invoke<null>('review_sign_off', { recordId }),
   reviewAcceptAll: (datasetId: number, request: BulkAccept) => invoke<BulkResult>('review_accept_all', { datasetId, request }),
   release: (datasetId: number, strategy: 'tag' | 'mask' | 'surrogate') => invoke<Release>('release_dataset', { datasetId, strategy }),
+  reviewTerms: () => invoke<Term[]>('review_terms'),
+  reviewConfirmTerm: (termId: number) => invoke<null>('review_confirm_term', { termId }),
+  goldSample: (datasetId: number, size: number, seed: number | null) => invoke<GoldSample>('gold_sample', { datasetId, size, seed }),
+  goldImport: (datasetId: number, path: string, format: 'deid-jsonl' | 'presidio-json') =>
+    invoke<GoldImport>('gold_import', { datasetId, path, format }),
+  reviewQuality: (datasetId: number) => invoke<Quality>('review_quality', { datasetId }),
   runs: () => invoke<Run[]>('list_runs'),
   trainingDatasets: () => invoke<Dataset[]>('training_datasets'),
   trainingPlan: (datasetId: number) => invoke<TrainPlan>('training_plan', { datasetId }),
@@ -615,6 +706,20 @@ export async function pickImportFile(): Promise<string | null> {
     title: 'Choose notes to import',
     filters: [
       { name: 'Notes (CSV, TSV, JSON Lines, text)', extensions: ['csv', 'tsv', 'jsonl', 'ndjson', 'txt'] },
+      { name: 'All files', extensions: ['*'] },
+    ],
+  });
+  return typeof chosen === 'string' ? chosen : null;
+}
+
+/** The native file picker for a gold file; resolves to the chosen path, or null when cancelled. */
+export async function pickGoldFile(): Promise<string | null> {
+  const chosen = await open({
+    multiple: false,
+    directory: false,
+    title: 'Choose a gold file',
+    filters: [
+      { name: 'Gold annotations (JSON Lines, JSON)', extensions: ['jsonl', 'json'] },
       { name: 'All files', extensions: ['*'] },
     ],
   });

@@ -40,7 +40,7 @@ fn review_learn_sign_off_release_and_read_as_clinician() {
     s.review_add_span(r1, at, at + 9, "location", "ward name").unwrap();
     let terms = s.review_terms().unwrap();
     let listed: Vec<(&str, &str, bool)> = terms.iter().map(|t| (t.list.as_str(), t.term.as_str(), t.confirmed)).collect();
-    assert_eq!(listed, vec![("allow", "Marder", false), ("deny", "blue unit", false)]);
+    assert_eq!(listed, vec![("allow", "Marder", false), ("deny", "blue unit", false), ("context", "moved to", false)]);
     // Unconfirmed terms change nothing; confirmed ones change the next run.
     s.review_detect(id, &(), &Cancel::new()).unwrap();
     assert!(find(&spans(&s, r2), "Marder").is_some());

@@ -86,3 +86,41 @@ fn init_import_detect_accept_release_and_verify() {
         assert!(!bytes.windows(11).any(|w| w == b"Quackenbush"), "{} holds the name", path.display());
     }
 }
+
+/// `review gold import`, `review gold sample` and `review quality` on a plain database: the gold
+/// file's note is matched by patient and note id, measured once detection has run on it.
+#[test]
+fn gold_import_sample_and_quality() {
+    let work = tempfile::tempdir().unwrap();
+    let db = work.path().join("gold.sqlite");
+    let text = "Dr. Marder saw pt in Rockvillle, 2/6 murmur on 10/18/2003";
+    let row = |note: u32, text: &str, phi: &str| format!("{{\"patient_id\": 7, \"note_id\": {note}, \"text\": \"{text}\", \"phi\": [{phi}]}}\n");
+    let gold_line = row(1, text, r#"{"start": 4, "end": 10, "type": "HCPName"}, {"start": 21, "end": 31, "type": "Location"}, {"start": 47, "end": 57, "type": "Date"}"#);
+    let notes = work.path().join("notes.jsonl");
+    std::fs::write(&notes, format!("{gold_line}{}", row(2, "No complaints today.", ""))).unwrap();
+    let gold = work.path().join("gold.jsonl");
+    std::fs::write(&gold, &gold_line).unwrap();
+    let (ok, v) = super::localdx(&db, &["import", notes.to_str().unwrap(), "--text-column", "text", "--id-column", "note_id", "--patient-column", "patient_id"]);
+    assert!(ok, "{v}");
+    let id = v["dataset_id"].as_i64().unwrap().to_string();
+
+    let (ok, v) = super::localdx(&db, &["review", "gold", "import", &id, gold.to_str().unwrap(), "--format", "deid-jsonl"]);
+    assert!(ok && v["notes"] == 1 && v["spans"] == 3 && v["unmatched"] == 0, "{v}");
+    let (ok, v) = super::localdx(&db, &["review", "gold", "import", &id, gold.to_str().unwrap(), "--format", "brat"]);
+    assert!(!ok && v["error"]["code"] == "invalid_input", "{v}");
+    let (ok, v) = super::localdx(&db, &["review", "gold", "sample", &id, "--size", "5", "--seed", "3"]);
+    assert!(ok && v["recordIds"].as_array().unwrap().len() == 1 && v["seed"] == 3, "the one note left: {v}");
+
+    let (ok, v) = super::localdx(&db, &["review", "quality", &id]);
+    assert!(ok && v["measured"] == 0, "nothing measured before detection: {v}");
+    let statuses: Vec<&str> = v["notes"].as_array().unwrap().iter().map(|n| n["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses, vec!["undetected", "open"]);
+
+    assert!(super::localdx(&db, &["review", "detect", &id]).0);
+    let (ok, v) = super::localdx(&db, &["review", "quality", &id]);
+    // Marder and the date found, "Rockvillle" (misspelt) missed: 2 of 3 spans, 4 of 5 tokens.
+    assert!(ok && v["measured"] == 1 && v["goldSpans"] == 3, "{v}");
+    assert!((v["spanRecall"].as_f64().unwrap() - 2.0 / 3.0).abs() < 1e-9 && v["tokenRecall"] == 0.8, "{v}");
+    assert_eq!((v["misses"][0]["type"].as_str(), v["misses"][0]["text"].as_str()), (Some("Location"), Some("Rockvillle")), "{v}");
+    assert_eq!(v["missesTotal"], 1);
+}

@@ -5,6 +5,7 @@ use localdx_store::{NewDataset, NewRecord, Split, Store, StoreError, MIGRATIONS}
 use rusqlite::Connection;
 
 mod audit;
+mod gold;
 
 fn new_dataset(name: &str, sha: Option<&str>) -> NewDataset {
     NewDataset {
