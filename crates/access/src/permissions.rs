@@ -121,6 +121,8 @@ commands! {
     ManageUsers => "manage users",
     ListUsers => "list users",
     ChangeOwnPassword => "change their own password",
+    /// End the session (audited as `logout`).
+    Logout => "log out",
     /// List, verify and export the audit trail.
     ReadAudit => "read the audit trail",
 }
@@ -160,6 +162,7 @@ pub const PERMISSIONS: &[(Command, &[Role])] = &[
     (Command::ManageUsers, &[A]),
     (Command::ListUsers, &[A]),
     (Command::ChangeOwnPassword, &[S, C, A]),
+    (Command::Logout, &[S, C, A]),
     (Command::ReadAudit, &[A]),
 ];
 
@@ -216,6 +219,7 @@ mod tests {
         ManageUsers       - - A
         ListUsers         - - A
         ChangeOwnPassword S C A
+        Logout            S C A
         ReadAudit         - - A
     ";
 
