@@ -338,6 +338,40 @@ async function main() {
       await click('audit-apply');
       await browser.waitUntil(async () => (await contentOf('audit-table')).includes(`file:${written}`), { timeout: TIMEOUT, timeoutMsg: 'the export is audited' });
     });
+
+    await test('accounts: the admin disables the clinician with a reason and changes their own password', async () => {
+      await click('nav-accounts');
+      await click(`disable-${CLINICIAN.user}`);
+      await type('disable-reason', 'left the clinic');
+      await click('disable-confirm');
+      await browser.waitUntil(async () => (await exists('accounts-notice')) && (await contentOf('accounts-notice')).startsWith(`Disabled ${CLINICIAN.user}`), {
+        timeout: TIMEOUT,
+        timeoutMsg: 'the clinician is disabled',
+      });
+      const row = await contentOf('users-table');
+      check(/cleo\s*clinician.*disabled/s.test(row), `the clinician is listed as disabled, got "${row}"`);
+
+      const changed = `${ADMIN.password}-new`;
+      await click('session-password');
+      await type('pw-current', ADMIN.password);
+      await type('pw-new', changed);
+      await type('pw-again', changed);
+      await click('pw-save');
+      await (await byId('password-changed')).waitForDisplayed({ timeout: 30_000 });
+
+      await logout();
+      await type('login-user', CLINICIAN.user);
+      await type('login-password', CLINICIAN.password);
+      await click('login-submit');
+      await (await byId('login-error')).waitForDisplayed({ timeout: 30_000 });
+      check((await contentOf('login-error')).length > 0, 'a disabled account cannot log in');
+      await login({ user: ADMIN.user, password: changed });
+      await click('nav-audit');
+      await click('audit-verify');
+      await browser.waitUntil(async () => (await exists('audit-verdict')) && (await contentOf('audit-verdict')).startsWith('Chain intact'), { timeout: TIMEOUT });
+      const table = await contentOf('audit-table');
+      check(table.includes('user.disable') && table.includes('user.password') && table.includes('left the clinic'), 'the disable (with its reason) and the password change are audited');
+    });
   } finally {
     await browser.deleteSession().catch(() => {});
   }
