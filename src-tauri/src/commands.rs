@@ -448,3 +448,77 @@ pub async fn write_export(path: PathBuf, contents: String) -> Result<String, Api
     .await
     .map_err(|e| ApiError::new(ErrorCode::Internal, format!("the background task failed: {e}")))?
 }
+
+// ---------------------------------------------------------------------------------------------
+// Accounts, the session and the audit trail (thin shims over `localdx_api::session` and
+// `::audit`; the phases first run / locked / open live in `state`), and the released versions
+// clinicians read.
+
+use localdx_api::audit::{AuditEntryDto, AuditExportDto, AuditFilterDto, AuditVerifyDto};
+use localdx_api::{Credentials, UserDto, WorkspaceStatusDto};
+
+#[tauri::command]
+pub fn workspace_status(ws: State<'_, Workspace>) -> Result<WorkspaceStatusDto, ApiError> {
+    ws.status()
+}
+
+#[tauri::command]
+pub async fn create_admin(ws: State<'_, Workspace>, user: String, password: String) -> Result<SessionDto, ApiError> {
+    ws.create_admin(Credentials::new(user, password)).await
+}
+
+#[tauri::command]
+pub async fn login(ws: State<'_, Workspace>, user: String, password: String) -> Result<SessionDto, ApiError> {
+    ws.login(Credentials::new(user, password)).await
+}
+
+#[tauri::command]
+pub async fn logout(ws: State<'_, Workspace>) -> Result<WorkspaceStatusDto, ApiError> {
+    ws.logout().await
+}
+
+#[tauri::command]
+pub async fn change_password(ws: State<'_, Workspace>, current: String, new_password: String) -> Result<(), ApiError> {
+    ws.call(move |api| api.change_password(&current, &new_password)).await
+}
+
+#[tauri::command]
+pub async fn list_users(ws: State<'_, Workspace>) -> Result<Vec<UserDto>, ApiError> {
+    ws.call(|api| api.users()).await
+}
+
+#[tauri::command]
+pub async fn add_user(ws: State<'_, Workspace>, name: String, role: String, password: String) -> Result<UserDto, ApiError> {
+    ws.call(move |api| api.add_user(&name, &role, &password)).await
+}
+
+#[tauri::command]
+pub async fn disable_user(ws: State<'_, Workspace>, name: String, reason: String) -> Result<(), ApiError> {
+    ws.call(move |api| api.disable_user(&name, &reason)).await
+}
+
+#[tauri::command]
+pub async fn audit_list(ws: State<'_, Workspace>, filter: AuditFilterDto) -> Result<Vec<AuditEntryDto>, ApiError> {
+    ws.call(move |api| api.audit_list(&filter)).await
+}
+
+#[tauri::command]
+pub async fn audit_verify(ws: State<'_, Workspace>) -> Result<AuditVerifyDto, ApiError> {
+    ws.call(|api| api.audit_verify(None)).await
+}
+
+/// Writes the entries matching `filter` to `path` (`csv` or `jsonl`); the export is audited.
+#[tauri::command]
+pub async fn audit_export(ws: State<'_, Workspace>, filter: AuditFilterDto, format: String, path: PathBuf) -> Result<AuditExportDto, ApiError> {
+    ws.call(move |api| api.audit_export(&filter, &format, &path)).await
+}
+
+#[tauri::command]
+pub async fn list_releases(ws: State<'_, Workspace>) -> Result<Vec<ReleaseDto>, ApiError> {
+    ws.call(|api| api.releases(None)).await
+}
+
+#[tauri::command]
+pub async fn released_records(ws: State<'_, Workspace>, version_id: i64, offset: u64, limit: u64) -> Result<RecordPageDto, ApiError> {
+    ws.call(move |api| api.released_records(version_id, offset, limit)).await
+}

@@ -1,7 +1,7 @@
 //! The LocalDx desktop app: a thin Tauri 2 shell over `localdx-api`.
 //!
-//! This file only wires things together: it opens the workspace database (from `LOCALDX_DB`, else
-//! `<app data dir>/localdx.sqlite`), registers the native dialog plugin and the command shims of
+//! This file only wires things together: it finds the workspace database (from `LOCALDX_DB`, else
+//! `<app data dir>/localdx.sqlite`; see `state` for first run, login and plain databases), registers the native dialog plugin and the command shims of
 //! [`commands`], and runs the window that serves the embedded `ui/dist`. It holds no business
 //! logic, never touches the network, and never renders note text itself (the UI does, as text).
 
@@ -61,6 +61,20 @@ fn main() {
             commands::run_report,
             commands::export_dir,
             commands::write_export,
+            // Accounts, session, audit trail, released versions.
+            commands::workspace_status,
+            commands::create_admin,
+            commands::login,
+            commands::logout,
+            commands::change_password,
+            commands::list_users,
+            commands::add_user,
+            commands::disable_user,
+            commands::audit_list,
+            commands::audit_verify,
+            commands::audit_export,
+            commands::list_releases,
+            commands::released_records,
         ])
         .build(tauri::generate_context!());
     match app {

@@ -1,9 +1,19 @@
-//! The shell's state: one open [`Api`] behind a mutex, and the cancel flag of the running job.
+//! The shell's state: the workspace at one database path, in one of three phases (first run,
+//! locked, open), and the cancel flag of the running job.
+//!
+//! - **first run**: nothing at the path. The UI shows the first-run screen, which creates an
+//!   encrypted database and its administrator ([`Workspace::create_admin`]).
+//! - **locked**: an encrypted database (it has a key file) and nobody logged in. The UI shows the
+//!   login screen ([`Workspace::login`]); [`Workspace::logout`] comes back here.
+//! - **open**: an [`Api`] for the logged-in user, or for the `local` admin of a plain database (a
+//!   file without a key file, as the Quick start makes), which opens at start without a login.
 //!
 //! Every call into the API runs on Tauri's blocking thread pool ([`Workspace::call`]), never on the
-//! main thread, so a long import cannot freeze the window. This module never interprets data.
+//! main thread, so a long import or a slowed login cannot freeze the window. This module never
+//! interprets data, and never keeps a password: credentials go to the API and are dropped.
 
-use localdx_api::{Api, ApiError, Cancel, ErrorCode};
+use localdx_api::session::{probe, Found};
+use localdx_api::{Api, ApiError, Cancel, Credentials, ErrorCode, SessionDto, WorkspaceState, WorkspaceStatusDto};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use tauri::{AppHandle, Manager};
@@ -18,33 +28,65 @@ pub fn database_path(app: &AppHandle) -> tauri::Result<PathBuf> {
     Ok(dir.join("localdx.sqlite"))
 }
 
-/// The open workspace. If the database could not be opened, every command answers with that error
-/// (the UI shows it) instead of the app refusing to start.
+/// Where the workspace stands.
+enum Phase {
+    FirstRun,
+    Locked,
+    /// The open API and its session (kept here so that asking who is logged in never waits for
+    /// a long call holding the API).
+    Open(Arc<Mutex<Api>>, SessionDto),
+    /// A plain database that could not be opened: every command answers with this error.
+    Broken(ApiError),
+}
+
+/// The workspace at [`Workspace::path`].
 pub struct Workspace {
     pub path: PathBuf,
-    api: Result<Arc<Mutex<Api>>, ApiError>,
+    phase: Mutex<Phase>,
     /// The cancel flag of the import that is running, if any.
     job: Mutex<Option<Cancel>>,
 }
 
 impl Workspace {
-    /// Opens the database. An encrypted one logs in with `LOCALDX_USER` / `LOCALDX_PASSWORD` until
-    /// the app has its login screen; a plain one opens without accounts.
+    /// Looks at `path`: nothing there is the first run, a key file means locked until someone
+    /// logs in, and a plain database opens at once (with no accounts).
     pub fn open(path: PathBuf) -> Self {
-        let login = if localdx_api::session::is_encrypted(&path) {
-            let var = |k: &str| std::env::var(k).unwrap_or_default();
-            Some(localdx_api::Credentials::new(var("LOCALDX_USER"), var("LOCALDX_PASSWORD")))
-        } else {
-            None
+        let phase = match probe(&path) {
+            Found::Nothing => Phase::FirstRun,
+            Found::Encrypted => Phase::Locked,
+            Found::Plain => match Api::open(&path, None) {
+                Ok(api) => opened(api),
+                Err(e) => {
+                    eprintln!("localdx-app: cannot open {}: {e}", path.display());
+                    Phase::Broken(e)
+                }
+            },
         };
-        let api = Api::open(&path, login.as_ref()).map(|api| Arc::new(Mutex::new(api)));
-        if let Err(e) = &api {
-            eprintln!("localdx-app: cannot open {}: {e}", path.display());
-        }
-        Workspace {
-            path,
-            api,
-            job: Mutex::new(None),
+        Workspace { path, phase: Mutex::new(phase), job: Mutex::new(None) }
+    }
+
+    fn phase(&self) -> Result<std::sync::MutexGuard<'_, Phase>, ApiError> {
+        self.phase.lock().map_err(|_| internal("an earlier call panicked while changing the session"))
+    }
+
+    /// The phase, the path and the session for the UI.
+    pub fn status(&self) -> Result<WorkspaceStatusDto, ApiError> {
+        let phase = self.phase()?;
+        Ok(match &*phase {
+            Phase::FirstRun => WorkspaceStatusDto::new(WorkspaceState::FirstRun, &self.path, None, None),
+            Phase::Locked => WorkspaceStatusDto::new(WorkspaceState::Locked, &self.path, None, None),
+            Phase::Open(_, session) => WorkspaceStatusDto::new(WorkspaceState::Open, &self.path, Some(session.clone()), None),
+            Phase::Broken(e) => WorkspaceStatusDto::new(WorkspaceState::Open, &self.path, None, Some(e.clone())),
+        })
+    }
+
+    /// The open API, or why there is none.
+    fn api(&self) -> Result<Arc<Mutex<Api>>, ApiError> {
+        match &*self.phase()? {
+            Phase::Open(api, _) => Ok(api.clone()),
+            Phase::FirstRun => Err(ApiError::new(ErrorCode::Unauthorized, "no database yet: create the administrator first")),
+            Phase::Locked => Err(ApiError::new(ErrorCode::Unauthorized, "nobody is logged in: log in first")),
+            Phase::Broken(e) => Err(e.clone()),
         }
     }
 
@@ -54,15 +96,69 @@ impl Workspace {
         T: Send + 'static,
         F: FnOnce(&Api) -> Result<T, ApiError> + Send + 'static,
     {
-        let api = self.api.clone()?;
-        tauri::async_runtime::spawn_blocking(move || {
-            let api = api
-                .lock()
-                .map_err(|_| internal("an earlier call panicked while holding the database"))?;
+        let api = self.api()?;
+        blocking(move || {
+            let api = api.lock().map_err(|_| internal("an earlier call panicked while holding the database"))?;
             f(&api)
         })
         .await
-        .map_err(|e| internal(format!("the background task failed: {e}")))?
+    }
+
+    /// First run only: creates the encrypted database with `admin` as its administrator, who is
+    /// then logged in.
+    pub async fn create_admin(&self, admin: Credentials) -> Result<SessionDto, ApiError> {
+        if !matches!(&*self.phase()?, Phase::FirstRun) {
+            return Err(ApiError::invalid(format!("{} already exists: log in instead", self.path.display())));
+        }
+        let path = self.path.clone();
+        let api = blocking(move || {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(|e| ApiError::new(ErrorCode::Store, format!("cannot create {}: {e}", dir.display())))?;
+            }
+            Api::init(&path, &admin)
+        })
+        .await?;
+        self.enter(api, |p| matches!(p, Phase::FirstRun))
+    }
+
+    /// Locked only: logs `who` in (the API slows repeated failures down and audits the login).
+    pub async fn login(&self, who: Credentials) -> Result<SessionDto, ApiError> {
+        if !matches!(&*self.phase()?, Phase::Locked) {
+            return Err(ApiError::invalid("someone is already logged in, or this database has no accounts"));
+        }
+        let path = self.path.clone();
+        let api = blocking(move || Api::open(&path, Some(&who))).await?;
+        self.enter(api, |p| matches!(p, Phase::Locked))
+    }
+
+    /// Ends the session of an encrypted database (audited as `logout`) and locks the workspace.
+    /// A running import is cancelled first; the API is dropped once its last call returns.
+    pub async fn logout(&self) -> Result<WorkspaceStatusDto, ApiError> {
+        let api = self.api()?;
+        self.cancel_job();
+        blocking(move || {
+            let api = api.lock().map_err(|_| internal("an earlier call panicked while holding the database"))?;
+            api.logout()
+        })
+        .await?;
+        *self.phase()? = Phase::Locked;
+        self.status()
+    }
+
+    /// Moves to open with `api` if the phase is still the one `expected` accepts (two windows of
+    /// the same app racing to log in: the first one wins, the other is refused).
+    fn enter(&self, api: Api, expected: impl Fn(&Phase) -> bool) -> Result<SessionDto, ApiError> {
+        let mut phase = self.phase()?;
+        if !expected(&phase) {
+            return Err(ApiError::invalid("the workspace changed meanwhile: reload"));
+        }
+        let next = opened(api);
+        let session = match &next {
+            Phase::Open(_, s) => s.clone(),
+            _ => return Err(internal("opening did not give a session")),
+        };
+        *phase = next;
+        Ok(session)
     }
 
     /// Registers a new job and returns its cancel flag; a job already running is cancelled first.
@@ -86,6 +182,18 @@ impl Workspace {
             None => false,
         }
     }
+}
+
+fn opened(api: Api) -> Phase {
+    let session = api.session();
+    Phase::Open(Arc::new(Mutex::new(api)), session)
+}
+
+/// Runs `f` on the blocking thread pool.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, ApiError> + Send + 'static) -> Result<T, ApiError> {
+    tauri::async_runtime::spawn_blocking(f)
+        .await
+        .map_err(|e| internal(format!("the background task failed: {e}")))?
 }
 
 fn internal(message: impl Into<String>) -> ApiError {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end test of the LocalDx desktop app: builds the UI and the real binary (ui/dist embedded),
 # starts a headless X server (Xvfb) and tauri-driver (backed by WebKitWebDriver), then drives the
-# app with tests/e2e/spec.mjs on a fresh database. Screenshots go to tests/e2e/out/; the best ones
+# app with tests/e2e/spec.mjs on a fresh plain database and tests/e2e/accounts.mjs from the first
+# run of an encrypted one (E2E_SPECS="accounts" runs only that one). Screenshots go to tests/e2e/out/; the best ones
 # are copied to docs/screenshots/ with E2E_UPDATE_SCREENSHOTS=1. Exits non-zero when any test fails. Never uses the network.
 #
 #   bash tests/e2e/run.sh              # or: npm run e2e
@@ -46,23 +47,43 @@ for _ in $(seq 50); do [ -e "/tmp/.X11-unix/X$display" ] && break; sleep 0.1; do
 export DISPLAY=":$display"
 unset WAYLAND_DISPLAY
 
-# What the app sees: a fresh database, software rendering (no GPU under Xvfb).
-export LOCALDX_DB="$work/e2e.sqlite"
+# What the app sees: software rendering (no GPU under Xvfb) and the models of this checkout.
 # The base model the training test fine-tunes (default: models/ of this checkout).
 export LOCALDX_MODELS="${LOCALDX_MODELS:-$root/models}"
 export WEBKIT_DISABLE_DMABUF_RENDERER=1
 export LIBGL_ALWAYS_SOFTWARE=1
 export NO_AT_BRIDGE=1
 
-port=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
-native_port=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
-tauri-driver --port "$port" --native-port "$native_port" --native-driver "$(command -v WebKitWebDriver)" \
-  >"$out/tauri-driver.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 100); do (echo >"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
+free_port() { node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
 
+# drive SPEC DB: runs tests/e2e/SPEC.mjs against a fresh app (its own tauri-driver) on database DB.
 status=0
-E2E_PORT=$port E2E_APP=$bin E2E_OUT=$out E2E_WORK=$work node tests/e2e/spec.mjs || status=$?
+drive() {
+  local spec=$1 db=$2 port native_port driver
+  port=$(free_port)
+  native_port=$(free_port)
+  echo "e2e: $spec (database $db)"
+  LOCALDX_DB="$db" tauri-driver --port "$port" --native-port "$native_port" --native-driver "$(command -v WebKitWebDriver)" \
+    >"$out/tauri-driver-$spec.log" 2>&1 &
+  driver=$!
+  pids+=("$driver")
+  for _ in $(seq 100); do (echo >"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
+  LOCALDX_DB="$db" E2E_PORT=$port E2E_APP=$bin E2E_OUT=$out E2E_WORK=$work node "tests/e2e/$spec.mjs" || status=$?
+  kill "$driver" 2>/dev/null || true
+  wait "$driver" 2>/dev/null || true
+}
+
+# E2E_SPECS picks the scenarios (default: both).
+for spec in ${E2E_SPECS:-spec accounts}; do
+  case $spec in
+    # The workflow screens on a plain database, as the Quick start makes: an existing file without a
+    # key file opens with no login (an empty file is an empty SQLite database).
+    spec) : >"$work/e2e.sqlite"; drive spec "$work/e2e.sqlite" ;;
+    # Accounts from the first run on: nothing at the path, so the app creates an encrypted database.
+    accounts) drive accounts "$work/accounts/localdx.sqlite" ;;
+    *) echo "e2e: unknown spec $spec (spec, accounts)"; exit 2 ;;
+  esac
+done
 
 # Keep the screenshots small and copy the ones the README shows.
 shopt -s nullglob
@@ -73,7 +94,8 @@ done
 # test run leaves the checkout as it found it.
 if [ "$status" -eq 0 ] && [ -n "${E2E_UPDATE_SCREENSHOTS:-}" ]; then
   mkdir -p docs/screenshots
-  for name in datasets import-preview import-progress import-refused import-result record-browser record-browser-large training suggestions report; do
+  for name in datasets import-preview import-progress import-refused import-result record-browser record-browser-large training suggestions report \
+    first-run login accounts audit released; do
     # 256-colour PNGs: the UI is flat colours, so they stay sharp at a third of the size.
     if [ -f "$out/$name.png" ]; then
       convert "$out/$name.png" -strip +dither -colors 256 "PNG8:docs/screenshots/$name.png"

@@ -125,6 +125,8 @@ commands! {
     ManageUsers => "manage users",
     ListUsers => "list users",
     ChangeOwnPassword => "change their own password",
+    /// End the session (audited as `logout`).
+    Logout => "log out",
     /// List, verify and export the audit trail.
     ReadAudit => "read the audit trail",
 }
@@ -166,6 +168,7 @@ pub const PERMISSIONS: &[(Command, &[Role])] = &[
     (Command::ManageUsers, &[A]),
     (Command::ListUsers, &[A]),
     (Command::ChangeOwnPassword, &[S, C, A]),
+    (Command::Logout, &[S, C, A]),
     (Command::ReadAudit, &[A]),
 ];
 
@@ -224,6 +227,7 @@ mod tests {
         ManageUsers       - - A
         ListUsers         - - A
         ChangeOwnPassword S C A
+        Logout            S C A
         ReadAudit         - - A
     ";
 

@@ -22,7 +22,7 @@ pub mod training;
 
 pub use localdx_access::{Command, Role};
 pub use localdx_job::{Cancel, Progress, Reporter};
-pub use session::{Credentials, SessionDto, UserDto};
+pub use session::{Credentials, SessionDto, UserDto, WorkspaceState, WorkspaceStatusDto};
 
 /// A machine-readable error code the UI may branch on, and a message a person can read.
 #[derive(Debug, Clone, Serialize, thiserror::Error)]

@@ -100,6 +100,73 @@ pub fn is_encrypted(path: &Path) -> bool {
     KeyFile::path_for(path).exists()
 }
 
+/// What a shell finds at a database path before anyone logs in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Found {
+    /// Neither the database nor its key file exists: the first run, which creates an encrypted
+    /// database with its administrator ([`Api::init`]).
+    Nothing,
+    /// A key file: an encrypted database; someone must log in ([`Api::open`] with credentials).
+    Encrypted,
+    /// A database file without a key file: plain, no accounts ([`Api::open`] without).
+    Plain,
+}
+
+/// Looks at `path` (and its key file) without opening anything.
+pub fn probe(path: &Path) -> Found {
+    if is_encrypted(path) {
+        Found::Encrypted
+    } else if path.exists() {
+        Found::Plain
+    } else {
+        Found::Nothing
+    }
+}
+
+/// Where a workspace stands in a shell: `first_run` (nothing at the path), `locked` (encrypted,
+/// nobody logged in) or `open` (a session).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WorkspaceState {
+    FirstRun,
+    Locked,
+    Open,
+}
+
+/// What the desktop shell shows before and around a session.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkspaceStatusDto {
+    pub state: WorkspaceState,
+    /// The database file.
+    pub path: String,
+    /// Whether the database is (or, at first run, will be) encrypted with accounts.
+    pub encrypted: bool,
+    /// Who is logged in, when `open`.
+    pub session: Option<SessionDto>,
+    /// The shortest password accepted (the rule the first-run and password screens show).
+    pub min_password_chars: usize,
+    /// Why the database could not be opened, if it could not (the shell shows it).
+    pub error: Option<ApiError>,
+}
+
+impl WorkspaceStatusDto {
+    pub fn new(state: WorkspaceState, path: &Path, session: Option<SessionDto>, error: Option<ApiError>) -> Self {
+        let encrypted = match state {
+            WorkspaceState::FirstRun | WorkspaceState::Locked => true,
+            WorkspaceState::Open => session.as_ref().is_some_and(|s| s.encrypted),
+        };
+        WorkspaceStatusDto {
+            state,
+            path: path.display().to_string(),
+            encrypted,
+            session,
+            min_password_chars: localdx_access::MIN_PASSWORD_CHARS,
+            error,
+        }
+    }
+}
+
 impl Api {
     /// Creates a new encrypted database at `path` with `admin` as its first user (role admin) and
     /// logs them in. Refuses a path where a database or key file already exists.
@@ -174,6 +241,16 @@ impl Api {
         })?;
         let session = Session { user: user.name, role };
         Ok(Api { store, session, keys: Some(Keys { file: Mutex::new(file), master: unlocked.key }) })
+    }
+
+    /// Ends the session: appends a `logout` entry to the audit trail of an encrypted database
+    /// (a plain one has no accounts and nothing to end). The caller drops the `Api` afterwards.
+    pub fn logout(&self) -> Result<()> {
+        self.check(Command::Logout)?;
+        if self.keys.is_none() {
+            return Err(ApiError::invalid("this database has no accounts (it is not encrypted): there is no session to end"));
+        }
+        self.audit("logout", &format!("user:{}", self.session.user), json!(null), json!(null), "")
     }
 
     /// Who is acting.

@@ -45,7 +45,7 @@ pub fn run(ctx: &Context, cmd: AuditCommand) -> Result<()> {
             Ok(())
         }
         AuditCommand::List { actor, action, subject, limit } => {
-            let entries = api.audit_list(&AuditFilterDto { actor, action, subject, after_seq: None, limit })?;
+            let entries = api.audit_list(&AuditFilterDto { actor, action, subject, limit, ..Default::default() })?;
             ctx.emit(&entries, |es| {
                 for e in es {
                     println!("{:>6} {} {:<12} {:<20} {:<16} {} -> {} {}", e.seq, e.at, e.actor, e.action, e.subject, e.before, e.after, e.reason);

@@ -63,9 +63,19 @@ pub struct AuditFilter {
     /// Actions starting with this prefix (`review.` lists every review decision).
     pub action_prefix: Option<String>,
     pub subject: Option<String>,
+    /// Subjects containing this text (case-sensitive).
+    pub subject_contains: Option<String>,
     /// Entries with `seq > after_seq`.
     pub after_seq: Option<i64>,
-    /// At most this many (newest last); `None` = all.
+    /// Entries with `seq < before_seq` (to page back from the newest).
+    pub before_seq: Option<i64>,
+    /// Entries at or after this UTC time, compared as text with `at` (`2026-05-01` or
+    /// `2026-05-01T09:30`).
+    pub at_from: Option<String>,
+    /// Entries whose `at`, cut to this string's length, is at most this (`2026-05-31` includes
+    /// that whole day).
+    pub at_to: Option<String>,
+    /// The newest this many of the matching entries (returned oldest first); `None` = all.
     pub limit: Option<u64>,
 }
 
@@ -195,12 +205,24 @@ impl Store {
             "SELECT * FROM (SELECT {AUDIT_COLUMNS} FROM audit
                WHERE (?1 IS NULL OR actor = ?1) AND (?2 IS NULL OR substr(action, 1, length(?2)) = ?2)
                  AND (?3 IS NULL OR subject = ?3) AND seq > ?4
+                 AND (?6 IS NULL OR instr(subject, ?6) > 0) AND (?7 IS NULL OR seq < ?7)
+                 AND (?8 IS NULL OR at >= ?8) AND (?9 IS NULL OR substr(at, 1, length(?9)) <= ?9)
                ORDER BY seq DESC LIMIT ?5) ORDER BY seq"
         );
         let limit = filter.limit.map(|l| l.min(i64::MAX as u64) as i64).unwrap_or(-1);
         let mut stmt = self.conn().prepare(&sql)?;
         let rows = stmt.query_map(
-            params![filter.actor, filter.action_prefix, filter.subject, filter.after_seq.unwrap_or(0), limit],
+            params![
+                filter.actor,
+                filter.action_prefix,
+                filter.subject,
+                filter.after_seq.unwrap_or(0),
+                limit,
+                filter.subject_contains,
+                filter.before_seq,
+                filter.at_from,
+                filter.at_to
+            ],
             audit_from_row,
         )?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)

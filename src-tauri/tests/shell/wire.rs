@@ -364,3 +364,78 @@ fn review_gold_and_quality_types_match_the_api_json() {
         assert_eq!(ui.get(*name), Some(&got), "{name} in backend.ts differs from the API's JSON {json}");
     }
 }
+
+/// The types of the first-run, login, Accounts, Audit and Released screens against the API's JSON,
+/// from real calls on an encrypted database (made as the first run makes it) and a release.
+#[test]
+fn account_audit_and_release_types_match_the_api_json() {
+    use localdx_api::audit::AuditFilterDto;
+    use localdx_api::{Credentials, WorkspaceState, WorkspaceStatusDto};
+
+    let ts_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../ui/src/lib/backend.ts");
+    let ts = std::fs::read_to_string(&ts_path).expect("ui/src/lib/backend.ts is readable");
+    let ui = interfaces(&ts);
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let db = dir.path().join("wire.sqlite");
+    let api = Api::init(&db, &Credentials::new("ada", "ada-password-1")).expect("the first run creates the database");
+    let user = api.add_user("sam", "steward", "sam-password-1").expect("a steward is added");
+
+    let csv = dir.path().join("notes.csv");
+    std::fs::write(&csv, "note,diagnosis\nSeen by Dr. John Smith on 2024-03-02.,I10\nCough at night.,J45\n").expect("the CSV is written");
+    let options: ImportOptionsDto =
+        serde_json::from_value(serde_json::json!({"textColumn": "note", "labelColumn": "diagnosis"})).expect("options");
+    let id = api.import(&csv, &options, &|_: &Progress| {}, &Cancel::new()).expect("import").dataset_id.expect("stored");
+    let quiet = |_: &Progress| {};
+    api.review_detect(id, &quiet, &Cancel::new()).expect("detect");
+    let bulk = localdx_api::review::BulkAcceptDto { sign_off: true, ..Default::default() };
+    api.review_accept_all(id, &bulk).expect("accept");
+    let release = api.release(id, localdx_api::phi::StrategyDto::Tag, &quiet, &Cancel::new()).expect("release");
+    let page = api.released_records(release.version_id, 0, 10).expect("released records");
+
+    let filter = AuditFilterDto { action: Some("user.".into()), limit: Some(10), ..Default::default() };
+    let export = api.audit_export(&filter, "jsonl", &dir.path().join("audit.jsonl")).expect("export");
+    let entries = api.audit_list(&AuditFilterDto::default()).expect("audit list");
+    let verify = api.audit_verify(None).expect("verify");
+    let open = WorkspaceStatusDto::new(WorkspaceState::Open, &db, Some(api.session()), None);
+    let broken = WorkspaceStatusDto::new(WorkspaceState::Open, &db, None, Some(ApiError::new(ErrorCode::Store, "unreadable")));
+
+    let json = |v: &dyn erased::Json| v.value();
+    let seen: Vec<(&str, Value)> = vec![
+        ("Session", json(&api.session())),
+        ("User", json(&user)),
+        ("WorkspaceStatus", json(&open)),
+        ("WorkspaceStatus", json(&broken)),
+        ("AuditEntry", json(&entries[0])),
+        ("AuditFilter", json(&filter)),
+        ("AuditVerify", json(&verify)),
+        ("AuditExport", json(&export)),
+        ("Release", json(&release)),
+        ("RecordPage", json(&page)),
+    ];
+    for (name, json) in &seen {
+        let got = keys(json);
+        assert!(!got.is_empty(), "{name}: the API produced no object: {json}");
+        assert_eq!(ui.get(*name), Some(&got), "{name} in backend.ts differs from the API's JSON {json}");
+    }
+    // The states and roles the UI branches on are the ones the API sends.
+    for state in [WorkspaceState::FirstRun, WorkspaceState::Locked, WorkspaceState::Open] {
+        let wire = serde_json::to_value(state).expect("json");
+        assert!(ts.contains(&format!("'{}'", wire.as_str().expect("a string"))), "backend.ts does not name the state {wire}");
+    }
+    for code in [ErrorCode::Unauthorized, ErrorCode::Forbidden, ErrorCode::Blocked] {
+        let wire = serde_json::to_value(ApiError::new(code, "")).expect("json")["code"].as_str().map(|c| format!("'{c}'")).expect("a code");
+        assert!(ts.contains(&wire), "backend.ts does not name the error code {wire}");
+    }
+}
+
+/// Serializing any DTO to a JSON value in one list.
+mod erased {
+    pub trait Json {
+        fn value(&self) -> serde_json::Value;
+    }
+    impl<T: serde::Serialize> Json for T {
+        fn value(&self) -> serde_json::Value {
+            serde_json::to_value(self).expect("a DTO serializes")
+        }
+    }
+}

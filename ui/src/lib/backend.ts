@@ -15,8 +15,10 @@ export function isApiError(e: unknown): e is ApiError {
   return typeof e === 'object' && e !== null && 'code' in e && 'message' in e;
 }
 
-/** A readable message for anything a command rejected with. */
+/** A readable message for anything a command rejected with. A refusal by the permission matrix
+ *  says so first, so that a screen reached without the right never looks merely broken. */
 export function errorMessage(e: unknown): string {
+  if (isApiError(e) && e.code === 'forbidden') return `Not permitted: ${e.message}.`;
   if (isApiError(e)) return e.message;
   if (e instanceof Error) return e.message;
   return String(e);
@@ -175,6 +177,70 @@ export interface Session {
   user: string;
   role: 'steward' | 'clinician' | 'admin';
   encrypted: boolean;
+}
+
+/** `WorkspaceStatusDto`: first run (no database yet), locked (log in) or open (a session). */
+export interface WorkspaceStatus {
+  state: 'first_run' | 'locked' | 'open';
+  path: string;
+  encrypted: boolean;
+  session: Session | null;
+  minPasswordChars: number;
+  error: ApiError | null;
+}
+
+/** `UserDto`: one account (never its password hash). */
+export interface User {
+  name: string;
+  role: Session['role'];
+  disabled: boolean;
+  createdAt: string;
+  createdBy: string;
+}
+
+/** `AuditEntryDto`: one entry of the hash-chained audit trail. */
+export interface AuditEntry {
+  seq: number;
+  at: string;
+  actor: string;
+  action: string;
+  subject: string;
+  before: unknown;
+  after: unknown;
+  reason: string;
+  prevHash: string;
+  hash: string;
+}
+
+/** `AuditFilterDto`: every field optional; `from`/`to` are UTC days (YYYY-MM-DD), inclusive. */
+export interface AuditFilter {
+  actor?: string | null;
+  action?: string | null;
+  subject?: string | null;
+  subjectContains?: string | null;
+  from?: string | null;
+  to?: string | null;
+  afterSeq?: number | null;
+  beforeSeq?: number | null;
+  limit?: number | null;
+}
+
+/** `AuditVerifyDto`: the chain walked; `brokenSeq` names the first broken entry. */
+export interface AuditVerify {
+  ok: boolean;
+  entries: number;
+  headSeq: number | null;
+  headHash: string | null;
+  brokenSeq: number | null;
+  reason: string | null;
+}
+
+/** `AuditExportDto`: what an audit export wrote. */
+export interface AuditExport {
+  path: string;
+  format: string;
+  entries: number;
+  sha256: string;
 }
 
 export type SpanState = 'undecided' | 'accepted' | 'rejected' | 'retyped' | 'resized';
@@ -679,6 +745,19 @@ export const backend = {
   feedbackCsv: () => invoke<string>('feedback_csv'),
   runReport: (runId: string, vsRun: string | null, vsBase: boolean, split: string) =>
     invoke<Report>('run_report', { runId, vsRun, vsBase, split, date: new Date().toISOString().slice(0, 16).replace('T', ' ') + ' UTC' }),
+  workspaceStatus: () => invoke<WorkspaceStatus>('workspace_status'),
+  createAdmin: (user: string, password: string) => invoke<Session>('create_admin', { user, password }),
+  login: (user: string, password: string) => invoke<Session>('login', { user, password }),
+  logout: () => invoke<WorkspaceStatus>('logout'),
+  changePassword: (current: string, newPassword: string) => invoke<null>('change_password', { current, newPassword }),
+  users: () => invoke<User[]>('list_users'),
+  addUser: (name: string, role: User['role'], password: string) => invoke<User>('add_user', { name, role, password }),
+  disableUser: (name: string, reason: string) => invoke<null>('disable_user', { name, reason }),
+  auditList: (filter: AuditFilter) => invoke<AuditEntry[]>('audit_list', { filter }),
+  auditVerify: () => invoke<AuditVerify>('audit_verify'),
+  auditExport: (filter: AuditFilter, format: 'csv' | 'jsonl', path: string) => invoke<AuditExport>('audit_export', { filter, format, path }),
+  releases: () => invoke<Release[]>('list_releases'),
+  releasedRecords: (versionId: number, offset: number, limit: number) => invoke<RecordPage>('released_records', { versionId, offset, limit }),
   exportDir: () => invoke<string>('export_dir'),
   writeExport: (path: string, contents: string) => invoke<string>('write_export', { path, contents }),
 };

@@ -1,6 +1,7 @@
 //! Accounts, roles, encryption at rest and the audit chain.
 
 use super::*;
+use localdx_api::audit::AuditFilterDto;
 use localdx_api::{Command, ErrorCode};
 use std::time::Instant;
 
@@ -140,4 +141,80 @@ fn plain_databases_have_no_accounts() {
     drop(api);
     let e = Api::open(&db, Some(&creds(ADMIN))).err().unwrap();
     assert!(e.message.contains("no accounts"), "{}", e.message);
+}
+
+#[test]
+fn probe_tells_first_run_encrypted_and_plain_apart() {
+    use localdx_api::session::{probe, Found};
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("ldx.sqlite");
+    assert_eq!(probe(&db), Found::Nothing);
+    drop(workspace(dir.path()));
+    assert_eq!(probe(&db), Found::Encrypted);
+    let plain = dir.path().join("plain.sqlite");
+    drop(Api::open(&plain, None).unwrap());
+    assert_eq!(probe(&plain), Found::Plain);
+}
+
+#[test]
+fn logout_is_audited_and_refused_without_accounts() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(workspace(dir.path()));
+    let cleo = login(dir.path(), CLINICIAN);
+    cleo.logout().unwrap();
+    drop(cleo);
+    let admin = login(dir.path(), ADMIN);
+    let last: Vec<(String, String, String)> = admin
+        .audit_list(&AuditFilterDto { limit: Some(3), ..Default::default() })
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.actor, e.action, e.subject))
+        .collect();
+    let row = |a: &str, b: &str, c: &str| (a.to_owned(), b.to_owned(), c.to_owned());
+    assert_eq!(last, vec![row("cleo", "login", "user:cleo"), row("cleo", "logout", "user:cleo"), row("ada", "login", "user:ada")]);
+    assert!(admin.audit_verify(None).unwrap().ok);
+    let plain = Api::open(&dir.path().join("plain.sqlite"), None).unwrap();
+    assert_eq!(plain.logout().unwrap_err().code, ErrorCode::InvalidInput);
+}
+
+#[test]
+fn audit_filters_and_export_are_admin_only_and_the_export_is_audited() {
+    let dir = tempfile::tempdir().unwrap();
+    let admin = workspace(dir.path());
+    // Init, two user.add entries: subjects user:ada, user:sam, user:cleo.
+    let subjects = |f: AuditFilterDto| admin.audit_list(&f).unwrap().into_iter().map(|e| e.subject).collect::<Vec<_>>();
+    assert_eq!(subjects(AuditFilterDto { subject_contains: Some("user:c".into()), ..Default::default() }), vec!["user:cleo"]);
+    assert_eq!(subjects(AuditFilterDto { limit: Some(1), before_seq: Some(3), ..Default::default() }), vec!["user:sam"]);
+    assert_eq!(subjects(AuditFilterDto { to: Some("2000-12-31".into()), ..Default::default() }), Vec::<String>::new());
+    for bad in ["2026-13-01", "yesterday", "2026-1-1"] {
+        let e = admin.audit_list(&AuditFilterDto { from: Some(bad.into()), ..Default::default() }).unwrap_err();
+        assert!(e.code == ErrorCode::InvalidInput && e.message.contains("`from`"), "{bad}: {e:?}");
+    }
+
+    let out = dir.path().join("exports");
+    let filter = AuditFilterDto { action: Some("user.".into()), limit: Some(1), ..Default::default() };
+    let csv = admin.audit_export(&filter, "csv", &out.join("audit.csv")).unwrap();
+    assert_eq!(csv.entries, 3, "paging is ignored: every matching entry");
+    let text = std::fs::read_to_string(out.join("audit.csv")).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "seq,at,actor,action,subject,before,after,reason,prev_hash,hash");
+    assert_eq!(lines.len(), 4, "{text}");
+    assert!(lines[2].contains(",ada,user.add,user:sam,null,") && lines[2].contains("\"{\"\"role\"\":\"\"steward\"\"}\""), "{}", lines[2]);
+    let jsonl = admin.audit_export(&filter, "jsonl", &out.join("audit.jsonl")).unwrap();
+    assert_eq!(jsonl.entries, 3);
+    let first: serde_json::Value = serde_json::from_str(std::fs::read_to_string(out.join("audit.jsonl")).unwrap().lines().next().unwrap()).unwrap();
+    assert_eq!((first["seq"].as_i64(), first["after"]["role"].as_str()), (Some(1), Some("admin")));
+    assert_eq!(admin.audit_export(&filter, "xml", &out.join("audit.xml")).unwrap_err().code, ErrorCode::InvalidInput);
+    assert!(!out.join("audit.xml").exists());
+
+    // Each export is in the trail, with the file's hash; the chain stays intact.
+    let exports = admin.audit_list(&AuditFilterDto { action: Some("audit.export".into()), ..Default::default() }).unwrap();
+    assert_eq!(exports.len(), 2);
+    assert_eq!(exports[0].after["sha256"].as_str(), Some(csv.sha256.as_str()));
+    assert_eq!(exports[1].subject, format!("file:{}", out.join("audit.jsonl").display()));
+    assert!(admin.audit_verify(None).unwrap().ok);
+
+    let sam = login(dir.path(), STEWARD);
+    assert_eq!(sam.audit_export(&filter, "csv", &out.join("sam.csv")).unwrap_err().code, ErrorCode::Forbidden);
+    assert!(!out.join("sam.csv").exists());
 }

@@ -78,6 +78,19 @@ fn entries_are_append_only_and_filterable() {
     assert_eq!(accepts.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![1, 4]);
     let last2 = store.audit_entries(&AuditFilter { limit: Some(2), ..Default::default() }).unwrap();
     assert_eq!(last2.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![5, 6]);
+    // Paging back from the newest: the page before seq 5.
+    let page2 = store.audit_entries(&AuditFilter { limit: Some(2), before_seq: Some(5), ..Default::default() }).unwrap();
+    assert_eq!(page2.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![3, 4]);
+    // Subject text: "span:1" is a part of no other subject here; "pan:" of all.
+    let seqs = |f: AuditFilter| store.audit_entries(&f).unwrap().iter().map(|e| e.seq).collect::<Vec<_>>();
+    assert_eq!(seqs(AuditFilter { subject_contains: Some("span:1".into()), ..Default::default() }), vec![2]);
+    assert_eq!(seqs(AuditFilter { subject_contains: Some("pan:".into()), ..Default::default() }).len(), 6);
+    assert_eq!(seqs(AuditFilter { subject_contains: Some("user:".into()), ..Default::default() }), Vec::<i64>::new());
+    // Dates: the days of the first and last entry (UTC) include all; a day before or after none.
+    let (first, last) = (all[0].at[..10].to_owned(), all[5].at[..10].to_owned());
+    assert_eq!(seqs(AuditFilter { at_from: Some(first), at_to: Some(last), ..Default::default() }).len(), 6);
+    assert_eq!(seqs(AuditFilter { at_to: Some("2000-01-01".into()), ..Default::default() }), Vec::<i64>::new());
+    assert_eq!(seqs(AuditFilter { at_from: Some("9999-01-01".into()), ..Default::default() }), Vec::<i64>::new());
     assert!(store.verify_audit().unwrap().broken.is_none());
 }
 
