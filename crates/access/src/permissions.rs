@@ -123,6 +123,10 @@ commands! {
     ChangeOwnPassword => "change their own password",
     /// List, verify and export the audit trail.
     ReadAudit => "read the audit trail",
+    // Sealed run files (encryption of what training writes).
+    /// Write a run's adapters as plain files for other tools (unencrypted in an encrypted
+    /// workspace: an explicit, audited decision).
+    ExportAdapters => "export model adapters",
 }
 
 impl fmt::Display for Command {
@@ -161,6 +165,8 @@ pub const PERMISSIONS: &[(Command, &[Role])] = &[
     (Command::ListUsers, &[A]),
     (Command::ChangeOwnPassword, &[S, C, A]),
     (Command::ReadAudit, &[A]),
+    // Sealed run files.
+    (Command::ExportAdapters, &[S, A]),
 ];
 
 /// Whether `role` may run `command`; [`AccessError::Forbidden`] when not. A command missing from
@@ -217,6 +223,7 @@ mod tests {
         ListUsers         - - A
         ChangeOwnPassword S C A
         ReadAudit         - - A
+        ExportAdapters    S - A
     ";
 
     #[test]

@@ -5,6 +5,7 @@
 
 mod access;
 mod review;
+mod sealed;
 
 use localdx_api::datasets::ImportOptionsDto;
 use localdx_api::{Api, Cancel, Credentials};
