@@ -31,6 +31,11 @@ fn no_file_holds_a_known_name_in_plain_text() {
     steward.export_release(version, &export, "jsonl").unwrap();
     let exported = std::fs::read_to_string(&export).unwrap();
     assert!(!exported.contains("Quackenbush") && exported.contains("[NAME]"), "{exported}");
+    // A clinician's typed note saved with feedback stays in the database: the CSV leaves it out.
+    let input = serde_json::json!({"noteText": format!("Dr. {NAME} asks"), "saveNote": true, "model": run, "label": LABELS[0], "verdict": "accept"});
+    localdx_api::suggest::save_feedback(&steward, &serde_json::from_value(input).unwrap()).unwrap();
+    let csv = localdx_api::suggest::feedback_csv(&steward).unwrap();
+    assert!(csv.contains(LABELS[0]) && !csv.contains("Quackenbush"), "{csv}");
 
     let needles: [&[u8]; 5] = [NAME.as_bytes(), b"Quackenbush", b"SQLite format 3", LABELS[0].as_bytes(), LABELS[1].as_bytes()];
     let open = assert_no_plain_text(dir.path(), &needles, "while open");
