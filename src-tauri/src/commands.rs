@@ -279,7 +279,7 @@ fn models_dir(ws: &Workspace) -> PathBuf {
 #[tauri::command]
 pub async fn list_runs(ws: State<'_, Workspace>) -> Result<Vec<RunDto>, ApiError> {
     let dir = runs_dir(&ws);
-    ws.call(move |_| training::runs(&dir)).await
+    ws.call(move |api| training::runs(api, &dir)).await
 }
 
 #[tauri::command]

@@ -129,6 +129,10 @@ commands! {
     Logout => "log out",
     /// List, verify and export the audit trail.
     ReadAudit => "read the audit trail",
+    // Sealed run files (encryption of what training writes).
+    /// Write a run's adapters as plain files for other tools (unencrypted in an encrypted
+    /// workspace: an explicit, audited decision).
+    ExportAdapters => "export model adapters",
 }
 
 impl fmt::Display for Command {
@@ -170,6 +174,8 @@ pub const PERMISSIONS: &[(Command, &[Role])] = &[
     (Command::ChangeOwnPassword, &[S, C, A]),
     (Command::Logout, &[S, C, A]),
     (Command::ReadAudit, &[A]),
+    // Sealed run files.
+    (Command::ExportAdapters, &[S, A]),
 ];
 
 /// Whether `role` may run `command`; [`AccessError::Forbidden`] when not. A command missing from
@@ -229,6 +235,7 @@ mod tests {
         ChangeOwnPassword S C A
         Logout            S C A
         ReadAudit         - - A
+        ExportAdapters    S - A
     ";
 
     #[test]

@@ -34,7 +34,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let started = Instant::now();
     let mut p = match args.get(2) {
-        Some(run) => Predictor::from_run(&PathBuf::from(run))?,
+        Some(run) => Predictor::from_run(&PathBuf::from(run), &localdx_train::checkpoint::Vault::Plain)?,
         None => {
             let cfg = Preset::Thorough.config();
             Predictor::zero_shot(&model, labels.clone(), &labels, &texts[..64], cfg)?

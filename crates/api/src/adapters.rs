@@ -3,10 +3,17 @@
 //! new run that `predict` can use. The engine work (file layout, checks against the base model)
 //! happens in `localdx_train::peft`; runs live in the `runs/` folder the caller gives.
 //!
+//! Exported files are plain (other tools cannot read sealed ones). In an encrypted workspace the
+//! adapters learned from its notes leave it unencrypted only as an explicit decision: the caller
+//! passes `unencrypted`, only stewards and admins may, and the audit trail records who wrote which
+//! files where, with each file's SHA-256. Without it the export is refused and says why. Imported
+//! adapters become a run written through the workspace's vault (sealed when it is encrypted).
+//!
 //! Nothing here trains or touches the network.
 
 use crate::training::run_dir;
-use crate::{ApiError, Result};
+use crate::{Api, ApiError, Command, ErrorCode, Result};
+use sha2::{Digest, Sha256};
 use localdx_train::checkpoint::RunFiles;
 use localdx_train::peft;
 use serde::Serialize;
@@ -49,22 +56,55 @@ fn describe(run_id: &str, dir: &Path) -> Result<AdapterDto> {
     })
 }
 
+/// The files an export writes, in the order they are listed in the audit trail.
+const EXPORTED: [&str; 4] = ["adapter_config.json", "adapter_model.safetensors", peft::HEAD_JSON, peft::HEAD_TENSORS];
+
 /// Writes the best adapters of run `run_id` to `out` in the PEFT layout (`adapter_config.json`,
 /// `adapter_model.safetensors`) with `localdx_head.json` and `localdx_head.safetensors` beside
-/// them. `out` must not hold an adapter already.
-pub fn export(runs_dir: &Path, run_id: &str, out: &Path) -> Result<AdapterDto> {
+/// them, as plain files. `out` must not hold an adapter already. In an encrypted workspace this
+/// needs `unencrypted` (else it is refused as `blocked`, with the reason); every export is
+/// audited with the SHA-256 of each file written.
+pub fn export(api: &Api, runs_dir: &Path, run_id: &str, out: &Path, unencrypted: bool) -> Result<AdapterDto> {
+    api.check(Command::ExportAdapters)?;
+    let vault = api.vault();
+    if vault.is_sealed() && !unencrypted {
+        return Err(ApiError::new(
+            ErrorCode::Blocked,
+            format!(
+                "this workspace is encrypted, and the adapters of {run_id} were learned from its notes: an export writes them \
+                 unencrypted (other tools cannot read sealed files). Confirm with --unencrypted if they may leave the \
+                 encrypted workspace; the export is recorded in the audit trail with each file's SHA-256"
+            ),
+        ));
+    }
     let dir = run_dir(runs_dir, run_id)?;
     if out.join("adapter_config.json").exists() {
         return Err(ApiError::invalid(format!("{} already holds an adapter", out.display())));
     }
-    peft::export_run(&dir, out)?;
+    peft::export_run(&dir, &vault, out)?;
+    let mut files = serde_json::Map::new();
+    for name in EXPORTED {
+        let path = out.join(name);
+        let bytes = std::fs::read(&path).map_err(|e| ApiError::new(ErrorCode::Internal, format!("{}: {e}", path.display())))?;
+        files.insert(name.to_owned(), Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect::<String>().into());
+    }
+    let after = serde_json::json!({"dir": out.display().to_string(), "unencrypted": true, "files": files});
+    let reason = if vault.is_sealed() { "exported unencrypted from an encrypted workspace (--unencrypted)" } else { "exported from a plain workspace" };
+    if let Err(e) = api.store().atomically(|| api.audit("adapters.export", &format!("run:{run_id}"), serde_json::Value::Null, after, reason)) {
+        // An export the audit trail does not record does not stay on disk.
+        for name in EXPORTED {
+            let _ = std::fs::remove_file(out.join(name));
+        }
+        return Err(e);
+    }
     describe(run_id, out)
 }
 
 /// Imports the adapter folder `dir` (as written by [`export`]) as a new run under `runs_dir` on
 /// base model `model` (a name of `models_dir`; by default the model the adapter names, if it is
 /// in `models_dir`, else the default model). The adapters are checked against the model first.
-pub fn import(runs_dir: &Path, models_dir: &Path, dir: &Path, model: Option<&str>) -> Result<AdapterDto> {
+pub fn import(api: &Api, runs_dir: &Path, models_dir: &Path, dir: &Path, model: Option<&str>) -> Result<AdapterDto> {
+    api.check(Command::Train)?;
     if !dir.join("adapter_config.json").exists() {
         return Err(ApiError::invalid(format!("{} has no adapter_config.json (not a PEFT adapter folder)", dir.display())));
     }
@@ -81,7 +121,7 @@ pub fn import(runs_dir: &Path, models_dir: &Path, dir: &Path, model: Option<&str
         n += 1;
     }
     let run_id = format!("run-{n}");
-    let files = peft::import_run(dir, &runs_dir.join(&run_id), &model_path)?;
+    let files = peft::import_run(dir, &runs_dir.join(&run_id), &model_path, &api.vault())?;
     let mut dto = describe(&run_id, dir)?;
     dto.base_model = files.meta.model_path.file_name().map(|f| f.to_string_lossy().into_owned());
     let mut files: RunFiles = files;
@@ -89,5 +129,6 @@ pub fn import(runs_dir: &Path, models_dir: &Path, dir: &Path, model: Option<&str
         files.meta.context.insert("model".into(), name.to_owned());
         files.write_meta()?;
     }
+    api.audit("adapters.import", &format!("run:{run_id}"), serde_json::Value::Null, serde_json::json!({"from": dir.display().to_string(), "model": dto.base_model}), "")?;
     Ok(dto)
 }

@@ -226,13 +226,14 @@ pub struct RunFacts {
     pub dataset_id: i64,
     pub dataset: String,
     pub model: String,
-    /// SHA-256 of the run's best adapters and head (`best.safetensors`).
+    /// SHA-256 of the run's best adapters and head (the content of `best.safetensors`, opened
+    /// when sealed: the same weights give the same hash in a plain and an encrypted workspace).
     pub adapter_sha256: String,
     pub epsilon: Option<f64>,
     pub delta: Option<f64>,
 }
 
-fn run_files(runs_dir: &Path, run_id: &str) -> Result<RunFiles> {
+fn run_files(api: &Api, runs_dir: &Path, run_id: &str) -> Result<RunFiles> {
     if run_id.is_empty() || run_id.contains(['/', '\\']) || run_id.starts_with('.') {
         return Err(ApiError::invalid(format!("invalid run id {run_id:?}")));
     }
@@ -240,13 +241,13 @@ fn run_files(runs_dir: &Path, run_id: &str) -> Result<RunFiles> {
     if !dir.join("run.json").exists() {
         return Err(ApiError::not_found(format!("no run {run_id} in {}", runs_dir.display())));
     }
-    Ok(RunFiles::open(&dir)?)
+    Ok(RunFiles::open(&dir, &api.vault())?)
 }
 
 /// The facts of run `run_id` (for the report's header).
 pub fn run_facts(api: &Api, runs_dir: &Path, run_id: &str) -> Result<RunFacts> {
     api.check(crate::Command::Evaluate)?;
-    let files = run_files(runs_dir, run_id)?;
+    let files = run_files(api, runs_dir, run_id)?;
     let meta = &files.meta;
     let dataset_id: i64 = meta
         .context
@@ -265,7 +266,7 @@ pub fn run_facts(api: &Api, runs_dir: &Path, run_id: &str) -> Result<RunFacts> {
         None => format!("{dataset_id} (no longer in the database)"),
     };
     let best = files.best_path();
-    let bytes = std::fs::read(&best).map_err(|e| ApiError::invalid(format!("run {run_id}: cannot read {}: {e}", best.display())))?;
+    let bytes = files.vault.read(&best).map_err(|e| ApiError::invalid(format!("run {run_id}: cannot read the best adapters: {e}")))?;
     let adapter_sha256 = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
     let outcome = meta.outcome.as_ref();
     Ok(RunFacts {

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 pub mod adapters;
 pub mod audit;
+pub mod convert;
 pub mod datasets;
 pub mod eval;
 pub mod gold;

@@ -16,6 +16,7 @@
 
 use crate::{Api, ApiError, ErrorCode, Result};
 use localdx_access::{check, login_delay, password, AccessError, Command, KeyFile, MasterKey, Role, Session};
+use localdx_sealed::{Sealer, Vault};
 use localdx_store::{AuditEntry, Store};
 use serde::Serialize;
 use serde_json::json;
@@ -41,10 +42,19 @@ impl std::fmt::Debug for Credentials {
     }
 }
 
-/// The key material of an encrypted workspace, kept while it is open (to add users).
+/// The key material of an encrypted workspace, kept while it is open (to add users), and the
+/// vault that seals its run files (a key derived from the master key for that purpose only).
 pub(crate) struct Keys {
     file: Mutex<KeyFile>,
     master: MasterKey,
+    vault: Vault,
+}
+
+impl Keys {
+    pub(crate) fn new(file: KeyFile, master: MasterKey) -> Keys {
+        let vault = Vault::sealed(Sealer::derive(master.bytes(), localdx_sealed::RUN_FILES));
+        Keys { file: Mutex::new(file), master, vault }
+    }
 }
 
 /// The session of a plain database: no accounts, so the caller is the local admin.
@@ -198,7 +208,7 @@ impl Api {
             ApiError::new(ErrorCode::Store, format!("{e}; remove {} and try again", path.display()))
         })?;
         let session = Session { user: admin.user.clone(), role: Role::Admin };
-        Ok(Api { store, session, keys: Some(Keys { file: Mutex::new(file), master }) })
+        Ok(Api { store, session, keys: Some(Keys::new(file, master)) })
     }
 
     /// Opens the database at `path`. With `login`, it must be an encrypted database and the user
@@ -240,7 +250,14 @@ impl Api {
             reason: "",
         })?;
         let session = Session { user: user.name, role };
-        Ok(Api { store, session, keys: Some(Keys { file: Mutex::new(file), master: unlocked.key }) })
+        Ok(Api { store, session, keys: Some(Keys::new(file, unlocked.key)) })
+    }
+
+    /// How this workspace stores the files it writes beside the database (training runs):
+    /// sealed with a key derived from the master key when the database is encrypted, plain when
+    /// it is not.
+    pub fn vault(&self) -> Vault {
+        self.keys.as_ref().map_or(Vault::Plain, |k| k.vault.clone())
     }
 
     /// Ends the session: appends a `logout` entry to the audit trail of an encrypted database

@@ -4,13 +4,16 @@
 //! `runs/` folder given by the caller (the CLI puts it beside the database) until the store has a
 //! runs table; the engine work happens in `localdx-train`.
 //!
+//! Every file of a run is read and written through the workspace's vault ([`Api::vault`]):
+//! sealed in an encrypted workspace, plain in a plain one.
+//!
 //! The JSON of `train` and `predict` uses the snake_case field names fixed by the CLI's contract
 //! (`run_id`, `record_id`, `gold`, `predictions`), not camelCase.
 
 use crate::{Api, ApiError, ErrorCode, Result};
 use localdx_job::Cancel;
 use localdx_store::Split;
-use localdx_train::checkpoint::RunFiles;
+use localdx_train::checkpoint::{RunFiles, Vault};
 use localdx_train::dp::DpConfig;
 use localdx_train::predict::{Predictor, Scored};
 use localdx_train::trainer::{Example, Preset, TrainConfig, TrainData};
@@ -26,6 +29,8 @@ impl From<TrainError> for ApiError {
         let code = match &e {
             TrainError::Cancelled { .. } => ErrorCode::Cancelled,
             TrainError::Invalid(_) => ErrorCode::InvalidInput,
+            TrainError::Sealed(localdx_sealed::SealError::Sealed { .. }) => ErrorCode::Unauthorized,
+            TrainError::Sealed(_) => ErrorCode::Store,
             _ => ErrorCode::Internal,
         };
         ApiError::new(code, e.to_string())
@@ -173,6 +178,8 @@ pub struct PreparedRun {
     data: TrainData,
     cfg: TrainConfig,
     resume: bool,
+    /// How the run's files are stored (sealed in an encrypted workspace).
+    vault: Vault,
 }
 
 /// Checks `req` and reads the training data of a new run in a new folder under `runs_dir`.
@@ -236,14 +243,15 @@ pub fn prepare_train(api: &Api, runs_dir: &Path, models_dir: &Path, req: &TrainR
         "seed": cfg.seed,
     });
     api.audit("training.start", &format!("run:{run_id}"), serde_json::Value::Null, settings, "")?;
-    Ok(PreparedRun { run_id, dir, model_path, model_name, dataset_id, data, cfg, resume: false })
+    Ok(PreparedRun { run_id, dir, model_path, model_name, dataset_id, data, cfg, resume: false, vault: api.vault() })
 }
 
 /// Reads the data of stopped run `run_id` to continue it from its last checkpoint.
 pub fn prepare_resume(api: &Api, runs_dir: &Path, run_id: &str) -> Result<PreparedRun> {
     api.check(crate::Command::Train)?;
     let dir = run_dir(runs_dir, run_id)?;
-    let files = RunFiles::open(&dir)?;
+    let vault = api.vault();
+    let files = RunFiles::open(&dir, &vault)?;
     let dataset_id: i64 = files
         .meta
         .context
@@ -259,14 +267,14 @@ pub fn prepare_resume(api: &Api, runs_dir: &Path, run_id: &str) -> Result<Prepar
     let model_name = files.meta.context.get("model").cloned().unwrap_or_default();
     let (model_path, cfg) = (files.meta.model_path.clone(), files.meta.config.clone());
     api.audit("training.resume", &format!("run:{run_id}"), serde_json::Value::Null, serde_json::json!({"released_version": dataset_id}), "")?;
-    Ok(PreparedRun { run_id: run_id.to_owned(), dir, model_path, model_name, dataset_id, data, cfg, resume: true })
+    Ok(PreparedRun { run_id: run_id.to_owned(), dir, model_path, model_name, dataset_id, data, cfg, resume: true, vault })
 }
 
 /// Trains a prepared run to its end (or until `cancel`); needs no database.
 pub fn execute(p: PreparedRun, cancel: &Cancel, on_event: &dyn Fn(&str, &TrainEvent)) -> Result<TrainResultDto> {
     let on = |e: &TrainEvent| on_event(&p.run_id, e);
     if p.resume {
-        let outcome = localdx_train::resume(&p.dir, &p.data, cancel, &on)?;
+        let outcome = localdx_train::resume(&p.dir, &p.vault, &p.data, cancel, &on)?;
         return Ok(result(&p.run_id, &outcome));
     }
     // Record where the run comes from before its first step: a killed run must still resume.
@@ -274,7 +282,7 @@ pub fn execute(p: PreparedRun, cancel: &Cancel, on_event: &dyn Fn(&str, &TrainEv
         ("dataset_id".to_owned(), p.dataset_id.to_string()),
         ("model".to_owned(), p.model_name.clone()),
     ]);
-    let outcome = localdx_train::train_with_context(&p.dir, &p.model_path, &p.data, &p.cfg, context, cancel, &on);
+    let outcome = localdx_train::train_with_context(&p.dir, &p.vault, &p.model_path, &p.data, &p.cfg, context, cancel, &on);
     Ok(result(&p.run_id, &outcome?))
 }
 
@@ -307,13 +315,16 @@ pub(crate) fn run_dir(runs_dir: &Path, run_id: &str) -> Result<PathBuf> {
     Ok(dir)
 }
 
-/// The runs under `runs_dir`, oldest first.
-pub fn runs(runs_dir: &Path) -> Result<Vec<RunDto>> {
+/// The runs under `runs_dir`, oldest first. A folder whose `run.json` does not open (not a run,
+/// or a damaged or altered sealed file) is left out.
+pub fn runs(api: &Api, runs_dir: &Path) -> Result<Vec<RunDto>> {
+    api.check(crate::Command::ListRuns)?;
+    let vault = api.vault();
     let Ok(entries) = std::fs::read_dir(runs_dir) else { return Ok(Vec::new()) };
     let mut out = Vec::new();
     for entry in entries.flatten() {
         let dir = entry.path();
-        let Ok(files) = RunFiles::open(&dir) else { continue };
+        let Ok(files) = RunFiles::open(&dir, &vault) else { continue };
         let m = &files.meta;
         let status = if m.status == "running" && files.checkpoint_path().exists() { "stopped (resumable)".into() } else { m.status.clone() };
         out.push(RunDto {
@@ -349,13 +360,13 @@ pub enum Scorer<'a> {
 pub fn predictor(api: &Api, runs_dir: &Path, models_dir: &Path, scorer: Scorer, dataset_id: i64) -> Result<Predictor> {
     api.check(crate::Command::Predict)?;
     Ok(match scorer {
-        Scorer::Run(run_id) => Predictor::from_run(&run_dir(runs_dir, run_id)?)?,
+        Scorer::Run(run_id) => Predictor::from_run(&run_dir(runs_dir, run_id)?, &api.vault())?,
         Scorer::Base(name) | Scorer::BaseLike(name, _) => {
             let path = crate::models::resolve(models_dir, name)?;
             let (data, multi_label) = train_data(api, dataset_id, Some(models_dir))?;
             let mut cfg = Preset::Quick.config();
             if let Scorer::BaseLike(_, run_id) = scorer {
-                let run = RunFiles::open(&run_dir(runs_dir, run_id)?)?.meta.config;
+                let run = RunFiles::open(&run_dir(runs_dir, run_id)?, &api.vault())?.meta.config;
                 cfg.max_len = run.max_len;
                 cfg.head_share = run.head_share;
             }
@@ -555,11 +566,11 @@ fn model_choice(m: crate::models::ModelDto) -> ModelChoiceDto {
 }
 
 /// The measured tokens/s of finished runs: (run id, config, tokens/s), newest first.
-fn measured_speeds(runs_dir: &Path) -> Vec<(String, TrainConfig, f64)> {
+fn measured_speeds(runs_dir: &Path, vault: &Vault) -> Vec<(String, TrainConfig, f64)> {
     let mut out = Vec::new();
     let Ok(entries) = std::fs::read_dir(runs_dir) else { return out };
     for entry in entries.flatten() {
-        let Ok(files) = RunFiles::open(&entry.path()) else { continue };
+        let Ok(files) = RunFiles::open(&entry.path(), vault) else { continue };
         if let Some(o) = &files.meta.outcome {
             if o.train_tokens_per_second > 0.0 {
                 out.push((entry.file_name().to_string_lossy().into_owned(), files.meta.config.clone(), o.train_tokens_per_second));
@@ -575,7 +586,7 @@ pub fn plan(api: &Api, runs_dir: &Path, models_dir: &Path, dataset_id: i64) -> R
     let dataset_id = trainable_version(api, dataset_id)?;
     let (data, _) = train_data(api, dataset_id, None)?;
     let models = crate::models::list(models_dir)?.into_iter().map(model_choice).collect();
-    let speeds = measured_speeds(runs_dir);
+    let speeds = measured_speeds(runs_dir, &api.vault());
     let presets = [Preset::Quick, Preset::Balanced, Preset::Thorough]
         .into_iter()
         .map(|p| {

@@ -62,6 +62,10 @@ pub enum RunsCommand {
         run: String,
         #[arg(long)]
         out: PathBuf,
+        /// In an encrypted workspace: write the adapters unencrypted anyway (audited with the
+        /// files' SHA-256; stewards and admins only). Refused without it.
+        #[arg(long)]
+        unencrypted: bool,
     },
     /// Bring an exported adapter folder back as a new run that `predict --run` can use.
     Import {
@@ -202,10 +206,13 @@ fn print_adapter(verb: &'static str) -> impl Fn(&AdapterDto) {
 
 pub fn runs(ctx: &Context, args: RunsArgs) -> Result<()> {
     match args.command {
-        None => ctx.emit(&training::runs(&runs_dir(ctx))?, print_runs),
-        Some(RunsCommand::Export { run, out }) => ctx.emit(&adapters::export(&runs_dir(ctx), &run, &out)?, print_adapter("exported")),
+        None => ctx.emit(&training::runs(&ctx.open()?, &runs_dir(ctx))?, print_runs),
+        Some(RunsCommand::Export { run, out, unencrypted }) => {
+            let dto = adapters::export(&ctx.open()?, &runs_dir(ctx), &run, &out, unencrypted)?;
+            ctx.emit(&dto, print_adapter("exported"))
+        }
         Some(RunsCommand::Import { dir, model }) => {
-            let dto = adapters::import(&runs_dir(ctx), &models_dir(ctx), &dir, model.as_deref())?;
+            let dto = adapters::import(&ctx.open()?, &runs_dir(ctx), &models_dir(ctx), &dir, model.as_deref())?;
             ctx.emit(&dto, print_adapter("imported as"))
         }
     }

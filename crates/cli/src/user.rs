@@ -15,6 +15,10 @@ pub struct InitArgs {
     /// The admin's user name (default: LOCALDX_USER, else a prompt).
     #[arg(long)]
     pub admin: Option<String>,
+    /// Convert this plain database: copy every table into the new encrypted one and seal its
+    /// training runs into the new `runs/` folder. The plain file is left as it was.
+    #[arg(long, value_name = "PLAIN.sqlite")]
+    pub from: Option<std::path::PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -119,7 +123,33 @@ pub fn init(ctx: &Context, args: InitArgs) -> Result<()> {
         Some(p) => p,
         None => new_password(&format!("new password for {admin}"), None)?,
     };
-    init_as(ctx, admin, password)
+    match args.from {
+        Some(plain) => convert(ctx, &plain, admin, password),
+        None => init_as(ctx, admin, password),
+    }
+}
+
+/// `localdx init --from PLAIN.sqlite`.
+fn convert(ctx: &Context, plain: &Path, admin: String, password: String) -> Result<()> {
+    let runs = crate::train::runs_dir(ctx);
+    let plain_runs = plain.parent().map(|p| p.join("runs")).unwrap_or_else(|| "runs".into());
+    let (_api, out) = Api::init_from(&ctx.db, &Credentials::new(admin, password), plain, &plain_runs, &runs)?;
+    // The warning goes to stderr, with --json too: the plain copy is still readable by anyone.
+    let leftovers = match &out.from_runs {
+        Some(r) => format!("{} and its runs folder {r}", out.from),
+        None => out.from.clone(),
+    };
+    eprintln!(
+        "warning: {leftovers} still hold the data unencrypted: check the new database, then delete them securely (e.g. `shred -u` on each file; on SSDs and copy-on-write file systems, wipe the free space or the disk)"
+    );
+    ctx.emit(&out, |o| {
+        let rows: i64 = o.tables.values().sum();
+        println!("created encrypted database {} with admin {} from {} ({} tables, {rows} rows, schema version {})", o.database, o.admin, o.from, o.tables.len(), o.user_version);
+        if o.run_files > 0 {
+            println!("sealed {} run files into {}", o.run_files, runs.display());
+        }
+        println!("its key file is {}.keys: keep both together, and back both up", o.database);
+    })
 }
 
 fn print_users(users: &Vec<UserDto>) {

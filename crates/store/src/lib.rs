@@ -8,6 +8,8 @@
 //! - [`Store::open`] is the one entry point. With a 256-bit key the file is encrypted page by page
 //!   (SQLCipher; the WAL too); without one it is a plain SQLite file. Where the key comes from
 //!   (accounts, wrapped keys) is `localdx-access`'s business, not this crate's.
+//! - [`encrypt_copy`] turns a plain database into a new encrypted one (SQLCipher's
+//!   `sqlcipher_export`), leaving the plain file untouched.
 //! - [`Store::audit`] appends to the audit trail inside the caller's transaction
 //!   ([`Store::atomically`]), so an action and its audit entry commit together or not at all.
 //!
@@ -15,6 +17,7 @@
 //! never rewrites or deletes an event once logged.
 
 mod audit;
+mod convert;
 mod events;
 mod feedback;
 mod gold;
@@ -25,6 +28,7 @@ mod settings;
 mod users;
 mod writer;
 
+pub use convert::{encrypt_copy, Converted};
 pub use audit::{entry_hash, AuditBreak, AuditEntry, AuditFilter, AuditRecord, AuditVerdict, AUDIT_HEAD_KEY, GENESIS_HASH};
 pub use events::Event;
 pub use feedback::{Feedback, NewFeedback};

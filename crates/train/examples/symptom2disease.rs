@@ -152,7 +152,7 @@ fn experiment(root: &std::path::Path, model_path: &std::path::Path, args: &[Stri
         // thresholds chosen on validation, paired comparison).
         let out = PathBuf::from(arg(args, "--out-dir").unwrap_or_else(|| "s2d-predictions".into()));
         std::fs::create_dir_all(&out)?;
-        let tuned = Predictor::from_run(&run_dir)?;
+        let tuned = Predictor::from_run(&run_dir, &localdx_train::checkpoint::Vault::Plain)?;
         let train_texts: Vec<&str> = data.train.iter().map(|e| e.text.as_str()).collect();
         let zs = Predictor::zero_shot(model_path, labels.clone(), &labels, &train_texts, tuned.config.clone())?;
         for (split, rows) in [("validation", &data.validation), ("test", &test)] {
@@ -178,7 +178,7 @@ fn experiment(root: &std::path::Path, model_path: &std::path::Path, args: &[Stri
     }
     if args.first().map(String::as_str) == Some("eval") {
         // Score the test split with the best epoch of an existing (possibly unfinished) run.
-        let tuned = Predictor::from_run(&run_dir)?;
+        let tuned = Predictor::from_run(&run_dir, &localdx_train::checkpoint::Vault::Plain)?;
         let m = metrics::evaluate(&to_probs(tuned.predict(&texts)?), &gold, labels.len(), false, 0.5);
         println!("{}", serde_json::json!({"run_dir": run_dir, "test": m}));
         return Ok(());
@@ -199,12 +199,12 @@ fn experiment(root: &std::path::Path, model_path: &std::path::Path, args: &[Stri
     };
     let t1 = Instant::now();
     let outcome = if run_dir.join("run.json").exists() {
-        localdx_train::resume(&run_dir, &data, &cancel, &on_event)?
+        localdx_train::resume(&run_dir, &localdx_train::checkpoint::Vault::Plain, &data, &cancel, &on_event)?
     } else {
         localdx_train::train(&run_dir, model_path, &data, &cfg, &cancel, &on_event)?
     };
     let train_secs = t1.elapsed().as_secs_f64();
-    let tuned = Predictor::from_run(&run_dir)?;
+    let tuned = Predictor::from_run(&run_dir, &localdx_train::checkpoint::Vault::Plain)?;
     let ft_test = metrics::evaluate(&to_probs(tuned.predict(&texts)?), &gold, labels.len(), false, 0.5);
     let report = serde_json::json!({
         "run_dir": run_dir,

@@ -4,6 +4,9 @@
 //! adapters and head of the best validation epoch, used by `predict`).
 //!
 //! Run metadata lives in a `runs/` folder beside the database until the store has a runs table.
+//! Every file of a run goes through the run's [`Vault`]: sealed (encrypted and authenticated) in
+//! an encrypted workspace, as it is in a plain one. Safetensors are built and parsed in memory, so
+//! no plain copy of a sealed file ever touches the disk.
 
 use crate::error::{io, Result, TrainError};
 use crate::metrics::Metrics;
@@ -11,6 +14,7 @@ use crate::optim::AdamW;
 use crate::trainer::{Outcome, TrainConfig, TrainData};
 use candle_core::{DType, Device, Tensor, Var};
 use localdx_model::{ClassifierHead, HeadKind};
+pub use localdx_sealed::Vault;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -51,20 +55,15 @@ impl State {
     }
 }
 
-/// The files of one run.
+/// The files of one run, and how they are stored (sealed or plain).
 pub struct RunFiles {
     pub dir: PathBuf,
     pub meta: RunMeta,
-}
-
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes).map_err(io(&tmp))?;
-    std::fs::rename(&tmp, path).map_err(io(path))
+    pub vault: Vault,
 }
 
 impl RunFiles {
-    pub fn create(dir: &Path, model_path: &Path, cfg: &TrainConfig, data: &TrainData) -> Result<RunFiles> {
+    pub fn create(dir: &Path, model_path: &Path, cfg: &TrainConfig, data: &TrainData, vault: &Vault) -> Result<RunFiles> {
         if dir.join("run.json").exists() {
             return Err(TrainError::Invalid(format!("{} already holds a run", dir.display())));
         }
@@ -78,24 +77,25 @@ impl RunFiles {
             outcome: None,
             context: HashMap::new(),
         };
-        let files = RunFiles { dir: dir.to_owned(), meta };
+        let files = RunFiles { dir: dir.to_owned(), meta, vault: vault.clone() };
         files.write_meta()?;
         Ok(files)
     }
 
-    pub fn open(dir: &Path) -> Result<RunFiles> {
+    /// Reads `run.json` of the run in `dir` through `vault`.
+    pub fn open(dir: &Path, vault: &Vault) -> Result<RunFiles> {
         let path = dir.join("run.json");
-        let text = std::fs::read_to_string(&path).map_err(io(&path))?;
-        let meta = serde_json::from_str(&text)
+        let bytes = vault.read(&path)?;
+        let meta = serde_json::from_slice(&bytes)
             .map_err(|e| TrainError::Format { path: path.display().to_string(), message: e.to_string() })?;
-        Ok(RunFiles { dir: dir.to_owned(), meta })
+        Ok(RunFiles { dir: dir.to_owned(), meta, vault: vault.clone() })
     }
 
     pub fn write_meta(&self) -> Result<()> {
         let path = self.dir.join("run.json");
         let text = serde_json::to_vec_pretty(&self.meta)
             .map_err(|e| TrainError::Format { path: path.display().to_string(), message: e.to_string() })?;
-        write_atomic(&path, &text)
+        Ok(self.vault.write(&path, &text)?)
     }
 
     pub fn finish(mut self, outcome: &Outcome) -> Result<()> {
@@ -119,15 +119,15 @@ fn weights_map(names: &[String], vars: &[Var], head: &ClassifierHead) -> HashMap
     map
 }
 
-fn save_map(path: &Path, map: &HashMap<String, Tensor>) -> Result<()> {
-    let tmp = path.with_extension("tmp");
-    candle_core::safetensors::save(map, &tmp)?;
-    std::fs::rename(&tmp, path).map_err(io(path))
+/// Writes `map` as safetensors to `path` through `vault` (atomically; sealed when it seals).
+pub fn save_map(vault: &Vault, path: &Path, map: &HashMap<String, Tensor>) -> Result<()> {
+    let bytes = safetensors::serialize(map, None).map_err(|e| TrainError::Format { path: path.display().to_string(), message: e.to_string() })?;
+    Ok(vault.write(path, &bytes)?)
 }
 
 /// Writes the adapters and head (the weights `predict` needs).
-pub fn save_weights(path: &Path, names: &[String], vars: &[Var], head: &ClassifierHead) -> Result<()> {
-    save_map(path, &weights_map(names, vars, head))
+pub fn save_weights(vault: &Vault, path: &Path, names: &[String], vars: &[Var], head: &ClassifierHead) -> Result<()> {
+    save_map(vault, path, &weights_map(names, vars, head))
 }
 
 /// Writes weights, optimizer moments and loop state into one file, atomically.
@@ -148,7 +148,7 @@ pub fn save_checkpoint(
     let len = state_json.len();
     map.insert("state.json".into(), Tensor::from_vec(state_json, len, &Device::Cpu)?);
     map.insert("optimizer.t".into(), Tensor::from_vec(vec![opt.t as i64], 1, &Device::Cpu)?);
-    save_map(&files.checkpoint_path(), &map)
+    save_map(&files.vault, &files.checkpoint_path(), &map)
 }
 
 /// A checkpoint read back.
@@ -165,8 +165,7 @@ pub fn load_checkpoint(files: &RunFiles) -> Result<Option<Checkpoint>> {
         return Ok(None);
     }
     let shown = path.display().to_string();
-    let tensors = candle_core::safetensors::load(&path, &Device::Cpu)
-        .map_err(|e| TrainError::Format { path: shown.clone(), message: e.to_string() })?;
+    let tensors = load_weights_from(&files.vault, &path)?;
     let bytes = tensors
         .get("state.json")
         .ok_or_else(|| TrainError::Format { path: shown.clone(), message: "no loop state".into() })?
@@ -176,9 +175,15 @@ pub fn load_checkpoint(files: &RunFiles) -> Result<Option<Checkpoint>> {
     Ok(Some(Checkpoint { tensors, state, path: shown }))
 }
 
-/// Reads a weights file (`best.safetensors`).
+/// Reads a plain weights file (an exported adapter, or `best.safetensors` of a plain run).
 pub fn load_weights(path: &Path) -> Result<HashMap<String, Tensor>> {
-    candle_core::safetensors::load(path, &Device::Cpu)
+    load_weights_from(&Vault::Plain, path)
+}
+
+/// Reads a weights file of a run through its vault.
+pub fn load_weights_from(vault: &Vault, path: &Path) -> Result<HashMap<String, Tensor>> {
+    let bytes = vault.read(path)?;
+    candle_core::safetensors::load_buffer(&bytes, &Device::Cpu)
         .map_err(|e| TrainError::Format { path: path.display().to_string(), message: e.to_string() })
 }
 

@@ -15,6 +15,10 @@ pub enum TrainError {
     /// A run folder or adapter file exists but its content is not what this engine writes.
     #[error("{path}: {message}")]
     Format { path: String, message: String },
+    /// A sealed run file could not be opened (damaged, altered, or read without its key), or
+    /// a file could not be written; the message names the file.
+    #[error(transparent)]
+    Sealed(#[from] localdx_sealed::SealError),
     /// The training data or configuration cannot be used; the message says why.
     #[error("{0}")]
     Invalid(String),

@@ -3,7 +3,9 @@
 //! accountant ([`dp`]), classification metrics ([`metrics`]), PEFT adapter export ([`peft`]) and
 //! prediction with a finished run ([`predict`]).
 //!
-//! This crate never touches the network and never reads the database: callers hand it examples.
+//! This crate never touches the network and never reads the database: callers hand it examples,
+//! and the [`checkpoint::Vault`] through which a run's files are written (sealed in an encrypted
+//! workspace); it knows nothing of accounts or keys beyond that.
 
 pub mod checkpoint;
 pub mod dp;

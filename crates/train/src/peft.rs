@@ -7,7 +7,7 @@
 //! `localdx_head.json` ([`HeadFile`]: the label list, the head kind and scale, the truncation
 //! settings). Other tools ignore both; [`import_run`] needs both to turn a folder back into a run.
 
-use crate::checkpoint::{self, RunFiles, RunMeta};
+use crate::checkpoint::{self, RunFiles, RunMeta, Vault};
 use crate::trainer::TrainConfig;
 use crate::error::{io, Result, TrainError};
 use candle_core::{Tensor, Var};
@@ -117,13 +117,15 @@ fn format_error(path: &Path, message: impl Into<String>) -> TrainError {
     TrainError::Format { path: path.display().to_string(), message: message.into() }
 }
 
-/// Exports the best adapters of a run, with its head and label list.
-pub fn export_run(run_dir: &Path, out: &Path) -> Result<()> {
-    let files = RunFiles::open(run_dir)?;
+/// Exports the best adapters of a run (read through `vault`), with its head and label list. The
+/// exported files are plain, for other tools: in an encrypted workspace the caller decides
+/// whether that is allowed.
+pub fn export_run(run_dir: &Path, vault: &Vault, out: &Path) -> Result<()> {
+    let files = RunFiles::open(run_dir, vault)?;
     if !files.best_path().exists() {
         return Err(TrainError::Invalid(format!("run {} has no validated epoch yet (resume it first)", run_dir.display())));
     }
-    let weights = checkpoint::load_weights(&files.best_path())?;
+    let weights = checkpoint::load_weights_from(vault, &files.best_path())?;
     let cfg = &files.meta.config.lora;
     let mut adapters = Vec::new();
     let mut head = HashMap::new();
@@ -185,10 +187,11 @@ pub fn read_head(dir: &Path) -> Result<(HeadFile, HashMap<String, Tensor>)> {
 }
 
 /// Turns an exported adapter folder (PEFT files plus the localdx head files) into a new run in
-/// `run_dir` on the base model `model_path`, ready for prediction. The adapters are checked
-/// against the model (every adapter of the config present, with the model's shapes) before
-/// anything is written. The run has no training history: status `imported`, no outcome.
-pub fn import_run(dir: &Path, run_dir: &Path, model_path: &Path) -> Result<RunFiles> {
+/// `run_dir` on the base model `model_path`, ready for prediction, its files written through
+/// `vault`. The adapters are checked against the model (every adapter of the config present,
+/// with the model's shapes) before anything is written. The run has no training history: status
+/// `imported`, no outcome.
+pub fn import_run(dir: &Path, run_dir: &Path, model_path: &Path, vault: &Vault) -> Result<RunFiles> {
     let (lora, mut tensors) = import(dir)?;
     let (side, head) = read_head(dir)?;
     let model = Model::load(model_path, &LoadOptions { lora: Some(lora.clone()), ..LoadOptions::default() })?;
@@ -208,8 +211,7 @@ pub fn import_run(dir: &Path, run_dir: &Path, model_path: &Path) -> Result<RunFi
     }
     std::fs::create_dir_all(run_dir).map_err(io(run_dir))?;
     tensors.extend(head);
-    let best = run_dir.join("best.safetensors");
-    candle_core::safetensors::save(&tensors, &best)?;
+    checkpoint::save_map(vault, &run_dir.join("best.safetensors"), &tensors)?;
     let config = TrainConfig {
         lora,
         head_kind: side.head_kind,
@@ -228,7 +230,7 @@ pub fn import_run(dir: &Path, run_dir: &Path, model_path: &Path) -> Result<RunFi
         outcome: None,
         context: HashMap::from([("imported_from".to_owned(), dir.display().to_string())]),
     };
-    let files = RunFiles { dir: run_dir.to_owned(), meta };
+    let files = RunFiles { dir: run_dir.to_owned(), meta, vault: vault.clone() };
     files.write_meta()?;
     Ok(files)
 }

@@ -1,7 +1,7 @@
 //! Scoring notes with a finished run (its best adapters and head) or with the untouched base model
 //! and a zero-shot head built from the label texts.
 
-use crate::checkpoint::{self, RunFiles};
+use crate::checkpoint::{self, RunFiles, Vault};
 use crate::error::{Result, TrainError};
 use crate::trainer::{score, zero_shot_head, TrainConfig};
 use localdx_model::{ClassifierHead, LoadOptions, Model};
@@ -23,9 +23,9 @@ pub struct Scored {
 }
 
 impl Predictor {
-    /// The best epoch of the run in `run_dir`.
-    pub fn from_run(run_dir: &Path) -> Result<Predictor> {
-        let files = RunFiles::open(run_dir)?;
+    /// The best epoch of the run in `run_dir` (its files read through `vault`).
+    pub fn from_run(run_dir: &Path, vault: &Vault) -> Result<Predictor> {
+        let files = RunFiles::open(run_dir, vault)?;
         let cfg = files.meta.config.clone();
         let best = files.best_path();
         if !best.exists() {
@@ -33,7 +33,7 @@ impl Predictor {
         }
         let opts = LoadOptions { lora: Some(cfg.lora.clone()), storage: cfg.storage, seed: cfg.seed, ..LoadOptions::default() };
         let model = Model::load(&files.meta.model_path, &opts)?;
-        let weights = checkpoint::load_weights(&best)?;
+        let weights = checkpoint::load_weights_from(vault, &best)?;
         let shown = best.display().to_string();
         checkpoint::set_vars(&weights, &model.llama.lora_vars(), &shown)?;
         let head = checkpoint::head_from(&weights, cfg.head_kind, cfg.head_scale, &shown)?;

@@ -7,7 +7,7 @@
 //! draws the same numbers as an uninterrupted one. This module never reads the wall clock except
 //! for the tokens/s and ETA of progress events.
 
-use crate::checkpoint::{self, RunFiles, State};
+use crate::checkpoint::{self, RunFiles, State, Vault};
 use crate::dp::{self, DpConfig};
 use crate::error::{Result, TrainError};
 use crate::metrics::{self, Metrics};
@@ -463,7 +463,7 @@ fn validate_data(data: &TrainData, kind: HeadKind) -> Result<()> {
     Ok(())
 }
 
-/// Starts a new run in `run_dir` (created; must not hold a run).
+/// Starts a new run in `run_dir` (created; must not hold a run), its files written plain.
 pub fn train(
     run_dir: &Path,
     model_path: &Path,
@@ -472,14 +472,17 @@ pub fn train(
     cancel: &Cancel,
     on_event: &dyn Fn(&TrainEvent),
 ) -> Result<Outcome> {
-    train_with_context(run_dir, model_path, data, cfg, HashMap::new(), cancel, on_event)
+    train_with_context(run_dir, &Vault::Plain, model_path, data, cfg, HashMap::new(), cancel, on_event)
 }
 
-/// [`train`], with the caller's `context` (dataset id, model name) written into `run.json` when
+/// [`train`], with every file of the run written through `vault` (sealed in an encrypted
+/// workspace) and the caller's `context` (dataset id, model name) written into `run.json` when
 /// the run folder is created, before the first step: a run killed at any point still says where
 /// its data comes from, which `resume` needs.
+#[allow(clippy::too_many_arguments)]
 pub fn train_with_context(
     run_dir: &Path,
+    vault: &Vault,
     model_path: &Path,
     data: &TrainData,
     cfg: &TrainConfig,
@@ -488,7 +491,7 @@ pub fn train_with_context(
     on_event: &dyn Fn(&TrainEvent),
 ) -> Result<Outcome> {
     validate_data(data, cfg.head_kind)?;
-    let mut files = RunFiles::create(run_dir, model_path, cfg, data)?;
+    let mut files = RunFiles::create(run_dir, model_path, cfg, data, vault)?;
     if !context.is_empty() {
         files.meta.context = context;
         files.write_meta()?;
@@ -496,9 +499,10 @@ pub fn train_with_context(
     run(files, data, cancel, on_event, None)
 }
 
-/// Continues the run in `run_dir` from its last checkpoint.
-pub fn resume(run_dir: &Path, data: &TrainData, cancel: &Cancel, on_event: &dyn Fn(&TrainEvent)) -> Result<Outcome> {
-    let files = RunFiles::open(run_dir)?;
+/// Continues the run in `run_dir` (its files read and written through `vault`) from its last
+/// checkpoint.
+pub fn resume(run_dir: &Path, vault: &Vault, data: &TrainData, cancel: &Cancel, on_event: &dyn Fn(&TrainEvent)) -> Result<Outcome> {
+    let files = RunFiles::open(run_dir, vault)?;
     validate_data(data, files.meta.config.head_kind)?;
     let ckpt = checkpoint::load_checkpoint(&files)?;
     run(files, data, cancel, on_event, ckpt)
@@ -644,7 +648,7 @@ fn run(
             state.best = Some(m);
             state.best_epoch = state.epoch;
             state.since_best = 0;
-            checkpoint::save_weights(&files.best_path(), &s.names, &s.vars, &s.head)?;
+            checkpoint::save_weights(&files.vault, &files.best_path(), &s.names, &s.vars, &s.head)?;
         } else {
             state.since_best += 1;
             if state.since_best >= cfg.patience.max(1) {

@@ -5,35 +5,46 @@ use localdx_api::audit::AuditFilterDto;
 use localdx_api::{Command, ErrorCode};
 use std::time::Instant;
 
-const NAME: &str = "Zebulon Quackenbush";
+use crate::sealed::{assert_no_plain_text, released_dataset, tiny_models, tiny_run, LABELS, NAME};
+use localdx_api::training::{self, Scorer};
 
+/// The workspace imports notes naming a patient, reviews and releases them, trains a tiny run,
+/// lists it, predicts with it and exports the release (to a folder of the user's, outside the
+/// workspace): no file under the workspace folder holds the name or a label of the data in plain
+/// text, nor SQLite's plain header.
 #[test]
 fn no_file_holds_a_known_name_in_plain_text() {
     let dir = tempfile::tempdir().unwrap();
+    let models = tiny_models();
     let api = workspace(dir.path());
     let steward = login(dir.path(), STEWARD);
     drop(api);
-    let id = import(&steward, dir.path(), &[("n1", &format!("Seen by Dr. {NAME} on 10/18/2003."), "flu")]);
-    steward.review_detect(id, &(), &Cancel::new()).unwrap();
-    let page = steward.records(id, 0, 10, None).unwrap();
-    assert!(page.records[0].text.contains(NAME), "readable through the API");
-    let scan = |when: &str| {
-        let mut names = Vec::new();
-        for entry in std::fs::read_dir(dir.path()).unwrap() {
-            let path = entry.unwrap().path();
-            let bytes = std::fs::read(&path).unwrap();
-            names.push(path.file_name().unwrap().to_string_lossy().into_owned());
-            for needle in [NAME.as_bytes(), b"Quackenbush".as_slice(), b"SQLite format 3".as_slice()] {
-                assert!(!bytes.windows(needle.len()).any(|w| w == needle), "{when}: {} holds {:?}", path.display(), String::from_utf8_lossy(needle));
-            }
-        }
-        names.sort();
-        names
-    };
-    let open = scan("while open");
-    assert!(open.contains(&"ldx.sqlite.keys".to_owned()) && open.contains(&"ldx.sqlite-wal".to_owned()), "{open:?}");
+    let (id, version) = released_dataset(&steward, dir.path());
+    let page = steward.records(id, 0, 100, None).unwrap();
+    assert!(page.records.iter().all(|r| r.text.contains(NAME)), "readable through the API");
+    let runs = dir.path().join("runs");
+    let run = tiny_run(&steward, &runs, models.path(), version);
+    assert_eq!(training::runs(&steward, &runs).unwrap()[0].run_id, run);
+    let rows = training::predict(&steward, &runs, models.path(), Scorer::Run(&run), version, "test").unwrap();
+    assert!(!rows.is_empty() && rows.iter().all(|r| LABELS.contains(&r.gold[0].as_str())), "predictions read the sealed run");
+    let outside = tempfile::tempdir().unwrap();
+    let export = outside.path().join("release.jsonl");
+    steward.export_release(version, &export, "jsonl").unwrap();
+    let exported = std::fs::read_to_string(&export).unwrap();
+    assert!(!exported.contains("Quackenbush") && exported.contains("[NAME]"), "{exported}");
+    // A clinician's typed note saved with feedback stays in the database: the CSV leaves it out.
+    let input = serde_json::json!({"noteText": format!("Dr. {NAME} asks"), "saveNote": true, "model": run, "label": LABELS[0], "verdict": "accept"});
+    localdx_api::suggest::save_feedback(&steward, &serde_json::from_value(input).unwrap()).unwrap();
+    let csv = localdx_api::suggest::feedback_csv(&steward).unwrap();
+    assert!(csv.contains(LABELS[0]) && !csv.contains("Quackenbush"), "{csv}");
+
+    let needles: [&[u8]; 5] = [NAME.as_bytes(), b"Quackenbush", b"SQLite format 3", LABELS[0].as_bytes(), LABELS[1].as_bytes()];
+    let open = assert_no_plain_text(dir.path(), &needles, "while open");
+    for name in ["ldx.sqlite.keys", "ldx.sqlite-wal", &format!("runs/{run}/run.json"), &format!("runs/{run}/best.safetensors"), &format!("runs/{run}/checkpoint.safetensors")] {
+        assert!(open.iter().any(|f| f == name), "{name} missing from {open:?}");
+    }
     drop(steward);
-    scan("after closing");
+    assert_no_plain_text(dir.path(), &needles, "after closing");
 }
 
 #[test]

@@ -6,6 +6,7 @@
 mod access;
 mod gold;
 mod review;
+mod sealed;
 
 use localdx_api::datasets::ImportOptionsDto;
 use localdx_api::{Api, Cancel, Credentials};

@@ -124,3 +124,56 @@ fn gold_import_sample_and_quality() {
     assert_eq!((v["misses"][0]["type"].as_str(), v["misses"][0]["text"].as_str()), (Some("Location"), Some("Rockvillle")), "{v}");
     assert_eq!(v["missesTotal"], 1);
 }
+
+/// `init --from` copies a plain database into a new encrypted one (the plain file left as it was,
+/// with a warning to delete it), and the encrypted workspace refuses a plain adapter export
+/// unless `--unencrypted` is given.
+#[test]
+fn init_from_converts_a_plain_database_and_warns() {
+    let plain_dir = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let plain = plain_dir.path().join("plain.sqlite");
+    let csv = plain_dir.path().join("notes.csv");
+    std::fs::write(&csv, format!("id,note,dx\n1,\"Seen by Dr. {NAME} on 10/18/2003.\",flu\n2,\"No complaints today.\",cold\n")).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_localdx"))
+        .arg("--db")
+        .arg(&plain)
+        .args(["--json", "import", csv.to_str().unwrap(), "--text-column", "note", "--label-column", "dx"])
+        .env_remove("LOCALDX_USER")
+        .env_remove("LOCALDX_PASSWORD")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    let plain_bytes = std::fs::read(&plain).unwrap();
+
+    let db = work.path().join("clinic.sqlite");
+    let out = Command::new(env!("CARGO_BIN_EXE_localdx"))
+        .arg("--db")
+        .arg(&db)
+        .args(["--json", "init", "--from"])
+        .arg(&plain)
+        .env("LOCALDX_USER", "ada")
+        .env("LOCALDX_PASSWORD", "ada-password-1")
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
+    assert!(out.status.success() && v["admin"] == "ada" && v["tables"]["records"] == 2, "{v}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("warning") && stderr.contains("delete them securely") && stderr.contains("plain.sqlite"), "{stderr}");
+    assert_eq!(std::fs::read(&plain).unwrap(), plain_bytes, "the plain file is untouched");
+
+    let ada = ("ada", "ada-password-1");
+    let (ok, page) = as_user(&db, ada, None, &["dataset", "records", "1"]);
+    assert!(ok && page["records"][0]["text"].as_str().unwrap().contains(NAME), "{page}");
+    let (ok, v) = as_user(&db, ada, None, &["audit", "list", "--action", "database.convert"]);
+    assert!(ok && v[0]["reason"] == "database converted", "{v}");
+    let (ok, v) = as_user(&db, ada, None, &["runs", "export", "run-1", "--out", work.path().join("adapter").to_str().unwrap()]);
+    assert!(!ok && v["error"]["code"] == "blocked" && v["error"]["message"].as_str().unwrap().contains("--unencrypted"), "{v}");
+    // Converting again over the new database is refused.
+    let (ok, v) = as_user(&db, ada, None, &["init", "--from", plain.to_str().unwrap()]);
+    assert!(!ok && v["error"]["code"] == "invalid_input", "{v}");
+    for path in [work.path().join("clinic.sqlite"), work.path().join("clinic.sqlite.keys")] {
+        let bytes = std::fs::read(&path).unwrap();
+        assert!(!bytes.windows(11).any(|w| w == b"Quackenbush"), "{} holds the name", path.display());
+    }
+}

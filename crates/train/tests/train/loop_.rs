@@ -1,10 +1,10 @@
 //! The training loop: it learns a tiny task, it is deterministic, and a run cancelled mid-way and
-//! resumed ends exactly where an uninterrupted run ends.
+//! resumed ends exactly where an uninterrupted run ends (with its files sealed or plain).
 
 use crate::{synthetic_task, tiny_model_file};
 use localdx_job::Cancel;
 use localdx_model::LoraConfig;
-use localdx_train::checkpoint::load_weights;
+use localdx_train::checkpoint::{load_weights, load_weights_from, Vault};
 use localdx_train::trainer::{TrainConfig, TrainEvent};
 use localdx_train::{resume, train, TrainError};
 use std::sync::Mutex;
@@ -50,6 +50,8 @@ fn a_few_hundred_steps_drive_loss_down_and_accuracy_up() {
     );
 }
 
+/// The interrupted run writes sealed files (as in an encrypted workspace), the uninterrupted one
+/// plain files: resuming reads the sealed checkpoint and ends with the same weights.
 #[test]
 fn killed_and_resumed_run_matches_an_uninterrupted_one() {
     let (_d, model) = tiny_model_file();
@@ -68,14 +70,19 @@ fn killed_and_resumed_run_matches_an_uninterrupted_one() {
             cancel.cancel();
         }
     };
-    match train(&cut, &model, &data, &cfg, &cancel, &stop) {
+    let sealed = Vault::sealed(localdx_sealed::Sealer::derive(&[9u8; 32], localdx_sealed::RUN_FILES));
+    match localdx_train::train_with_context(&cut, &sealed, &model, &data, &cfg, Default::default(), &cancel, &stop) {
         Err(TrainError::Cancelled { step: 7 }) => {}
         other => panic!("expected a cancel at step 7, got {other:?}"),
     }
-    let b = resume(&cut, &data, &Cancel::new(), &|_: &TrainEvent| {}).unwrap();
+    for name in ["run.json", "checkpoint.safetensors"] {
+        assert!(localdx_sealed::is_sealed(&std::fs::read(cut.join(name)).unwrap()), "{name} is sealed");
+    }
+    assert!(matches!(resume(&cut, &Vault::Plain, &data, &Cancel::new(), &|_: &TrainEvent| {}), Err(TrainError::Sealed(_))), "a plain reader refuses");
+    let b = resume(&cut, &sealed, &data, &Cancel::new(), &|_: &TrainEvent| {}).unwrap();
     assert_eq!(a.steps, b.steps);
     assert_eq!(a.best, b.best);
-    let (wa, wb) = (load_weights(&full.join("best.safetensors")).unwrap(), load_weights(&cut.join("best.safetensors")).unwrap());
+    let (wa, wb) = (load_weights(&full.join("best.safetensors")).unwrap(), load_weights_from(&sealed, &cut.join("best.safetensors")).unwrap());
     assert_eq!(wa.len(), wb.len());
     for (name, ta) in &wa {
         let diff = (ta - &wb[name]).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
@@ -93,7 +100,7 @@ fn frozen_base_never_changes_during_training() {
     train(&run.path().join("r"), &model_path, &data, &cfg, &Cancel::new(), &|_: &TrainEvent| {}).unwrap();
     // The base file is untouched and predicting from the run differs from the base only by adapters.
     let before = Model::load(&model_path, &LoadOptions::default()).unwrap();
-    let p = localdx_train::predict::Predictor::from_run(&run.path().join("r")).unwrap();
+    let p = localdx_train::predict::Predictor::from_run(&run.path().join("r"), &localdx_train::checkpoint::Vault::Plain).unwrap();
     for t in Target::ALL {
         let a = before.llama.base_weight(1, t).unwrap();
         let b = p.model.llama.base_weight(1, t).unwrap();
@@ -130,9 +137,9 @@ fn context_is_in_the_run_folder_before_the_first_step() {
             cancel.cancel();
         }
     };
-    let e = localdx_train::train_with_context(&dir, &model, &data, &config(), context, &cancel, &stop).unwrap_err();
+    let e = localdx_train::train_with_context(&dir, &localdx_train::checkpoint::Vault::Plain, &model, &data, &config(), context, &cancel, &stop).unwrap_err();
     assert!(matches!(e, TrainError::Cancelled { step: 1 }), "{e:?}");
-    let files = localdx_train::checkpoint::RunFiles::open(&dir).unwrap();
+    let files = localdx_train::checkpoint::RunFiles::open(&dir, &localdx_train::checkpoint::Vault::Plain).unwrap();
     assert_eq!(files.meta.context.get("dataset_id").map(String::as_str), Some("3"));
     assert_eq!(files.meta.status, "running");
 }

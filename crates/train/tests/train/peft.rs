@@ -15,7 +15,7 @@ fn exported_adapter_has_peft_layout_and_imports_back() {
     let cfg = TrainConfig { epochs: 1, max_len: 12, lora: LoraConfig { rank: 4, alpha: 8.0, ..LoraConfig::default() }, ..TrainConfig::default() };
     localdx_train::train(&run, &model_path, &data, &cfg, &Cancel::new(), &|_: &TrainEvent| {}).unwrap();
     let out = dirs.path().join("adapter");
-    localdx_train::peft::export_run(&run, &out).unwrap();
+    localdx_train::peft::export_run(&run, &localdx_train::checkpoint::Vault::Plain, &out).unwrap();
 
     let config: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("adapter_config.json")).unwrap()).unwrap();
     assert_eq!(config["peft_type"], "LORA");
