@@ -12,6 +12,7 @@
 
 use crate::training::{self, Scorer};
 use crate::{Api, ApiError, Result};
+use localdx_access::Command;
 use localdx_ingest::Icd10Names;
 use localdx_store::NewFeedback;
 use localdx_train::predict::Predictor;
@@ -277,8 +278,6 @@ pub struct FeedbackInputDto {
     /// `accept`, `reject` or `add`.
     pub verdict: String,
     pub probability: Option<f64>,
-    /// Who gives it (until accounts exist, the name the app is given).
-    pub actor: Option<String>,
 }
 
 /// One stored piece of feedback.
@@ -315,13 +314,15 @@ impl From<localdx_store::Feedback> for FeedbackDto {
 }
 
 /// Stores feedback (and logs it); a record id must exist.
+/// Stores a verdict on a suggestion as the logged-in user (those who may score notes).
 pub fn save_feedback(api: &Api, input: &FeedbackInputDto) -> Result<FeedbackDto> {
+    api.check(Command::Predict)?;
     if let Some(r) = input.record_id {
         if api.store().record(r)?.is_none() {
             return Err(ApiError::not_found(format!("no record {r}")));
         }
     }
-    let actor = input.actor.as_deref().filter(|a| !a.trim().is_empty()).unwrap_or("clinician");
+    let actor = api.actor();
     let note_text = if input.save_note { input.note_text.as_deref() } else { None };
     let new = NewFeedback {
         actor,
@@ -343,6 +344,7 @@ pub fn save_feedback(api: &Api, input: &FeedbackInputDto) -> Result<FeedbackDto>
 
 /// All feedback, oldest first.
 pub fn feedback(api: &Api) -> Result<Vec<FeedbackDto>> {
+    api.check(Command::Evaluate)?;
     Ok(api.store().feedback()?.into_iter().map(FeedbackDto::from).collect())
 }
 
@@ -357,6 +359,7 @@ fn csv_field(s: &str) -> String {
 /// The feedback as CSV, one row per verdict: accepted and added diagnoses are new labels for
 /// their record, rejected ones are labels the clinician refused.
 pub fn feedback_csv(api: &Api) -> Result<String> {
+    api.check(Command::Evaluate)?;
     let mut out = String::from("feedback_id,created_at,actor,dataset_id,record_id,model,label,verdict,probability\n");
     for f in api.store().feedback()? {
         let opt = |v: Option<i64>| v.map(|x| x.to_string()).unwrap_or_default();
@@ -413,7 +416,6 @@ mod tests {
             label: label.into(),
             verdict: verdict.into(),
             probability: Some(0.25),
-            actor: None,
         };
         let saved = save_feedback(&api, &input("accept", "I10", false)).unwrap();
         assert!(!saved.note_saved, "a typed note is not stored unless asked");

@@ -270,7 +270,6 @@ fn training_suggestion_and_report_types_match_the_api_json() {
         label: "J45".into(),
         verdict: "accept".into(),
         probability: Some(0.7),
-        actor: None,
     };
     seen.push(("FeedbackInput", serde_json::to_value(&input).expect("json")));
     seen.push(("Feedback", serde_json::to_value(suggest::save_feedback(&api, &input).expect("feedback")).expect("json")));

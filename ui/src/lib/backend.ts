@@ -568,7 +568,6 @@ export interface FeedbackInput {
   label: string;
   verdict: 'accept' | 'reject' | 'add';
   probability: number | null;
-  actor: string | null;
 }
 
 /** `FeedbackDto`. */
