@@ -191,7 +191,8 @@ async function main() {
       nextNoteMs.push(res.nextMs);
       enterMs.push(...res.enterMs);
       if (res.navMs >= 0) navMs.push(res.navMs);
-      loadMs.push(parseInt(await text('review-load-ms'), 10));
+      // After the last open note there is no note, and no load time, on screen.
+      if (n < 1449) loadMs.push(parseInt(await text('review-load-ms'), 10));
       perNote.push({ spans: u, keys, ms: res.ms });
     }
     const withPhi = perNote.filter((x) => x.spans > 0);
