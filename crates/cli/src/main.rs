@@ -78,6 +78,13 @@ pub enum Command {
 }
 
 fn main() {
+    // A closed pipe (`localdx datasets | head -1`) ends the process quietly, as for other Unix
+    // tools, instead of a panic in `println!`: Rust ignores SIGPIPE by default.
+    #[cfg(unix)]
+    // SAFETY: set once at start-up, before any thread exists, to the default action.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     let json = cli.json;
     if let Err(e) = run(cli) {

@@ -151,3 +151,29 @@ fn preview_shows_guessed_roles_without_importing() {
     assert_eq!(p["roles"]["labels"], serde_json::json!(["diagnosis"]));
     assert_eq!(datasets(&db), serde_json::json!([]));
 }
+
+/// Regression: output into a pipe closed by its reader (`localdx datasets | head -c 10`) panicked
+/// with a backtrace. It now ends quietly, as other Unix tools do.
+#[test]
+fn a_closed_pipe_ends_the_command_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("pipe.sqlite");
+    let csv = dir.path().join("notes.csv");
+    // More than a pipe buffer (64 KiB) of output, so the write fails even if it starts early.
+    let filler = "cough at night and wheezing ".repeat(20);
+    let rows: String = (0..200).map(|i| format!("Note {i}: {filler},J{:02}\n", i % 50)).collect();
+    std::fs::write(&csv, format!("note,dx\n{rows}")).unwrap();
+    assert!(localdx(&db, &["import", csv.to_str().unwrap(), "--text-column", "note", "--label-column", "dx"]).0);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_localdx"))
+        .arg("--db")
+        .arg(&db)
+        .args(["dataset", "records", "1", "--limit", "200"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
