@@ -13,11 +13,9 @@ root=$PWD
 out=$root/tests/e2e/out
 bin=$root/target/debug/localdx-app
 
-need() { command -v "$1" >/dev/null 2>&1 || { echo "e2e: '$1' not found ($2)"; exit 2; }; }
-need Xvfb "apt-get install xvfb"
-need WebKitWebDriver "apt-get install webkit2gtk-driver"
-need tauri-driver "cargo install tauri-driver --locked"
-need import "apt-get install imagemagick (screenshots of the X display)"
+# shellcheck source=tests/e2e/lib.sh
+source tests/e2e/lib.sh
+e2e_need_tools
 
 if [ -z "${E2E_SKIP_BUILD:-}" ]; then
   echo "e2e: building the UI and the desktop app"
@@ -29,48 +27,20 @@ fi
 rm -rf "$out"
 mkdir -p "$out"
 work=$(mktemp -d "${TMPDIR:-/tmp}/localdx-e2e.XXXXXX")
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
+e2e_start_display e2e
 
-# A private X display: the first free number from 90 up.
-display=90
-while [ -e "/tmp/.X11-unix/X$display" ] || [ -e "/tmp/.X$display-lock" ]; do display=$((display + 1)); done
-Xvfb ":$display" -screen 0 1440x960x24 -nolisten tcp >"$out/xvfb.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 50); do [ -e "/tmp/.X11-unix/X$display" ] && break; sleep 0.1; done
-[ -e "/tmp/.X11-unix/X$display" ] || { echo "e2e: Xvfb did not start (see $out/xvfb.log)"; exit 2; }
-export DISPLAY=":$display"
-unset WAYLAND_DISPLAY
-
-# What the app sees: software rendering (no GPU under Xvfb) and the models of this checkout.
 # The base model the training test fine-tunes (default: models/ of this checkout).
 export LOCALDX_MODELS="${LOCALDX_MODELS:-$root/models}"
-export WEBKIT_DISABLE_DMABUF_RENDERER=1
-export LIBGL_ALWAYS_SOFTWARE=1
-export NO_AT_BRIDGE=1
-
-free_port() { node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
 
 # drive SPEC DB: runs tests/e2e/SPEC.mjs against a fresh app (its own tauri-driver) on database DB.
 status=0
 drive() {
-  local spec=$1 db=$2 port native_port driver
-  port=$(free_port)
-  native_port=$(free_port)
+  local spec=$1 db=$2
   echo "e2e: $spec (database $db)"
-  LOCALDX_DB="$db" tauri-driver --port "$port" --native-port "$native_port" --native-driver "$(command -v WebKitWebDriver)" \
-    >"$out/tauri-driver-$spec.log" 2>&1 &
-  driver=$!
-  pids+=("$driver")
-  for _ in $(seq 100); do (echo >"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
-  LOCALDX_DB="$db" E2E_PORT=$port E2E_APP=$bin E2E_OUT=$out E2E_WORK=$work node "tests/e2e/$spec.mjs" || status=$?
-  kill "$driver" 2>/dev/null || true
-  wait "$driver" 2>/dev/null || true
+  LOCALDX_DB="$db" e2e_start_driver "$spec"
+  LOCALDX_DB="$db" E2E_PORT=$E2E_DRIVER_PORT E2E_APP=$bin E2E_OUT=$out E2E_WORK=$work node "tests/e2e/$spec.mjs" || status=$?
+  kill "$E2E_DRIVER_PID" 2>/dev/null || true
+  wait "$E2E_DRIVER_PID" 2>/dev/null || true
 }
 
 # E2E_SPECS picks the scenarios (default: both).
