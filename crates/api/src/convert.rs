@@ -110,15 +110,7 @@ impl Api {
                 if store.user(&admin.user)?.is_some() {
                     return Err(localdx_access::AccessError::UserExists(admin.user.clone()).into());
                 }
-                store.add_user(&admin.user, Role::Admin.as_str(), &hash, &admin.user)?;
-                store.audit(&AuditEntry {
-                    actor: &admin.user,
-                    action: "user.add",
-                    subject: &format!("user:{}", admin.user),
-                    before: json!(null),
-                    after: json!({"role": "admin", "firstUser": true}),
-                    reason: "database converted",
-                })?;
+                crate::session::add_first_admin(&store, &admin.user, &hash, "database converted")?;
                 store.audit(&AuditEntry {
                     actor: &admin.user,
                     action: "database.convert",

@@ -95,6 +95,21 @@ pub struct SessionDto {
     pub encrypted: bool,
 }
 
+/// Adds `user` (password hash `hash`) as the first account of a new database, an admin, and audits
+/// it with `reason`. Call inside the transaction that makes the database.
+pub(crate) fn add_first_admin(store: &Store, user: &str, hash: &str, reason: &str) -> Result<()> {
+    store.add_user(user, Role::Admin.as_str(), hash, user)?;
+    store.audit(&AuditEntry {
+        actor: user,
+        action: "user.add",
+        subject: &format!("user:{user}"),
+        before: json!(null),
+        after: json!({"role": "admin", "firstUser": true}),
+        reason,
+    })?;
+    Ok(())
+}
+
 fn user_dto(u: &localdx_store::User) -> Result<UserDto> {
     Ok(UserDto {
         name: u.name.clone(),
@@ -190,18 +205,7 @@ impl Api {
         let master = MasterKey::generate()?;
         let hash = password::hash(&admin.password)?;
         let store = Store::open(path, Some(master.bytes()))?;
-        store.atomically(|| -> Result<()> {
-            store.add_user(&admin.user, Role::Admin.as_str(), &hash, &admin.user)?;
-            store.audit(&AuditEntry {
-                actor: &admin.user,
-                action: "user.add",
-                subject: &format!("user:{}", admin.user),
-                before: json!(null),
-                after: json!({"role": "admin", "firstUser": true}),
-                reason: "database created",
-            })?;
-            Ok(())
-        })?;
+        store.atomically(|| add_first_admin(&store, &admin.user, &hash, "database created"))?;
         // The key file last: a failure before this leaves a database nobody can open, which
         // `init` refuses to overwrite; the message says which file to remove.
         let file = KeyFile::create(&key_path, &admin.user, &admin.password, &master).map_err(|e| {
