@@ -14,6 +14,7 @@ pub mod fused;
 pub mod gemma3;
 pub mod gguf;
 pub mod head;
+pub mod sgemm;
 pub mod llama;
 pub mod lora;
 pub mod spm;

@@ -5,6 +5,7 @@ mod gemma3;
 mod gguf;
 mod fused;
 mod grad;
+mod sgemm;
 mod spans;
 mod tokenizer;
 
