@@ -14,8 +14,8 @@
 //! other devices. The ops read contiguous f32 input only (callers make it so) and never keep a
 //! gradient for the frozen weights they close over (norm weights, rotary tables).
 
+use crate::sgemm::{sgemm, Operand};
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, CustomOp3, Layout, Shape, Tensor};
-use gemm::Parallelism;
 use rayon::prelude::*;
 use std::sync::Arc;
 
@@ -281,7 +281,8 @@ impl Out {
     }
 }
 
-/// `dst[m, n] (+)= lhs[m, k] * rhs[k, n]`, with explicit row and column strides (elements).
+/// `dst[m, n] (+)= scale * lhs[m, k] * rhs[k, n]`, with explicit row and column strides
+/// (elements), on one thread (the callers run one group of heads per thread).
 ///
 /// # Safety
 /// Every pointer must be valid for the elements its strides and sizes reach; `dst` must not
@@ -296,28 +297,13 @@ unsafe fn matmul(
     (rhs, rhs_rs, rhs_cs): (*const f32, usize, usize),
     scale: f32,
 ) {
-    gemm::gemm(
-        m,
-        n,
-        k,
-        dst,
-        1,
-        dst_rs as isize,
-        accumulate,
-        lhs,
-        lhs_cs as isize,
-        lhs_rs as isize,
-        rhs,
-        rhs_cs as isize,
-        rhs_rs as isize,
-        1.0,
-        scale,
-        false,
-        false,
-        false,
-        Parallelism::None,
-    )
+    let lhs = Operand { ptr: lhs, rs: lhs_rs as isize, cs: lhs_cs as isize };
+    let rhs = Operand { ptr: rhs, rs: rhs_rs as isize, cs: rhs_cs as isize };
+    unsafe { sgemm((m, n, k), lhs, rhs, dst, dst_rs, accumulate, scale, 1) }
 }
+
+/// Query rows per block of the attention kernels (a multiple of the GEMM's tile sides).
+const QUERY_BLOCK: usize = 48;
 
 impl Attention {
     fn check(&self, b: usize, t: usize, q_len: usize, kv_len: usize) -> R<()> {
@@ -340,28 +326,40 @@ impl Attention {
         self.window.map_or(0, |w| (i + 1).saturating_sub(w))
     }
 
-    /// `s[i, :] = scale * q_i . k_j`, then the causal (windowed) softmax of each row in place;
-    /// positions outside the window are zero.
+    /// The blocks of query rows, `(first, end, lo)`: rows `first..end` see keys `lo..end` at most.
+    /// Working block by block skips (most of) the causal upper triangle and, with a window, the
+    /// keys behind it: at 512 tokens the score GEMMs do 56% of the square's work.
+    fn blocks(&self, t: usize) -> impl Iterator<Item = (usize, usize, usize)> + '_ {
+        (0..t).step_by(QUERY_BLOCK).map(move |i0| (i0, (i0 + QUERY_BLOCK).min(t), self.lo(i0)))
+    }
+
+    /// `s[i, j] = scale * q_i . k_j`, then the causal (windowed) softmax of each row in place, for
+    /// each block's rectangle `[first..end, lo..end]` of `s`; inside it, positions outside row `i`'s
+    /// range are zero. Nothing outside the rectangles is written or read afterwards.
     ///
     /// # Safety
     /// `q` and `k` point at the first element of head `h` / kv head of batch row 0 of a
     /// `[t, stride]` matrix; `s` holds `t * t` values.
     unsafe fn probabilities(&self, t: usize, q: *const f32, q_rs: usize, k: *const f32, k_rs: usize, s: &mut [f32]) {
         let hd = self.head_dim;
-        matmul((t, t, hd), s.as_mut_ptr(), t, false, (q, q_rs, 1), (k, 1, k_rs), self.scale);
-        for i in 0..t {
-            let row = &mut s[i * t..(i + 1) * t];
-            let lo = self.lo(i);
-            let max = row[lo..=i].iter().copied().fold(f32::NEG_INFINITY, f32::max);
-            let mut sum = 0.0;
-            for v in &mut row[lo..=i] {
-                *v = (*v - max).exp();
-                sum += *v;
+        for (i0, i1, lo0) in self.blocks(t) {
+            unsafe {
+                matmul((i1 - i0, i1 - lo0, hd), s.as_mut_ptr().add(i0 * t + lo0), t, false, (q.add(i0 * q_rs), q_rs, 1), (k.add(lo0 * k_rs), 1, k_rs), self.scale)
+            };
+            for i in i0..i1 {
+                let row = &mut s[i * t + lo0..i * t + i1];
+                let (lo, hi) = (self.lo(i) - lo0, i - lo0);
+                let max = row[lo..=hi].iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                let mut sum = 0.0;
+                for v in &mut row[lo..=hi] {
+                    *v = (*v - max).exp();
+                    sum += *v;
+                }
+                let inv = 1.0 / sum;
+                row[lo..=hi].iter_mut().for_each(|v| *v *= inv);
+                row[..lo].fill(0.0);
+                row[hi + 1..].fill(0.0);
             }
-            let inv = 1.0 / sum;
-            row[lo..=i].iter_mut().for_each(|v| *v *= inv);
-            row[..lo].fill(0.0);
-            row[i + 1..].fill(0.0);
         }
     }
 
@@ -392,7 +390,10 @@ impl Attention {
                     let qb = q.as_ptr().add(bi * t * q_rs + h * hd);
                     self.probabilities(t, qb, q_rs, kb, kv_rs, &mut s);
                     let yb = out.get().add(bi * t * q_rs + h * hd);
-                    matmul((t, hd, t), yb, q_rs, false, (s.as_ptr(), t, 1), (vb, kv_rs, 1), 1.0);
+                    for (i0, i1, lo0) in self.blocks(t) {
+                        let ps = s.as_ptr().add(i0 * t + lo0);
+                        matmul((i1 - i0, hd, i1 - lo0), yb.add(i0 * q_rs), q_rs, false, (ps, t, 1), (vb.add(lo0 * kv_rs), kv_rs, 1), 1.0);
+                    }
                 }
             }
         });
@@ -419,27 +420,34 @@ impl Attention {
                 let kv_off = bi * t * kv_rs + kvh * hd;
                 let (kb, vb) = (k.as_ptr().add(kv_off), v.as_ptr().add(kv_off));
                 let (dkb, dvb) = (dk_out.get().add(kv_off), dv_out.get().add(kv_off));
-                for (n, h) in (kvh * rep..(kvh + 1) * rep).enumerate() {
+                for h in kvh * rep..(kvh + 1) * rep {
                     let q_off = bi * t * q_rs + h * hd;
-                    let (qb, dyb) = (q.as_ptr().add(q_off), dy.as_ptr().add(q_off));
+                    let (qb, dyb, dqb) = (q.as_ptr().add(q_off), dy.as_ptr().add(q_off), dq_out.get().add(q_off));
                     self.probabilities(t, qb, q_rs, kb, kv_rs, &mut p);
-                    // dV (+)= P^T dY
-                    matmul((t, hd, t), dvb, kv_rs, n > 0, (p.as_ptr(), 1, t), (dyb, q_rs, 1), 1.0);
-                    // dP = dY V^T
-                    matmul((t, t, hd), ds.as_mut_ptr(), t, false, (dyb, q_rs, 1), (vb, 1, kv_rs), 1.0);
-                    for i in 0..t {
-                        let yi = &y[q_off + i * q_rs..q_off + i * q_rs + hd];
-                        let dyi = &dy[q_off + i * q_rs..q_off + i * q_rs + hd];
-                        let d: f32 = yi.iter().zip(dyi).map(|(a, b)| a * b).sum();
-                        let (pr, dr) = (&p[i * t..(i + 1) * t], &mut ds[i * t..(i + 1) * t]);
-                        for (dv, pv) in dr.iter_mut().zip(pr) {
-                            *dv = pv * (*dv - d) * self.scale;
+                    for (i0, i1, lo0) in self.blocks(t) {
+                        let (rows, keys) = (i1 - i0, i1 - lo0);
+                        let (pb, dsb) = (p.as_ptr().add(i0 * t + lo0), ds.as_mut_ptr().add(i0 * t + lo0));
+                        let (qi, dyi) = (qb.add(i0 * q_rs), dyb.add(i0 * q_rs));
+                        let (kj, vj) = (kb.add(lo0 * kv_rs), vb.add(lo0 * kv_rs));
+                        // dV += P^T dY (dk and dv start at zero and sum over blocks and heads)
+                        matmul((keys, hd, rows), dvb.add(lo0 * kv_rs), kv_rs, true, (pb, 1, t), (dyi, q_rs, 1), 1.0);
+                        // dP = dY V^T
+                        matmul((rows, keys, hd), dsb, t, false, (dyi, q_rs, 1), (vj, 1, kv_rs), 1.0);
+                        for i in i0..i1 {
+                            let yi = &y[q_off + i * q_rs..q_off + i * q_rs + hd];
+                            let dyi = &dy[q_off + i * q_rs..q_off + i * q_rs + hd];
+                            let d: f32 = yi.iter().zip(dyi).map(|(a, b)| a * b).sum();
+                            let (pr, dr) = (&p[i * t + lo0..i * t + i1], &mut ds[i * t + lo0..i * t + i1]);
+                            for (dv, pv) in dr.iter_mut().zip(pr) {
+                                *dv = pv * (*dv - d) * self.scale;
+                            }
                         }
+                        // dQ = dS K (the pointer taken again after the loop's borrow of ds)
+                        let dsb = ds.as_ptr().add(i0 * t + lo0);
+                        matmul((rows, hd, keys), dqb.add(i0 * q_rs), q_rs, false, (dsb, t, 1), (kj, kv_rs, 1), 1.0);
+                        // dK += dS^T Q
+                        matmul((keys, hd, rows), dkb.add(lo0 * kv_rs), kv_rs, true, (dsb, 1, t), (qi, q_rs, 1), 1.0);
                     }
-                    // dQ = dS K
-                    matmul((t, hd, t), dq_out.get().add(q_off), q_rs, false, (ds.as_ptr(), t, 1), (kb, kv_rs, 1), 1.0);
-                    // dK (+)= dS^T Q
-                    matmul((t, hd, t), dkb, kv_rs, n > 0, (ds.as_ptr(), 1, t), (qb, q_rs, 1), 1.0);
                 }
             }
         });

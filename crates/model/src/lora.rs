@@ -7,6 +7,7 @@
 //! gradient (`grad @ dequantize(W)`), because candle's own quantized matmul has no backward pass.
 
 use crate::error::Result;
+use crate::sgemm::{sgemm, Operand};
 use candle_core::quantized::QTensor;
 use candle_core::{CpuStorage, CustomOp1, DType, Layout, Shape, Tensor, Var};
 use rand::rngs::StdRng;
@@ -113,7 +114,39 @@ impl CustomOp1 for QuantizedMatMul {
 /// `x W^T` with a frozen dense `W` `[out, in]`; backward gives `grad W` for the input and nothing
 /// for `W`. candle's own matmul backward always computes the gradient of both operands, which
 /// for a frozen base is a wasted `[in, out]` GEMM (plus a zero fill and an add) per projection.
+/// Both directions run on [`crate::sgemm`], reading `W` in place.
 pub struct FrozenDenseMatMul(pub Tensor);
+
+/// `grad W` for [`FrozenDenseMatMul`]'s backward (no backward of its own).
+struct FrozenDenseMatMulGrad(Tensor);
+
+/// `y[m, out] = x[m, inp] W^T` (`transpose`) or `y[m, out] = x[m, inp] W` for the CustomOps above.
+fn dense(storage: &CpuStorage, layout: &Layout, w: &Tensor, transpose: bool) -> candle_core::Result<(CpuStorage, Shape)> {
+    let msg = |m: &str| candle_core::Error::Msg(format!("frozen dense matmul: {m}"));
+    let CpuStorage::F32(data) = storage else { return Err(msg("f32 input expected")) };
+    let Some((start, end)) = layout.contiguous_offsets() else { return Err(msg("contiguous input expected")) };
+    let (rows, cols) = w.dims2()?;
+    let (inp, out) = if transpose { (cols, rows) } else { (rows, cols) };
+    let x = &data[start..end];
+    if x.len() % inp != 0 {
+        return Err(msg(&format!("input {:?} does not end in {inp}", layout.shape())));
+    }
+    let m = x.len() / inp;
+    let (w_storage, w_layout) = w.storage_and_layout();
+    let candle_core::Storage::Cpu(CpuStorage::F32(w)) = &*w_storage else { return Err(msg("f32 CPU weight expected")) };
+    let Some((ws, we)) = w_layout.contiguous_offsets() else { return Err(msg("contiguous weight expected")) };
+    let w = &w[ws..we];
+    let b = if transpose { Operand::transposed(w.as_ptr(), cols) } else { Operand::rows(w.as_ptr(), cols) };
+    let mut y = vec![0f32; m * out];
+    // SAFETY: y is [m, out] row-major, x is [m, inp] row-major, W is [rows, cols] row-major and
+    // read as W^T or W; all sizes checked above.
+    unsafe {
+        sgemm((m, out, inp), Operand::rows(x.as_ptr(), inp), b, y.as_mut_ptr(), out, false, 1.0, candle_core::utils::get_num_threads())
+    };
+    let mut dims = layout.shape().dims().to_vec();
+    *dims.last_mut().expect("non-scalar input") = out;
+    Ok((CpuStorage::F32(y), Shape::from(dims)))
+}
 
 impl CustomOp1 for FrozenDenseMatMul {
     fn name(&self) -> &'static str {
@@ -121,37 +154,21 @@ impl CustomOp1 for FrozenDenseMatMul {
     }
 
     fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
-        let msg = |m: &str| candle_core::Error::Msg(format!("frozen dense matmul: {m}"));
-        let CpuStorage::F32(data) = storage else { return Err(msg("f32 input expected")) };
-        let Some((start, end)) = layout.contiguous_offsets() else { return Err(msg("contiguous input expected")) };
-        let (out, inp) = self.0.dims2()?;
-        let x = &data[start..end];
-        if x.len() % inp != 0 {
-            return Err(msg(&format!("input {:?} does not end in {inp}", layout.shape())));
-        }
-        let m = x.len() / inp;
-        let (w_storage, w_layout) = self.0.storage_and_layout();
-        let candle_core::Storage::Cpu(CpuStorage::F32(w)) = &*w_storage else { return Err(msg("f32 CPU weight expected")) };
-        let Some((ws, we)) = w_layout.contiguous_offsets() else { return Err(msg("contiguous weight expected")) };
-        let w = &w[ws..we];
-        let mut y = vec![0f32; m * out];
-        let threads = candle_core::utils::get_num_threads();
-        let parallelism = if threads > 1 { gemm::Parallelism::Rayon(threads) } else { gemm::Parallelism::None };
-        // SAFETY: y is [m, out] row-major, x is [m, inp] row-major, W is [out, inp] row-major and
-        // read as W^T ([inp, out], row stride 1, column stride inp); all sizes checked above.
-        unsafe {
-            gemm::gemm(
-                m, out, inp, y.as_mut_ptr(), 1, out as isize, false, x.as_ptr(), 1, inp as isize, w.as_ptr(), inp as isize, 1,
-                0.0, 1.0, false, false, false, parallelism,
-            );
-        }
-        let mut dims = layout.shape().dims().to_vec();
-        *dims.last_mut().expect("non-scalar input") = out;
-        Ok((CpuStorage::F32(y), Shape::from(dims)))
+        dense(storage, layout, &self.0, true)
     }
 
     fn bwd(&self, _arg: &Tensor, _res: &Tensor, grad_res: &Tensor) -> candle_core::Result<Option<Tensor>> {
-        Ok(Some(grad_res.matmul(&self.0)?))
+        Ok(Some(grad_res.contiguous()?.apply_op1_no_bwd(&FrozenDenseMatMulGrad(self.0.clone()))?))
+    }
+}
+
+impl CustomOp1 for FrozenDenseMatMulGrad {
+    fn name(&self) -> &'static str {
+        "frozen-dense-matmul-grad"
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
+        dense(storage, layout, &self.0, false)
     }
 }
 
@@ -216,6 +233,13 @@ impl LoraLinear {
 
     /// `x` is `[m, in]`; `rng` is given during training (enables dropout), `None` at inference.
     pub fn forward(&self, x: &Tensor, rng: Option<&mut StdRng>) -> Result<Tensor> {
+        if let (Some(ad), None, FrozenWeight::Dense(w)) = (&self.adapter, &self.out_perm, &self.base) {
+            let dropout = rng.is_some() && ad.dropout > 0.0;
+            if !dropout && crate::fused::supported(w.device(), w.dtype()) && x.dtype() == DType::F32 {
+                let op = LoraMatMul { w: w.clone(), scale: ad.scale as f32 };
+                return Ok(x.contiguous()?.apply_op3(ad.a.as_tensor(), ad.b.as_tensor(), op)?);
+            }
+        }
         let mut y = self.base.forward(x)?;
         if let Some(perm) = &self.out_perm {
             y = y.index_select(perm, 1)?;
@@ -235,5 +259,119 @@ impl LoraLinear {
             y = (y + low.matmul(&ad.b.as_tensor().t()?)?)?;
         }
         Ok(y)
+    }
+}
+
+/// A whole LoRA projection on CPU, `y = x W^T + s (x A^T) B^T` with `W` frozen, as one op: three
+/// GEMMs forward (the rank-`r` product added in place), five backward, no temporaries but the
+/// `[m, r]` products. The composed form costs a candle matmul per factor (slow at width `r`), an
+/// add and their saved tensors. Without dropout only (dropout masks `x` in the low-rank branch).
+struct LoraMatMul {
+    w: Tensor,
+    scale: f32,
+}
+
+/// The contiguous f32 data of a custom op's operand.
+fn cpu_f32<'a>(storage: &'a CpuStorage, layout: &Layout) -> candle_core::Result<&'a [f32]> {
+    match (storage, layout.contiguous_offsets()) {
+        (CpuStorage::F32(data), Some((start, end))) => Ok(&data[start..end]),
+        _ => Err(candle_core::Error::Msg(format!("lora matmul: contiguous f32 operand expected, got {:?}", layout.shape()))),
+    }
+}
+
+/// The contiguous f32 data behind a storage guard (CPU only).
+fn f32_data<'a>(storage: &'a candle_core::Storage, layout: &Layout) -> candle_core::Result<&'a [f32]> {
+    match storage {
+        candle_core::Storage::Cpu(s) => cpu_f32(s, layout),
+        _ => Err(candle_core::Error::Msg("lora matmul: CPU operand expected".into())),
+    }
+}
+
+impl LoraMatMul {
+    /// `(m, in, out, r)` for input `x` of `len` values, checked against `W`, `A` and `B`.
+    fn dims(&self, len: usize, a: &Shape, b: &Shape) -> candle_core::Result<(usize, usize, usize, usize)> {
+        let (out, inp) = self.w.dims2()?;
+        let (r, a_in) = a.dims2()?;
+        let (b_out, b_r) = b.dims2()?;
+        if a_in != inp || b_out != out || b_r != r || !len.is_multiple_of(inp) {
+            return Err(candle_core::Error::Msg(format!(
+                "lora matmul: x of {len} values, W [{out}, {inp}], A {a:?}, B {b:?} do not fit"
+            )));
+        }
+        Ok((len / inp, inp, out, r))
+    }
+}
+
+impl candle_core::CustomOp3 for LoraMatMul {
+    fn name(&self) -> &'static str {
+        "lora-matmul"
+    }
+
+    fn cpu_fwd(
+        &self,
+        sx: &CpuStorage,
+        lx: &Layout,
+        sa: &CpuStorage,
+        la: &Layout,
+        sb: &CpuStorage,
+        lb: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let (x, a, b) = (cpu_f32(sx, lx)?, cpu_f32(sa, la)?, cpu_f32(sb, lb)?);
+        let (m, inp, out, r) = self.dims(x.len(), la.shape(), lb.shape())?;
+        let threads = candle_core::utils::get_num_threads();
+        let (wg, wl) = self.w.storage_and_layout();
+        let w = f32_data(&wg, wl)?;
+        let mut xa = vec![0f32; m * r];
+        let mut y = vec![0f32; m * out];
+        let xo = Operand::rows(x.as_ptr(), inp);
+        // SAFETY (all three): row-major buffers of the sizes checked in `dims`.
+        unsafe {
+            sgemm((m, r, inp), xo, Operand::transposed(a.as_ptr(), inp), xa.as_mut_ptr(), r, false, 1.0, threads);
+            sgemm((m, out, inp), xo, Operand::transposed(w.as_ptr(), inp), y.as_mut_ptr(), out, false, 1.0, threads);
+            sgemm((m, out, r), Operand::rows(xa.as_ptr(), r), Operand::transposed(b.as_ptr(), r), y.as_mut_ptr(), out, true, self.scale, threads);
+        }
+        let mut dims = lx.shape().dims().to_vec();
+        *dims.last_mut().expect("non-scalar input") = out;
+        Ok((CpuStorage::F32(y), Shape::from(dims)))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        a: &Tensor,
+        b: &Tensor,
+        _res: &Tensor,
+        dy: &Tensor,
+    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let dy = dy.contiguous()?;
+        let (m, inp, out, r) = self.dims(x.elem_count(), a.shape(), b.shape())?;
+        let threads = candle_core::utils::get_num_threads();
+        let s = self.scale;
+        let (mut xa, mut dyb) = (vec![0f32; m * r], vec![0f32; m * r]);
+        let (mut dx, mut da, mut db) = (vec![0f32; m * inp], vec![0f32; r * inp], vec![0f32; out * r]);
+        {
+            let guards = [x, a, b, &dy, &self.w].map(|t| t.storage_and_layout());
+            let [x, a, b, dy, w] = [0, 1, 2, 3, 4].map(|i| f32_data(&guards[i].0, guards[i].1));
+            let (x, a, b, dy, w) = (x?, a?, b?, dy?, w?);
+            let (xo, dyo) = (Operand::rows(x.as_ptr(), inp), Operand::rows(dy.as_ptr(), out));
+            // SAFETY: row-major buffers of the sizes checked in `dims`.
+            unsafe {
+                // xa = x A^T, dyb = dy B
+                sgemm((m, r, inp), xo, Operand::transposed(a.as_ptr(), inp), xa.as_mut_ptr(), r, false, 1.0, threads);
+                sgemm((m, r, out), dyo, Operand::rows(b.as_ptr(), r), dyb.as_mut_ptr(), r, false, 1.0, threads);
+                // dx = dy W + s dyb A
+                sgemm((m, inp, out), dyo, Operand::rows(w.as_ptr(), inp), dx.as_mut_ptr(), inp, false, 1.0, threads);
+                sgemm((m, inp, r), Operand::rows(dyb.as_ptr(), r), Operand::rows(a.as_ptr(), inp), dx.as_mut_ptr(), inp, true, s, threads);
+                // dA = s dyb^T x, dB = s dy^T xa
+                sgemm((r, inp, m), Operand::transposed(dyb.as_ptr(), r), xo, da.as_mut_ptr(), inp, false, s, threads);
+                sgemm((out, r, m), Operand::transposed(dy.as_ptr(), out), Operand::rows(xa.as_ptr(), r), db.as_mut_ptr(), r, false, s, threads);
+            }
+        }
+        let dev = x.device();
+        Ok((
+            Some(Tensor::from_vec(dx, x.shape(), dev)?),
+            Some(Tensor::from_vec(da, a.shape(), dev)?),
+            Some(Tensor::from_vec(db, b.shape(), dev)?),
+        ))
     }
 }

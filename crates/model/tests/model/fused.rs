@@ -8,6 +8,7 @@ use candle_core::{Device, Tensor, Var, D};
 use localdx_model::fused::{self, Attention, Gate, Rotary};
 use localdx_model::llama::{rms_norm, rope, softmax_last};
 use localdx_model::synthetic::{write_tiny_gemma3, TinySpec};
+use localdx_model::lora::{Adapter, FrozenWeight, LoraLinear};
 use localdx_model::Model;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -71,6 +72,34 @@ fn gated_activations_match_the_reference_with_their_gradients() {
     check(&inputs, |x| fused::gated(&x[0], &x[1], Gate::GeluTanh).unwrap(), |x| (x[0].gelu().unwrap() * &x[1]).unwrap(), 1e-5);
 }
 
+#[test]
+fn lora_projection_matches_the_composed_form_with_its_gradients() {
+    // Odd sizes: edge tiles of the GEMM everywhere; 3-d input as the models pass it.
+    let (inp, out, r) = (37, 23, 5);
+    let w = random(&[out, inp], 6).as_tensor().detach();
+    let (x, a, b) = (random(&[2, 9, inp], 7), random(&[r, inp], 8), random(&[out, r], 9));
+    let scale = 1.75;
+    let layer = |a: &Tensor, b: &Tensor| LoraLinear {
+        base: FrozenWeight::Dense(w.clone()),
+        adapter: Some(Adapter { a: Var::from_tensor(a).unwrap(), b: Var::from_tensor(b).unwrap(), scale, dropout: 0.0 }),
+        out_perm: None,
+        in_dim: inp,
+        out_dim: out,
+    };
+    check(
+        &[x, a, b],
+        // Var::from_tensor keeps the tensor's id, so the gradients land on the inputs.
+        |x| layer(&x[1], &x[2]).forward(&x[0], None).unwrap(),
+        |x| {
+            let flat = x[0].reshape((18, inp)).unwrap();
+            let base = flat.matmul(&w.t().unwrap()).unwrap();
+            let low = (flat.matmul(&x[1].t().unwrap()).unwrap() * scale).unwrap().matmul(&x[2].t().unwrap()).unwrap();
+            (base + low).unwrap().reshape((2, 9, out)).unwrap()
+        },
+        1e-4,
+    );
+}
+
 /// Grouped-query causal attention composed from primitives, on `[b, t, heads, hd]` inputs.
 fn reference_attention(q: &Tensor, k: &Tensor, v: &Tensor, cfg: &Attention) -> Tensor {
     let (b, t, nh, hd) = q.dims4().unwrap();
@@ -95,8 +124,10 @@ fn reference_attention(q: &Tensor, k: &Tensor, v: &Tensor, cfg: &Attention) -> T
 
 #[test]
 fn attention_matches_the_reference_with_its_gradients() {
-    for (heads, kv_heads, window) in [(4, 2, None), (3, 3, None), (6, 2, Some(3)), (2, 1, Some(1))] {
-        let (b, t, hd) = (2, 7, 5);
+    // t = 110 spans three blocks of query rows (48, 48, 14); windows inside one block and across.
+    let cases = [(7, 4, 2, None), (7, 3, 3, None), (7, 6, 2, Some(3)), (7, 2, 1, Some(1)), (110, 4, 2, None), (110, 2, 1, Some(5)), (110, 3, 1, Some(60))];
+    for (t, heads, kv_heads, window) in cases {
+        let (b, hd) = (2, 5);
         let cfg = Attention { heads, kv_heads, head_dim: hd, scale: 0.37, window };
         let q = random(&[b, t, heads, hd], 6);
         let k = random(&[b, t, kv_heads, hd], 7);
