@@ -13,6 +13,8 @@ mod state;
 use tauri::Manager;
 
 fn main() {
+    // SAFETY: first thing in main, before any thread exists.
+    unsafe { localdx_api::runtime::configure() };
     let app = tauri::Builder::default()
         .plugin(tauri_plugin_dialog::init())
         .manage(commands::TrainingJob::default())

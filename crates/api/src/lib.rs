@@ -22,6 +22,7 @@ pub mod suggest;
 pub mod training;
 
 pub use localdx_access::{Command, Role};
+pub use localdx_model::runtime;
 pub use localdx_job::{Cancel, Progress, Reporter};
 pub use session::{Credentials, SessionDto, UserDto, WorkspaceState, WorkspaceStatusDto};
 

@@ -85,6 +85,8 @@ fn main() {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
+    // SAFETY: as above, before any thread exists.
+    unsafe { localdx_api::runtime::configure() };
     let cli = Cli::parse();
     let json = cli.json;
     if let Err(e) = run(cli) {

@@ -41,6 +41,37 @@ fn values(t: &Tensor) -> R<Vec<f32>> {
     t.contiguous()?.flatten_all()?.to_vec1::<f32>()
 }
 
+/// Runs `f` on the contiguous f32 data of CPU tensors (no copy when they are contiguous already).
+fn with_values<T, const N: usize>(tensors: [&Tensor; N], f: impl FnOnce([&[f32]; N]) -> R<T>) -> R<T> {
+    let owned = tensors.iter().map(|t| t.contiguous()).collect::<R<Vec<_>>>()?;
+    let guards: Vec<_> = owned.iter().map(|t| t.storage_and_layout()).collect();
+    let mut slices = Vec::with_capacity(N);
+    for (storage, layout) in &guards {
+        let candle_core::Storage::Cpu(s) = &**storage else { return Err(err("fused kernels: CPU tensors expected".into())) };
+        slices.push(slice(s, layout, "fused kernel")?);
+    }
+    f(slices.try_into().unwrap_or_else(|_| unreachable!("one slice per tensor")))
+}
+
+/// Elements per task of the elementwise kernels on the thread pool.
+const ELEMENTS: usize = 1 << 14;
+
+/// Whether `tasks` pieces of work go to the thread pool: candle may use more than one thread and
+/// there are at least two.
+fn parallel(tasks: usize) -> bool {
+    tasks > 1 && candle_core::utils::get_num_threads() > 1
+}
+
+/// Runs `f(index, chunk)` over `out` in chunks of `len` values (the last may be shorter), on the
+/// thread pool when [`parallel`].
+fn for_chunks(out: &mut [f32], len: usize, f: impl Fn(usize, &mut [f32]) + Sync) {
+    if parallel(out.len() / len) {
+        out.par_chunks_mut(len).enumerate().for_each(|(i, c)| f(i, c));
+    } else {
+        out.chunks_mut(len).enumerate().for_each(|(i, c)| f(i, c));
+    }
+}
+
 /// Whether the fused kernels can run for tensors on `device` of `dtype`.
 pub fn supported(device: &candle_core::Device, dtype: candle_core::DType) -> bool {
     device.is_cpu() && dtype == candle_core::DType::F32
@@ -64,13 +95,16 @@ impl CustomOp1 for RmsNorm {
         let x = slice(s, l, self.name())?;
         let d = self.w.len();
         let mut y = vec![0f32; x.len()];
-        for (xr, yr) in x.chunks_exact(d).zip(y.chunks_exact_mut(d)) {
-            let ms = xr.iter().map(|v| v * v).sum::<f32>() / d as f32;
-            let r = 1.0 / (ms + self.eps).sqrt();
-            for ((yv, xv), wv) in yr.iter_mut().zip(xr).zip(self.w.iter()) {
-                *yv = xv * r * wv;
+        let rows = ELEMENTS.div_ceil(d);
+        for_chunks(&mut y, rows * d, |c, y| {
+            for (xr, yr) in x[c * rows * d..].chunks_exact(d).zip(y.chunks_exact_mut(d)) {
+                let ms = xr.iter().map(|v| v * v).sum::<f32>() / d as f32;
+                let r = 1.0 / (ms + self.eps).sqrt();
+                for ((yv, xv), wv) in yr.iter_mut().zip(xr).zip(self.w.iter()) {
+                    *yv = xv * r * wv;
+                }
             }
-        }
+        });
         Ok((CpuStorage::F32(y), l.shape().clone()))
     }
 
@@ -97,15 +131,19 @@ impl CustomOp2 for RmsNormGrad {
         let dy = slice(s2, l2, self.name())?;
         let d = self.w.len();
         let mut dx = vec![0f32; x.len()];
-        for ((xr, gr), dr) in x.chunks_exact(d).zip(dy.chunks_exact(d)).zip(dx.chunks_exact_mut(d)) {
-            let ms = xr.iter().map(|v| v * v).sum::<f32>() / d as f32;
-            let r = 1.0 / (ms + self.eps).sqrt();
-            let gx = xr.iter().zip(gr).zip(self.w.iter()).map(|((x, g), w)| g * w * x).sum::<f32>() / d as f32;
-            let c = r * r * r * gx;
-            for (((dv, xv), gv), wv) in dr.iter_mut().zip(xr).zip(gr).zip(self.w.iter()) {
-                *dv = r * gv * wv - xv * c;
+        let rows = ELEMENTS.div_ceil(d);
+        for_chunks(&mut dx, rows * d, |c, dx| {
+            let at = c * rows * d;
+            for ((xr, gr), dr) in x[at..].chunks_exact(d).zip(dy[at..].chunks_exact(d)).zip(dx.chunks_exact_mut(d)) {
+                let ms = xr.iter().map(|v| v * v).sum::<f32>() / d as f32;
+                let r = 1.0 / (ms + self.eps).sqrt();
+                let gx = xr.iter().zip(gr).zip(self.w.iter()).map(|((x, g), w)| g * w * x).sum::<f32>() / d as f32;
+                let c = r * r * r * gx;
+                for (((dv, xv), gv), wv) in dr.iter_mut().zip(xr).zip(gr).zip(self.w.iter()) {
+                    *dv = r * gv * wv - xv * c;
+                }
             }
-        }
+        });
         Ok((CpuStorage::F32(dx), l1.shape().clone()))
     }
 }
@@ -167,16 +205,20 @@ impl CustomOp1 for RotaryOp {
         let half = hd / 2;
         let sign = if self.inverse { -1.0 } else { 1.0 };
         let mut y = vec![0f32; x.len()];
-        for (row, (xr, yr)) in x.chunks_exact(hd).zip(y.chunks_exact_mut(hd)).enumerate() {
-            let pos = (row / heads) % t;
-            let cos = &self.table.cos[pos * hd..(pos + 1) * hd];
-            let sin = &self.table.sin[pos * hd..(pos + 1) * hd];
-            for i in 0..half {
-                let (a, b) = (xr[i], xr[i + half]);
-                yr[i] = a * cos[i] - sign * b * sin[i];
-                yr[i + half] = b * cos[i + half] + sign * a * sin[i + half];
+        let rows = ELEMENTS.div_ceil(hd);
+        for_chunks(&mut y, rows * hd, |c, y| {
+            let first = c * rows;
+            for (row, (xr, yr)) in x[first * hd..].chunks_exact(hd).zip(y.chunks_exact_mut(hd)).enumerate() {
+                let pos = ((first + row) / heads) % t;
+                let cos = &self.table.cos[pos * hd..(pos + 1) * hd];
+                let sin = &self.table.sin[pos * hd..(pos + 1) * hd];
+                for i in 0..half {
+                    let (a, b) = (xr[i], xr[i + half]);
+                    yr[i] = a * cos[i] - sign * b * sin[i];
+                    yr[i + half] = b * cos[i + half] + sign * a * sin[i + half];
+                }
             }
-        }
+        });
         Ok((CpuStorage::F32(y), l.shape().clone()))
     }
 
@@ -229,19 +271,35 @@ impl CustomOp2 for Gate {
         if g.len() != u.len() {
             return Err(err(format!("gated activation: gate {:?} and up {:?} differ", l1.shape(), l2.shape())));
         }
-        let y = g.iter().zip(u).map(|(g, u)| self.eval(*g).0 * u).collect();
+        let mut y = vec![0f32; g.len()];
+        for_chunks(&mut y, ELEMENTS, |c, y| {
+            let at = c * ELEMENTS;
+            for ((y, g), u) in y.iter_mut().zip(&g[at..]).zip(&u[at..]) {
+                *y = self.eval(*g).0 * u;
+            }
+        });
         Ok((CpuStorage::F32(y), l1.shape().clone()))
     }
 
     fn bwd(&self, g: &Tensor, u: &Tensor, _res: &Tensor, grad: &Tensor) -> R<(Option<Tensor>, Option<Tensor>)> {
-        let (gv, uv, dy) = (values(g)?, values(u)?, values(grad)?);
-        let mut dg = Vec::with_capacity(gv.len());
-        let mut du = Vec::with_capacity(gv.len());
-        for ((g, u), dy) in gv.iter().zip(&uv).zip(&dy) {
-            let (a, da) = self.eval(*g);
-            dg.push(dy * u * da);
-            du.push(dy * a);
-        }
+        let n = g.elem_count();
+        let (mut dg, mut du) = (vec![0f32; n], vec![0f32; n]);
+        with_values([g, u, grad], |[gv, uv, dy]| {
+            let work = |(c, (dg, du)): (usize, (&mut [f32], &mut [f32]))| {
+                let at = c * ELEMENTS;
+                for (i, (dg, du)) in dg.iter_mut().zip(du.iter_mut()).enumerate() {
+                    let (a, da) = self.eval(gv[at + i]);
+                    *dg = dy[at + i] * uv[at + i] * da;
+                    *du = dy[at + i] * a;
+                }
+            };
+            if parallel(n / ELEMENTS) {
+                dg.par_chunks_mut(ELEMENTS).zip(du.par_chunks_mut(ELEMENTS)).enumerate().for_each(work);
+            } else {
+                dg.chunks_mut(ELEMENTS).zip(du.chunks_mut(ELEMENTS)).enumerate().for_each(work);
+            }
+            Ok(())
+        })?;
         Ok((Some(Tensor::from_vec(dg, g.shape(), g.device())?), Some(Tensor::from_vec(du, u.shape(), u.device())?)))
     }
 }
@@ -363,14 +421,15 @@ impl Attention {
         }
     }
 
-    /// Runs `f(batch, kv_head)` for every group, on the thread pool when candle may use more
-    /// than one thread.
-    fn for_groups(&self, b: usize, f: impl Fn(usize, usize) + Sync) {
-        let groups = b * self.kv_heads;
-        if candle_core::utils::get_num_threads() > 1 && groups > 1 {
-            (0..groups).into_par_iter().for_each(|g| f(g / self.kv_heads, g % self.kv_heads));
+    /// Runs `f(batch, head)` for every query head, on the thread pool when candle may use more
+    /// than one thread (per query head, not per kv head: SmolLM2's 3 kv heads would leave one of
+    /// two threads idle a third of the time).
+    fn for_heads(&self, b: usize, f: impl Fn(usize, usize) + Sync) {
+        let tasks = b * self.heads;
+        if parallel(tasks) {
+            (0..tasks).into_par_iter().for_each(|i| f(i / self.heads, i % self.heads));
         } else {
-            (0..groups).for_each(|g| f(g / self.kv_heads, g % self.kv_heads));
+            (0..tasks).for_each(|i| f(i / self.heads, i % self.heads));
         }
     }
 
@@ -379,21 +438,18 @@ impl Attention {
         let (q_rs, kv_rs) = (self.heads * hd, self.kv_heads * hd);
         let mut y = vec![0f32; q.len()];
         let out = Out(y.as_mut_ptr());
-        self.for_groups(b, |bi, kvh| {
+        self.for_heads(b, |bi, h| {
             let mut s = vec![0f32; t * t];
-            // SAFETY: offsets stay inside batch row `bi`; each group writes the columns of its
-            // own query heads only.
+            // SAFETY: offsets stay inside batch row `bi`; each head writes its own columns only.
             unsafe {
-                let kb = k.as_ptr().add(bi * t * kv_rs + kvh * hd);
-                let vb = v.as_ptr().add(bi * t * kv_rs + kvh * hd);
-                for h in kvh * rep..(kvh + 1) * rep {
-                    let qb = q.as_ptr().add(bi * t * q_rs + h * hd);
-                    self.probabilities(t, qb, q_rs, kb, kv_rs, &mut s);
-                    let yb = out.get().add(bi * t * q_rs + h * hd);
-                    for (i0, i1, lo0) in self.blocks(t) {
-                        let ps = s.as_ptr().add(i0 * t + lo0);
-                        matmul((i1 - i0, hd, i1 - lo0), yb.add(i0 * q_rs), q_rs, false, (ps, t, 1), (vb.add(lo0 * kv_rs), kv_rs, 1), 1.0);
-                    }
+                let kv_off = bi * t * kv_rs + (h / rep) * hd;
+                let (kb, vb) = (k.as_ptr().add(kv_off), v.as_ptr().add(kv_off));
+                let q_off = bi * t * q_rs + h * hd;
+                self.probabilities(t, q.as_ptr().add(q_off), q_rs, kb, kv_rs, &mut s);
+                let yb = out.get().add(q_off);
+                for (i0, i1, lo0) in self.blocks(t) {
+                    let ps = s.as_ptr().add(i0 * t + lo0);
+                    matmul((i1 - i0, hd, i1 - lo0), yb.add(i0 * q_rs), q_rs, false, (ps, t, 1), (vb.add(lo0 * kv_rs), kv_rs, 1), 1.0);
                 }
             }
         });
@@ -402,55 +458,67 @@ impl Attention {
 
     /// Gradients of q, k and v, recomputing the probabilities. With `P` the probabilities, `dY`
     /// the output gradient and `D_i = dY_i . Y_i`: `dV = P^T dY`, `dS = P * (dY V^T - D)`,
-    /// `dQ = scale dS K`, `dK = scale dS^T Q` (summed over the query heads sharing a kv head).
+    /// `dQ = scale dS K`, `dK = scale dS^T Q`. Each query head works alone, into its own dQ
+    /// columns and its own `[t, head_dim]` partial dK and dV, summed per kv head at the end.
     #[allow(clippy::too_many_arguments)]
     fn backward(&self, b: usize, t: usize, q: &[f32], k: &[f32], v: &[f32], y: &[f32], dy: &[f32]) -> [Vec<f32>; 3] {
         let (hd, rep) = (self.head_dim, self.heads / self.kv_heads);
         let (q_rs, kv_rs) = (self.heads * hd, self.kv_heads * hd);
         let mut dq = vec![0f32; q.len()];
-        let mut dk = vec![0f32; k.len()];
-        let mut dv = vec![0f32; v.len()];
-        let (dq_out, dk_out, dv_out) = (Out(dq.as_mut_ptr()), Out(dk.as_mut_ptr()), Out(dv.as_mut_ptr()));
-        self.for_groups(b, |bi, kvh| {
+        let mut dk_h = vec![0f32; b * self.heads * t * hd];
+        let mut dv_h = vec![0f32; b * self.heads * t * hd];
+        let (dq_out, dk_out, dv_out) = (Out(dq.as_mut_ptr()), Out(dk_h.as_mut_ptr()), Out(dv_h.as_mut_ptr()));
+        self.for_heads(b, |bi, h| {
             let mut p = vec![0f32; t * t];
             let mut ds = vec![0f32; t * t];
-            // SAFETY: as in `forward`; a group writes its own query heads' columns of dq and its
-            // own kv head's columns of dk and dv.
+            // SAFETY: offsets stay inside batch row `bi`; a head writes its own columns of dq and
+            // its own partial dk and dv.
             unsafe {
-                let kv_off = bi * t * kv_rs + kvh * hd;
+                let kv_off = bi * t * kv_rs + (h / rep) * hd;
                 let (kb, vb) = (k.as_ptr().add(kv_off), v.as_ptr().add(kv_off));
-                let (dkb, dvb) = (dk_out.get().add(kv_off), dv_out.get().add(kv_off));
-                for h in kvh * rep..(kvh + 1) * rep {
-                    let q_off = bi * t * q_rs + h * hd;
-                    let (qb, dyb, dqb) = (q.as_ptr().add(q_off), dy.as_ptr().add(q_off), dq_out.get().add(q_off));
-                    self.probabilities(t, qb, q_rs, kb, kv_rs, &mut p);
-                    for (i0, i1, lo0) in self.blocks(t) {
-                        let (rows, keys) = (i1 - i0, i1 - lo0);
-                        let (pb, dsb) = (p.as_ptr().add(i0 * t + lo0), ds.as_mut_ptr().add(i0 * t + lo0));
-                        let (qi, dyi) = (qb.add(i0 * q_rs), dyb.add(i0 * q_rs));
-                        let (kj, vj) = (kb.add(lo0 * kv_rs), vb.add(lo0 * kv_rs));
-                        // dV += P^T dY (dk and dv start at zero and sum over blocks and heads)
-                        matmul((keys, hd, rows), dvb.add(lo0 * kv_rs), kv_rs, true, (pb, 1, t), (dyi, q_rs, 1), 1.0);
-                        // dP = dY V^T
-                        matmul((rows, keys, hd), dsb, t, false, (dyi, q_rs, 1), (vj, 1, kv_rs), 1.0);
-                        for i in i0..i1 {
-                            let yi = &y[q_off + i * q_rs..q_off + i * q_rs + hd];
-                            let dyi = &dy[q_off + i * q_rs..q_off + i * q_rs + hd];
-                            let d: f32 = yi.iter().zip(dyi).map(|(a, b)| a * b).sum();
-                            let (pr, dr) = (&p[i * t + lo0..i * t + i1], &mut ds[i * t + lo0..i * t + i1]);
-                            for (dv, pv) in dr.iter_mut().zip(pr) {
-                                *dv = pv * (*dv - d) * self.scale;
-                            }
+                let part = (bi * self.heads + h) * t * hd;
+                let (dkb, dvb) = (dk_out.get().add(part), dv_out.get().add(part));
+                let q_off = bi * t * q_rs + h * hd;
+                let (qb, dyb, dqb) = (q.as_ptr().add(q_off), dy.as_ptr().add(q_off), dq_out.get().add(q_off));
+                self.probabilities(t, qb, q_rs, kb, kv_rs, &mut p);
+                for (i0, i1, lo0) in self.blocks(t) {
+                    let (rows, keys) = (i1 - i0, i1 - lo0);
+                    let (pb, dsb) = (p.as_ptr().add(i0 * t + lo0), ds.as_mut_ptr().add(i0 * t + lo0));
+                    let (qi, dyi) = (qb.add(i0 * q_rs), dyb.add(i0 * q_rs));
+                    let (kj, vj) = (kb.add(lo0 * kv_rs), vb.add(lo0 * kv_rs));
+                    // dV += P^T dY (the partials start at zero and sum over blocks)
+                    matmul((keys, hd, rows), dvb.add(lo0 * hd), hd, true, (pb, 1, t), (dyi, q_rs, 1), 1.0);
+                    // dP = dY V^T
+                    matmul((rows, keys, hd), dsb, t, false, (dyi, q_rs, 1), (vj, 1, kv_rs), 1.0);
+                    for i in i0..i1 {
+                        let yi = &y[q_off + i * q_rs..q_off + i * q_rs + hd];
+                        let dyi = &dy[q_off + i * q_rs..q_off + i * q_rs + hd];
+                        let d: f32 = yi.iter().zip(dyi).map(|(a, b)| a * b).sum();
+                        let (pr, dr) = (&p[i * t + lo0..i * t + i1], &mut ds[i * t + lo0..i * t + i1]);
+                        for (dv, pv) in dr.iter_mut().zip(pr) {
+                            *dv = pv * (*dv - d) * self.scale;
                         }
-                        // dQ = dS K (the pointer taken again after the loop's borrow of ds)
-                        let dsb = ds.as_ptr().add(i0 * t + lo0);
-                        matmul((rows, hd, keys), dqb.add(i0 * q_rs), q_rs, false, (dsb, t, 1), (kj, kv_rs, 1), 1.0);
-                        // dK += dS^T Q
-                        matmul((keys, hd, rows), dkb.add(lo0 * kv_rs), kv_rs, true, (dsb, 1, t), (qi, q_rs, 1), 1.0);
                     }
+                    // dQ = dS K (the pointer taken again after the loop's borrow of ds)
+                    let dsb = ds.as_ptr().add(i0 * t + lo0);
+                    matmul((rows, hd, keys), dqb.add(i0 * q_rs), q_rs, false, (dsb, t, 1), (kj, kv_rs, 1), 1.0);
+                    // dK += dS^T Q
+                    matmul((keys, hd, rows), dkb.add(lo0 * hd), hd, true, (dsb, 1, t), (qi, q_rs, 1), 1.0);
                 }
             }
         });
+        // Sum the partials of the query heads sharing each kv head.
+        let (mut dk, mut dv) = (vec![0f32; k.len()], vec![0f32; v.len()]);
+        for (dst, parts) in [(&mut dk, &dk_h), (&mut dv, &dv_h)] {
+            for (bi, part) in parts.chunks_exact(self.heads * t * hd).enumerate() {
+                for (h, head) in part.chunks_exact(t * hd).enumerate() {
+                    for (i, row) in head.chunks_exact(hd).enumerate() {
+                        let at = bi * t * kv_rs + i * kv_rs + (h / rep) * hd;
+                        dst[at..at + hd].iter_mut().zip(row).for_each(|(d, s)| *d += s);
+                    }
+                }
+            }
+        }
         [dq, dk, dv]
     }
 }
@@ -473,8 +541,7 @@ impl CustomOp3 for Attention {
 
     fn bwd(&self, q: &Tensor, k: &Tensor, v: &Tensor, res: &Tensor, grad: &Tensor) -> R<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         let (b, t) = (q.dim(0)?, q.dim(1)?);
-        let [dq, dk, dv] =
-            self.backward(b, t, &values(q)?, &values(k)?, &values(v)?, &values(res)?, &values(grad)?);
+        let [dq, dk, dv] = with_values([q, k, v, res, grad], |[q, k, v, y, dy]| Ok(self.backward(b, t, q, k, v, y, dy)))?;
         let dev = q.device();
         Ok((
             Some(Tensor::from_vec(dq, q.shape(), dev)?),

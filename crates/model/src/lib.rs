@@ -17,6 +17,7 @@ pub mod head;
 pub mod sgemm;
 pub mod llama;
 pub mod lora;
+pub mod runtime;
 pub mod spm;
 pub mod synthetic;
 pub mod tokenizer;

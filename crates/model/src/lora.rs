@@ -7,7 +7,7 @@
 //! gradient (`grad @ dequantize(W)`), because candle's own quantized matmul has no backward pass.
 
 use crate::error::Result;
-use crate::sgemm::{sgemm, Operand};
+use crate::sgemm::{sgemm, written, Operand};
 use candle_core::quantized::QTensor;
 use candle_core::{CpuStorage, CustomOp1, DType, Layout, Shape, Tensor, Var};
 use rand::rngs::StdRng;
@@ -137,11 +137,10 @@ fn dense(storage: &CpuStorage, layout: &Layout, w: &Tensor, transpose: bool) -> 
     let Some((ws, we)) = w_layout.contiguous_offsets() else { return Err(msg("contiguous weight expected")) };
     let w = &w[ws..we];
     let b = if transpose { Operand::transposed(w.as_ptr(), cols) } else { Operand::rows(w.as_ptr(), cols) };
-    let mut y = vec![0f32; m * out];
-    // SAFETY: y is [m, out] row-major, x is [m, inp] row-major, W is [rows, cols] row-major and
-    // read as W^T or W; all sizes checked above.
-    unsafe {
-        sgemm((m, out, inp), Operand::rows(x.as_ptr(), inp), b, y.as_mut_ptr(), out, false, 1.0, candle_core::utils::get_num_threads())
+    // SAFETY: y is [m, out] row-major, written whole (no accumulation); x is [m, inp] row-major,
+    // W is [rows, cols] row-major and read as W^T or W; all sizes checked above.
+    let y = unsafe {
+        written(m * out, |y| sgemm((m, out, inp), Operand::rows(x.as_ptr(), inp), b, y, out, false, 1.0, candle_core::utils::get_num_threads()))
     };
     let mut dims = layout.shape().dims().to_vec();
     *dims.last_mut().expect("non-scalar input") = out;
@@ -321,15 +320,16 @@ impl candle_core::CustomOp3 for LoraMatMul {
         let threads = candle_core::utils::get_num_threads();
         let (wg, wl) = self.w.storage_and_layout();
         let w = f32_data(&wg, wl)?;
-        let mut xa = vec![0f32; m * r];
-        let mut y = vec![0f32; m * out];
         let xo = Operand::rows(x.as_ptr(), inp);
-        // SAFETY (all three): row-major buffers of the sizes checked in `dims`.
-        unsafe {
-            sgemm((m, r, inp), xo, Operand::transposed(a.as_ptr(), inp), xa.as_mut_ptr(), r, false, 1.0, threads);
-            sgemm((m, out, inp), xo, Operand::transposed(w.as_ptr(), inp), y.as_mut_ptr(), out, false, 1.0, threads);
-            sgemm((m, out, r), Operand::rows(xa.as_ptr(), r), Operand::transposed(b.as_ptr(), r), y.as_mut_ptr(), out, true, self.scale, threads);
-        }
+        // SAFETY (all three): row-major buffers of the sizes checked in `dims`; xa and y are
+        // written whole before the last product is added to y.
+        let y = unsafe {
+            let xa = written(m * r, |xa| sgemm((m, r, inp), xo, Operand::transposed(a.as_ptr(), inp), xa, r, false, 1.0, threads));
+            written(m * out, |y| {
+                sgemm((m, out, inp), xo, Operand::transposed(w.as_ptr(), inp), y, out, false, 1.0, threads);
+                sgemm((m, out, r), Operand::rows(xa.as_ptr(), r), Operand::transposed(b.as_ptr(), r), y, out, true, self.scale, threads);
+            })
+        };
         let mut dims = lx.shape().dims().to_vec();
         *dims.last_mut().expect("non-scalar input") = out;
         Ok((CpuStorage::F32(y), Shape::from(dims)))
@@ -347,26 +347,28 @@ impl candle_core::CustomOp3 for LoraMatMul {
         let (m, inp, out, r) = self.dims(x.elem_count(), a.shape(), b.shape())?;
         let threads = candle_core::utils::get_num_threads();
         let s = self.scale;
-        let (mut xa, mut dyb) = (vec![0f32; m * r], vec![0f32; m * r]);
-        let (mut dx, mut da, mut db) = (vec![0f32; m * inp], vec![0f32; r * inp], vec![0f32; out * r]);
-        {
+        let (dx, da, db) = {
             let guards = [x, a, b, &dy, &self.w].map(|t| t.storage_and_layout());
             let [x, a, b, dy, w] = [0, 1, 2, 3, 4].map(|i| f32_data(&guards[i].0, guards[i].1));
             let (x, a, b, dy, w) = (x?, a?, b?, dy?, w?);
             let (xo, dyo) = (Operand::rows(x.as_ptr(), inp), Operand::rows(dy.as_ptr(), out));
-            // SAFETY: row-major buffers of the sizes checked in `dims`.
+            // SAFETY: row-major buffers of the sizes checked in `dims`, each written whole by its
+            // first product before anything reads or adds to it.
             unsafe {
                 // xa = x A^T, dyb = dy B
-                sgemm((m, r, inp), xo, Operand::transposed(a.as_ptr(), inp), xa.as_mut_ptr(), r, false, 1.0, threads);
-                sgemm((m, r, out), dyo, Operand::rows(b.as_ptr(), r), dyb.as_mut_ptr(), r, false, 1.0, threads);
+                let xa = written(m * r, |xa| sgemm((m, r, inp), xo, Operand::transposed(a.as_ptr(), inp), xa, r, false, 1.0, threads));
+                let dyb = written(m * r, |dyb| sgemm((m, r, out), dyo, Operand::rows(b.as_ptr(), r), dyb, r, false, 1.0, threads));
                 // dx = dy W + s dyb A
-                sgemm((m, inp, out), dyo, Operand::rows(w.as_ptr(), inp), dx.as_mut_ptr(), inp, false, 1.0, threads);
-                sgemm((m, inp, r), Operand::rows(dyb.as_ptr(), r), Operand::rows(a.as_ptr(), inp), dx.as_mut_ptr(), inp, true, s, threads);
+                let dx = written(m * inp, |dx| {
+                    sgemm((m, inp, out), dyo, Operand::rows(w.as_ptr(), inp), dx, inp, false, 1.0, threads);
+                    sgemm((m, inp, r), Operand::rows(dyb.as_ptr(), r), Operand::rows(a.as_ptr(), inp), dx, inp, true, s, threads);
+                });
                 // dA = s dyb^T x, dB = s dy^T xa
-                sgemm((r, inp, m), Operand::transposed(dyb.as_ptr(), r), xo, da.as_mut_ptr(), inp, false, s, threads);
-                sgemm((out, r, m), Operand::transposed(dy.as_ptr(), out), Operand::rows(xa.as_ptr(), r), db.as_mut_ptr(), r, false, s, threads);
+                let da = written(r * inp, |da| sgemm((r, inp, m), Operand::transposed(dyb.as_ptr(), r), xo, da, inp, false, s, threads));
+                let db = written(out * r, |db| sgemm((out, r, m), Operand::transposed(dy.as_ptr(), out), Operand::rows(xa.as_ptr(), r), db, r, false, s, threads));
+                (dx, da, db)
             }
-        }
+        };
         let dev = x.device();
         Ok((
             Some(Tensor::from_vec(dx, x.shape(), dev)?),

@@ -142,6 +142,19 @@ pub unsafe fn sgemm(
     });
 }
 
+/// A vector of `len` values written by `fill` (given the uninitialised buffer), with no zeroing
+/// pass first: the GEMM's outputs are written whole (`accumulate` off) before anything reads them.
+///
+/// # Safety
+/// `fill` must write every one of the `len` values.
+pub unsafe fn written(len: usize, fill: impl FnOnce(*mut f32)) -> Vec<f32> {
+    let mut v = Vec::with_capacity(len);
+    fill(v.as_mut_ptr());
+    // SAFETY: the caller guarantees every value is written.
+    unsafe { v.set_len(len) };
+    v
+}
+
 /// Whether this CPU runs the packed AVX2 + FMA kernel.
 fn fast_path() -> bool {
     #[cfg(target_arch = "x86_64")]
@@ -242,7 +255,13 @@ unsafe fn pack_b(kc: usize, nc: usize, b: Operand, dst: &mut [f32]) {
     for (q, j0) in (0..nc).step_by(NR).enumerate() {
         let cols = NR.min(nc - j0);
         let d = &mut dst[q * NR * kc..][..NR * kc];
-        if b.cs == 1 {
+        if b.cs == 1 && cols == NR {
+            // Whole rows of the panel: fixed-size copies (register moves, not memcpy calls).
+            for (p, d) in d.chunks_exact_mut(NR).enumerate() {
+                let src = unsafe { std::ptr::read_unaligned(b.at(p, j0) as *const [f32; NR]) };
+                d.copy_from_slice(&src);
+            }
+        } else if b.cs == 1 {
             for p in 0..kc {
                 let src = unsafe { std::slice::from_raw_parts(b.at(p, j0), cols) };
                 d[p * NR..p * NR + cols].copy_from_slice(src);

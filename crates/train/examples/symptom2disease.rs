@@ -24,6 +24,8 @@ fn arg(args: &[String], name: &str) -> Option<String> {
 }
 
 fn main() -> anyhow::Result<()> {
+    // SAFETY: first thing in main, before any thread exists.
+    unsafe { localdx_train::localdx_model::runtime::configure() };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let root = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."));
     let model_path = arg(&args, "--model").map(PathBuf::from).unwrap_or(root.join("models/SmolLM2-135M-Instruct.Q4_1.gguf"));

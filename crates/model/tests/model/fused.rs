@@ -72,6 +72,27 @@ fn gated_activations_match_the_reference_with_their_gradients() {
     check(&inputs, |x| fused::gated(&x[0], &x[1], Gate::GeluTanh).unwrap(), |x| (x[0].gelu().unwrap() * &x[1]).unwrap(), 1e-5);
 }
 
+/// Sizes of several thread-pool tasks each (the elementwise kernels split work in chunks of 2^14
+/// values when candle may use more than one thread, as on any multi-core machine).
+#[test]
+fn elementwise_kernels_match_the_reference_at_thread_pool_sizes() {
+    let w = random(&[300], 11).as_tensor().detach();
+    check(&[random(&[3, 101, 300], 12)], |x| fused::rms_norm(&x[0], &w, 1e-5).unwrap(), |x| rms_norm(&x[0], &w, 1e-5).unwrap(), 1e-5);
+    let (g, u) = (random(&[203, 301], 13), random(&[203, 301], 14));
+    check(&[g, u], |x| fused::gated(&x[0], &x[1], Gate::Silu).unwrap(), |x| (x[0].silu().unwrap() * &x[1]).unwrap(), 1e-5);
+    let (t, hd) = (130, 64);
+    let pos: Vec<f32> = (0..t * hd).map(|i| ((i / hd) as f32) * (0.01 + (i % (hd / 2)) as f32 * 0.001)).collect();
+    let freqs = Tensor::from_vec(pos, (t, hd), &Device::Cpu).unwrap();
+    let (cos, sin) = (freqs.cos().unwrap(), freqs.sin().unwrap());
+    let rotary = Rotary::new(&cos, &sin).unwrap();
+    check(
+        &[random(&[2, t, 3, hd], 15)],
+        |x| rotary.apply(&x[0]).unwrap(),
+        |x| rope(&x[0].transpose(1, 2).unwrap().contiguous().unwrap(), &cos, &sin).unwrap().transpose(1, 2).unwrap(),
+        1e-5,
+    );
+}
+
 #[test]
 fn lora_projection_matches_the_composed_form_with_its_gradients() {
     // Odd sizes: edge tiles of the GEMM everywhere; 3-d input as the models pass it.
