@@ -3,7 +3,9 @@
 # settings (batch 1, rank 8 / alpha 16 / dropout 0 on all 7 projections of all 30 layers, fp32
 # base, a mean-pooled-hidden-state loss), at sequence lengths 256 and 512, with peak memory (max
 # RSS of the whole process, model load included); and forward scoring of a 512-token note against
-# llama.cpp (llama-cpp-python) on the same GGUF file. One JSON line per measurement.
+# llama.cpp (llama-cpp-python) on the same GGUF file; and the GEMM alone on the step's shapes,
+# LocalDx's beside the `gemm` crate's (what candle's CPU matmul uses), PyTorch's (MKL) and
+# NumPy's (OpenBLAS). One JSON line per measurement.
 #
 #   scripts/bench/run.sh [--skip-python] [--steps N] [--threads N]
 #
@@ -40,8 +42,11 @@ peak() { /usr/bin/time -f 'max_rss_kb=%M' "$@" 2>&1 | grep -E '^\{|max_rss'; }
 echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg), threads $threads"
 
 (cd "$root" && cargo build -q --profile "$profile" -p localdx-train --example symptom2disease)
+(cd "$root" && cargo build -q --profile "$profile" -p localdx-model --example gemm_bench)
 dir=debug; [ "$profile" = release ] && dir=release
 bin="$target/$dir/examples/symptom2disease"
+echo "GEMM: LocalDx and the gemm crate"
+RAYON_NUM_THREADS="$threads" "$target/$dir/examples/gemm_bench" "$threads"
 for seq in 256 512; do
   echo "candle seq=$seq"
   CANDLE_NUM_THREADS="$threads" RAYON_NUM_THREADS="$threads" peak "$bin" bench --model "$gguf" --seq "$seq" --steps "$steps"
@@ -68,6 +73,8 @@ for seq in 256 512; do
   echo "pytorch+peft seq=$seq"
   peak "$venv/bin/python" "$root/scripts/bench/peft_bench.py" --gguf "$gguf" --seq "$seq" --steps "$steps" --threads "$threads"
 done
+echo "GEMM: PyTorch and NumPy"
+"$venv/bin/python" "$root/scripts/bench/gemm_peers.py" --threads "$threads"
 echo "llama.cpp forward seq=512"
 "$venv/bin/python" "$root/scripts/bench/llamacpp_bench.py" --gguf "$gguf" --seq 512 --threads "$threads"
 echo "candle forward seq=512 (from the candle seq=512 line above: forward_tokens_per_second)"
