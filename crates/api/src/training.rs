@@ -14,7 +14,6 @@ use crate::{Api, ApiError, ErrorCode, Result};
 use localdx_job::Cancel;
 use localdx_store::Split;
 use localdx_train::checkpoint::{RunFiles, Vault};
-use localdx_train::dp::DpConfig;
 use localdx_train::predict::{Predictor, Scored};
 use localdx_train::trainer::{Example, Preset, TrainConfig, TrainData};
 pub use localdx_train::trainer::TrainEvent;
@@ -182,6 +181,13 @@ pub struct PreparedRun {
     vault: Vault,
 }
 
+impl PreparedRun {
+    /// The settings the run will train with (preset, DP-SGD's own settings, then the options).
+    pub fn config(&self) -> &TrainConfig {
+        &self.cfg
+    }
+}
+
 /// Checks `req` and reads the training data of a new run in a new folder under `runs_dir`.
 pub fn prepare_train(api: &Api, runs_dir: &Path, models_dir: &Path, req: &TrainRequest) -> Result<PreparedRun> {
     api.check(crate::Command::Train)?;
@@ -190,6 +196,14 @@ pub fn prepare_train(api: &Api, runs_dir: &Path, models_dir: &Path, req: &TrainR
     let preset_name = req.preset.as_deref().unwrap_or("quick");
     let preset = Preset::parse(preset_name).ok_or_else(|| ApiError::invalid(format!("unknown preset {preset_name} (quick, balanced, thorough)")))?;
     let mut cfg: TrainConfig = preset.config();
+    // DP-SGD first: it sets its own batch, epochs and learning rate, which the options below may
+    // still override.
+    if let Some(eps) = req.dp_epsilon {
+        if !(eps > 0.0) {
+            return Err(ApiError::invalid("--dp-epsilon must be positive"));
+        }
+        cfg = cfg.private(eps);
+    }
     if let Some(e) = req.epochs {
         if e == 0 {
             return Err(ApiError::invalid("--epochs must be at least 1"));
@@ -217,12 +231,6 @@ pub fn prepare_train(api: &Api, runs_dir: &Path, models_dir: &Path, req: &TrainR
     }
     if let Some(seed) = req.seed {
         cfg.seed = seed;
-    }
-    if let Some(eps) = req.dp_epsilon {
-        if !(eps > 0.0) {
-            return Err(ApiError::invalid("--dp-epsilon must be positive"));
-        }
-        cfg.dp = Some(DpConfig { target_epsilon: Some(eps), noise_multiplier: None, clip: 1.0, delta: None });
     }
     let dataset_id = trainable_version(api, req.dataset_id)?;
     let (data, multi_label) = train_data(api, dataset_id, Some(models_dir))?;

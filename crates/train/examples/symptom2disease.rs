@@ -3,7 +3,8 @@
 //! the default model, both scored on the test split. Also `bench`: training tokens/s at a fixed
 //! sequence length and batch 1.
 //!
-//! cargo run -p localdx-train --example symptom2disease -- train [--dp-epsilon 8] [--epochs N] [--limit N]
+//! cargo run -p localdx-train --example symptom2disease -- train [--model GGUF] [--preset P] [--dp-epsilon 8]
+//!     [--epochs N] [--batch N] [--lr X] [--limit N] [--run-dir DIR]
 //! cargo run -p localdx-train --example symptom2disease -- eval --run-dir DIR   (test split, best epoch)
 //! cargo run -p localdx-train --example symptom2disease -- predictions --run-dir DIR --out-dir OUT
 //!     (validation and test predictions of the run and of the zero-shot baseline, for `localdx eval`)
@@ -126,11 +127,18 @@ fn experiment(root: &std::path::Path, model_path: &std::path::Path, args: &[Stri
     eprintln!("split: {} train, {} validation, {} test, {} labels", train.len(), val.len(), test.len(), labels.len());
     let data = TrainData { labels: labels.clone(), label_texts: labels.clone(), train, validation: val };
     let mut cfg = Preset::parse(&arg(args, "--preset").unwrap_or("quick".into())).unwrap_or(Preset::Quick).config();
+    // As `localdx train`: DP-SGD's own settings first, explicit options over them.
+    if let Some(eps) = arg(args, "--dp-epsilon") {
+        cfg = cfg.private(eps.parse()?);
+    }
     if let Some(e) = arg(args, "--epochs") {
         cfg.epochs = e.parse()?;
     }
-    if let Some(eps) = arg(args, "--dp-epsilon") {
-        cfg.dp = Some(localdx_train::dp::DpConfig { target_epsilon: Some(eps.parse()?), noise_multiplier: None, clip: 1.0, delta: None });
+    if let Some(b) = arg(args, "--batch") {
+        cfg.batch_size = b.parse()?;
+    }
+    if let Some(lr) = arg(args, "--lr") {
+        cfg.optimizer.lr = lr.parse()?;
     }
     let run_dir = PathBuf::from(arg(args, "--run-dir").unwrap_or_else(|| format!("/tmp/s2d-run-{}", std::process::id())));
     let gold: Vec<Vec<usize>> = test.iter().map(|e| e.labels.clone()).collect();

@@ -7,6 +7,7 @@ mod access;
 mod gold;
 mod review;
 mod sealed;
+mod training;
 
 use localdx_api::datasets::ImportOptionsDto;
 use localdx_api::{Api, Cancel, Credentials};
