@@ -80,20 +80,24 @@ pub const DP_BATCH: usize = 64;
 pub const DP_MIN_EPOCHS: usize = 10;
 /// The AdamW learning rate under DP-SGD.
 pub const DP_LR: f64 = 1e-2;
+/// Epochs without validation improvement before a DP-SGD run stops: its validation score is noisy.
+pub const DP_PATIENCE: usize = 3;
 
 impl TrainConfig {
     /// This configuration with DP-SGD at `epsilon` (clip 1, delta 1/N), and the settings DP-SGD
     /// needs to learn anything: batches of [`DP_BATCH`], at least [`DP_MIN_EPOCHS`] epochs, a
-    /// learning rate of [`DP_LR`]. With the non-private defaults (batches of 8, 3 epochs) the
-    /// noise of each update, `sigma * clip / 8` per coordinate, swamped the clipped signal: on
-    /// Symptom2Disease at epsilon 8 the model reached 0.23 test accuracy against 0.95 without DP
-    /// (docs/training.md has the runs behind these values).
+    /// learning rate of [`DP_LR`], a patience of [`DP_PATIENCE`] epochs. With the non-private
+    /// defaults (batches of 8, 3 epochs) the noise of each update, `sigma * clip / 8` per
+    /// coordinate, swamped the clipped signal: on Symptom2Disease at epsilon 8 the model reached
+    /// 0.23 test accuracy against 0.95 without DP (docs/training.md has the runs behind these
+    /// values).
     pub fn private(mut self, epsilon: f64) -> TrainConfig {
         self.dp = Some(DpConfig { target_epsilon: Some(epsilon), noise_multiplier: None, clip: 1.0, delta: None });
         self.batch_size = DP_BATCH;
         self.grad_accum = 1;
         self.epochs = self.epochs.max(DP_MIN_EPOCHS);
         self.optimizer.lr = DP_LR;
+        self.patience = self.patience.max(DP_PATIENCE);
         self
     }
 }

@@ -5,7 +5,7 @@
 use super::*;
 use crate::sealed::{released_dataset, tiny_models};
 use localdx_api::training::{self, TrainRequest};
-use localdx_train::trainer::{DP_BATCH, DP_LR, DP_MIN_EPOCHS};
+use localdx_train::trainer::{DP_BATCH, DP_LR, DP_MIN_EPOCHS, DP_PATIENCE};
 
 #[test]
 fn a_dp_run_takes_dp_sgd_settings_unless_options_override_them() {
@@ -31,7 +31,7 @@ fn a_dp_run_takes_dp_sgd_settings_unless_options_override_them() {
     let private = training::prepare_train(&api, &runs, models.path(), &req(Some(8.0), None)).unwrap();
     let cfg = private.config();
     assert_eq!(cfg.dp.as_ref().and_then(|d| d.target_epsilon), Some(8.0));
-    assert_eq!((cfg.batch_size, cfg.epochs, cfg.optimizer.lr), (DP_BATCH, DP_MIN_EPOCHS, DP_LR));
+    assert_eq!((cfg.batch_size, cfg.epochs, cfg.optimizer.lr, cfg.patience), (DP_BATCH, DP_MIN_EPOCHS, DP_LR, DP_PATIENCE));
 
     let chosen = training::prepare_train(&api, &runs, models.path(), &req(Some(8.0), Some(1))).unwrap();
     assert_eq!((chosen.config().batch_size, chosen.config().epochs), (DP_BATCH, 1), "--epochs wins over DP's minimum");
