@@ -1,7 +1,7 @@
 """GFLOP/s of PyTorch's f32 matmul (MKL on x86) and NumPy's (OpenBLAS) on the shapes of a
 SmolLM2-135M LoRA training step, the same shapes and directions as
 `cargo run -p localdx-model --example gemm_bench -- THREADS`: forward `x W^T` and backward `dy W`
-for every projection, at 256 and 512 tokens. Best of 5 rounds after a warm-up. One JSON line per
+for every projection, at 256 and 512 tokens (and 64 for q/o and gate/up). Best of 5 rounds after a warm-up. One JSON line per
 shape, direction and library."""
 import argparse, json, os, time
 
@@ -14,7 +14,7 @@ import numpy as np  # noqa: E402  (after the thread variables)
 import torch  # noqa: E402
 
 torch.set_num_threads(a.threads)
-shapes = [(256, 576, 576), (256, 576, 192), (256, 576, 1536), (256, 1536, 576), (512, 576, 576), (512, 576, 1536), (512, 1536, 576)]
+shapes = [(64, 576, 576), (64, 576, 1536), (256, 576, 576), (256, 576, 192), (256, 576, 1536), (256, 1536, 576), (512, 576, 576), (512, 576, 1536), (512, 1536, 576)]
 
 
 def best(reps, f):

@@ -1,6 +1,7 @@
 //! GFLOP/s of LocalDx's GEMM (`localdx_model::sgemm`) beside the `gemm` crate's (what candle's CPU
 //! matmul uses), measured in the same run on the shapes of a SmolLM2-135M LoRA training step:
-//! forward `x W^T` and backward `dy W` for every projection, at 256 and 512 tokens.
+//! forward `x W^T` and backward `dy W` for every projection, at 256 and 512 tokens, and for a
+//! short note (64 tokens: one example of a DP-SGD batch, or a note scored alone).
 //!
 //!     cargo run -p localdx-model --example gemm_bench [-- THREADS]
 //!
@@ -29,8 +30,8 @@ fn time(reps: usize, mut f: impl FnMut()) -> f64 {
 fn main() {
     let threads: usize = std::env::args().nth(1).map_or(1, |t| t.parse().expect("THREADS is a number"));
     let par = if threads > 1 { gemm::Parallelism::Rayon(threads) } else { gemm::Parallelism::None };
-    // (tokens, in, out) of q/o, k/v, gate/up and down.
-    let shapes = [(256, 576, 576), (256, 576, 192), (256, 576, 1536), (256, 1536, 576), (512, 576, 576), (512, 576, 1536), (512, 1536, 576)];
+    // (tokens, in, out) of q/o, k/v, gate/up and down; 64 tokens for q/o and gate/up only.
+    let shapes = [(64, 576, 576), (64, 576, 1536), (256, 576, 576), (256, 576, 192), (256, 576, 1536), (256, 1536, 576), (512, 576, 576), (512, 576, 1536), (512, 1536, 576)];
     for (m, k, n) in shapes {
         let x: Vec<f32> = (0..m * k).map(|i| ((i * 7919) % 1000) as f32 / 1000.0 - 0.5).collect();
         let w: Vec<f32> = (0..n * k).map(|i| ((i * 104729) % 1000) as f32 / 1000.0 - 0.5).collect();
