@@ -26,7 +26,7 @@ fn err(message: String) -> candle_core::Error {
 }
 
 /// The contiguous f32 data of a custom op's input.
-fn slice<'a>(storage: &'a CpuStorage, layout: &Layout, op: &str) -> R<&'a [f32]> {
+pub(crate) fn slice<'a>(storage: &'a CpuStorage, layout: &Layout, op: &str) -> R<&'a [f32]> {
     let CpuStorage::F32(data) = storage else {
         return Err(err(format!("{op}: f32 input expected")));
     };
@@ -42,7 +42,7 @@ fn values(t: &Tensor) -> R<Vec<f32>> {
 }
 
 /// Runs `f` on the contiguous f32 data of CPU tensors (no copy when they are contiguous already).
-fn with_values<T, const N: usize>(tensors: [&Tensor; N], f: impl FnOnce([&[f32]; N]) -> R<T>) -> R<T> {
+pub(crate) fn with_values<T, const N: usize>(tensors: [&Tensor; N], f: impl FnOnce([&[f32]; N]) -> R<T>) -> R<T> {
     let owned = tensors.iter().map(|t| t.contiguous()).collect::<R<Vec<_>>>()?;
     let guards: Vec<_> = owned.iter().map(|t| t.storage_and_layout()).collect();
     let mut slices = Vec::with_capacity(N);

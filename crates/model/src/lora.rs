@@ -7,6 +7,7 @@
 //! gradient (`grad @ dequantize(W)`), because candle's own quantized matmul has no backward pass.
 
 use crate::error::Result;
+use crate::fused::{slice, with_values};
 use crate::sgemm::{sgemm, written, Operand};
 use candle_core::quantized::QTensor;
 use candle_core::{CpuStorage, CustomOp1, DType, Layout, Shape, Tensor, Var};
@@ -122,26 +123,21 @@ struct FrozenDenseMatMulGrad(Tensor);
 
 /// `y[m, out] = x[m, inp] W^T` (`transpose`) or `y[m, out] = x[m, inp] W` for the CustomOps above.
 fn dense(storage: &CpuStorage, layout: &Layout, w: &Tensor, transpose: bool) -> candle_core::Result<(CpuStorage, Shape)> {
-    let msg = |m: &str| candle_core::Error::Msg(format!("frozen dense matmul: {m}"));
-    let CpuStorage::F32(data) = storage else { return Err(msg("f32 input expected")) };
-    let Some((start, end)) = layout.contiguous_offsets() else { return Err(msg("contiguous input expected")) };
+    let x = slice(storage, layout, "frozen dense matmul")?;
     let (rows, cols) = w.dims2()?;
     let (inp, out) = if transpose { (cols, rows) } else { (rows, cols) };
-    let x = &data[start..end];
-    if x.len() % inp != 0 {
-        return Err(msg(&format!("input {:?} does not end in {inp}", layout.shape())));
+    if !x.len().is_multiple_of(inp) {
+        return Err(candle_core::Error::Msg(format!("frozen dense matmul: input {:?} does not end in {inp}", layout.shape())));
     }
     let m = x.len() / inp;
-    let (w_storage, w_layout) = w.storage_and_layout();
-    let candle_core::Storage::Cpu(CpuStorage::F32(w)) = &*w_storage else { return Err(msg("f32 CPU weight expected")) };
-    let Some((ws, we)) = w_layout.contiguous_offsets() else { return Err(msg("contiguous weight expected")) };
-    let w = &w[ws..we];
-    let b = if transpose { Operand::transposed(w.as_ptr(), cols) } else { Operand::rows(w.as_ptr(), cols) };
-    // SAFETY: y is [m, out] row-major, written whole (no accumulation); x is [m, inp] row-major,
-    // W is [rows, cols] row-major and read as W^T or W; all sizes checked above.
-    let y = unsafe {
-        written(m * out, |y| sgemm((m, out, inp), Operand::rows(x.as_ptr(), inp), b, y, out, false, 1.0, candle_core::utils::get_num_threads()))
-    };
+    let y = with_values([w], |[w]| {
+        let b = if transpose { Operand::transposed(w.as_ptr(), cols) } else { Operand::rows(w.as_ptr(), cols) };
+        // SAFETY: y is [m, out] row-major, written whole (no accumulation); x is [m, inp]
+        // row-major, W is [rows, cols] row-major and read as W^T or W; all sizes checked above.
+        Ok(unsafe {
+            written(m * out, |y| sgemm((m, out, inp), Operand::rows(x.as_ptr(), inp), b, y, out, false, 1.0, candle_core::utils::get_num_threads()))
+        })
+    })?;
     let mut dims = layout.shape().dims().to_vec();
     *dims.last_mut().expect("non-scalar input") = out;
     Ok((CpuStorage::F32(y), Shape::from(dims)))
@@ -262,28 +258,12 @@ impl LoraLinear {
 }
 
 /// A whole LoRA projection on CPU, `y = x W^T + s (x A^T) B^T` with `W` frozen, as one op: three
-/// GEMMs forward (the rank-`r` product added in place), five backward, no temporaries but the
+/// GEMMs forward (the rank-`r` product added in place), six backward, no temporaries but the
 /// `[m, r]` products. The composed form costs a candle matmul per factor (slow at width `r`), an
 /// add and their saved tensors. Without dropout only (dropout masks `x` in the low-rank branch).
 struct LoraMatMul {
     w: Tensor,
     scale: f32,
-}
-
-/// The contiguous f32 data of a custom op's operand.
-fn cpu_f32<'a>(storage: &'a CpuStorage, layout: &Layout) -> candle_core::Result<&'a [f32]> {
-    match (storage, layout.contiguous_offsets()) {
-        (CpuStorage::F32(data), Some((start, end))) => Ok(&data[start..end]),
-        _ => Err(candle_core::Error::Msg(format!("lora matmul: contiguous f32 operand expected, got {:?}", layout.shape()))),
-    }
-}
-
-/// The contiguous f32 data behind a storage guard (CPU only).
-fn f32_data<'a>(storage: &'a candle_core::Storage, layout: &Layout) -> candle_core::Result<&'a [f32]> {
-    match storage {
-        candle_core::Storage::Cpu(s) => cpu_f32(s, layout),
-        _ => Err(candle_core::Error::Msg("lora matmul: CPU operand expected".into())),
-    }
 }
 
 impl LoraMatMul {
@@ -315,21 +295,22 @@ impl candle_core::CustomOp3 for LoraMatMul {
         sb: &CpuStorage,
         lb: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let (x, a, b) = (cpu_f32(sx, lx)?, cpu_f32(sa, la)?, cpu_f32(sb, lb)?);
+        let name = self.name();
+        let (x, a, b) = (slice(sx, lx, name)?, slice(sa, la, name)?, slice(sb, lb, name)?);
         let (m, inp, out, r) = self.dims(x.len(), la.shape(), lb.shape())?;
         let threads = candle_core::utils::get_num_threads();
-        let (wg, wl) = self.w.storage_and_layout();
-        let w = f32_data(&wg, wl)?;
         let xo = Operand::rows(x.as_ptr(), inp);
-        // SAFETY (all three): row-major buffers of the sizes checked in `dims`; xa and y are
-        // written whole before the last product is added to y.
-        let y = unsafe {
-            let xa = written(m * r, |xa| sgemm((m, r, inp), xo, Operand::transposed(a.as_ptr(), inp), xa, r, false, 1.0, threads));
-            written(m * out, |y| {
-                sgemm((m, out, inp), xo, Operand::transposed(w.as_ptr(), inp), y, out, false, 1.0, threads);
-                sgemm((m, out, r), Operand::rows(xa.as_ptr(), r), Operand::transposed(b.as_ptr(), r), y, out, true, self.scale, threads);
+        let y = with_values([&self.w], |[w]| {
+            // SAFETY (all three): row-major buffers of the sizes checked in `dims`; xa and y are
+            // written whole before the last product is added to y.
+            Ok(unsafe {
+                let xa = written(m * r, |xa| sgemm((m, r, inp), xo, Operand::transposed(a.as_ptr(), inp), xa, r, false, 1.0, threads));
+                written(m * out, |y| {
+                    sgemm((m, out, inp), xo, Operand::transposed(w.as_ptr(), inp), y, out, false, 1.0, threads);
+                    sgemm((m, out, r), Operand::rows(xa.as_ptr(), r), Operand::transposed(b.as_ptr(), r), y, out, true, self.scale, threads);
+                })
             })
-        };
+        })?;
         let mut dims = lx.shape().dims().to_vec();
         *dims.last_mut().expect("non-scalar input") = out;
         Ok((CpuStorage::F32(y), Shape::from(dims)))
@@ -343,14 +324,10 @@ impl candle_core::CustomOp3 for LoraMatMul {
         _res: &Tensor,
         dy: &Tensor,
     ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let dy = dy.contiguous()?;
         let (m, inp, out, r) = self.dims(x.elem_count(), a.shape(), b.shape())?;
         let threads = candle_core::utils::get_num_threads();
         let s = self.scale;
-        let (dx, da, db) = {
-            let guards = [x, a, b, &dy, &self.w].map(|t| t.storage_and_layout());
-            let [x, a, b, dy, w] = [0, 1, 2, 3, 4].map(|i| f32_data(&guards[i].0, guards[i].1));
-            let (x, a, b, dy, w) = (x?, a?, b?, dy?, w?);
+        let (dx, da, db) = with_values([x, a, b, dy, &self.w], |[x, a, b, dy, w]| {
             let (xo, dyo) = (Operand::rows(x.as_ptr(), inp), Operand::rows(dy.as_ptr(), out));
             // SAFETY: row-major buffers of the sizes checked in `dims`, each written whole by its
             // first product before anything reads or adds to it.
@@ -366,9 +343,9 @@ impl candle_core::CustomOp3 for LoraMatMul {
                 // dA = s dyb^T x, dB = s dy^T xa
                 let da = written(r * inp, |da| sgemm((r, inp, m), Operand::transposed(dyb.as_ptr(), r), xo, da, inp, false, s, threads));
                 let db = written(out * r, |db| sgemm((out, r, m), Operand::transposed(dy.as_ptr(), out), Operand::rows(xa.as_ptr(), r), db, r, false, s, threads));
-                (dx, da, db)
+                Ok((dx, da, db))
             }
-        };
+        })?;
         let dev = x.device();
         Ok((
             Some(Tensor::from_vec(dx, x.shape(), dev)?),
