@@ -1,6 +1,7 @@
 # Start-up shared by the end-to-end scripts (run.sh, review.sh, quality.sh); sourced, never run.
-# The caller sets `out` (logs and screenshots) and `work` (a temporary folder, removed on exit)
-# before calling these. Nothing here touches the network.
+# The caller sets `root` and `out` (logs and screenshots), and `work` (a temporary folder, removed
+# on exit) or lets `e2e_physionet_workspace` make it, before starting the display and driver.
+# Nothing here touches the network.
 
 need() { command -v "$1" >/dev/null 2>&1 || { echo "e2e: '$1' not found ($2)"; exit 2; }; }
 
@@ -49,4 +50,21 @@ e2e_start_driver() {
   E2E_DRIVER_PID=$!
   e2e_pids+=("$E2E_DRIVER_PID")
   for _ in $(seq 100); do (echo >"/dev/tcp/127.0.0.1/$E2E_DRIVER_PORT") 2>/dev/null && break; sleep 0.1; done
+}
+
+# For review.sh and quality.sh: checks the PhysioNet dev set is there, builds the UI, the app and the
+# CLI (unless E2E_SKIP_BUILD is set), makes `work` (named after $1) and imports the notes as dataset
+# 1 into a fresh plain database there (LOCALDX_DB). Sets `data` and `bins`.
+e2e_physionet_workspace() {
+  bins=${E2E_BIN_DIR:-${CARGO_TARGET_DIR:-$root/target}/debug}
+  data=$root/../shared/data/physionet_deid/deid_gold_dev.jsonl
+  [ -f "$data" ] || { echo "e2e: $data is absent"; exit 2; }
+  if [ -z "${E2E_SKIP_BUILD:-}" ]; then
+    npm run --silent ui:build
+    cargo build -p localdx-app -p localdx-cli
+  fi
+  mkdir -p "$out"
+  work=$(mktemp -d "${TMPDIR:-/tmp}/localdx-$1.XXXXXX")
+  export LOCALDX_DB="$work/review.sqlite"
+  "$bins/localdx" --json import "$data" --text-column text --id-column note_id --patient-column patient_id >/dev/null
 }

@@ -3,51 +3,20 @@
 // tests/e2e/quality.sh through tauri-driver) against the CLI's `review quality --json` on the same
 // database: the overall figures, one table row per type, the misses listed, and a miss opening its
 // note in the Review tab. Prints one JSON object; exits non-zero on a failed check.
-import { remote } from 'webdriverio';
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { TIMEOUT, check, env, openReview, shot } from './physionet.mjs';
 
-const env = (/** @type {string} */ name) => {
-  const value = process.env[name];
-  if (!value) throw new Error(`e2e: ${name} is not set (run tests/e2e/quality.sh)`);
-  return value;
-};
-const OUT = env('E2E_OUT');
-const TIMEOUT = 30_000;
 const cli = JSON.parse(readFileSync(env('E2E_QUALITY'), 'utf8'));
 
 /** @type {WebdriverIO.Browser} */
 let browser;
 const byId = (/** @type {string} */ id) => browser.$(`[data-testid="${id}"]`);
 const text = async (/** @type {string} */ id) => String(await (await byId(id)).getProperty('textContent'));
-/** @param {boolean} ok @param {string} message */
-function check(ok, message) {
-  if (!ok) throw new Error(message);
-}
-function shot(/** @type {string} */ name) {
-  execFileSync('import', ['-display', env('DISPLAY'), '-window', 'LocalDx', join(OUT, `${name}.png`)], { timeout: 15_000 });
-}
 const pct = (/** @type {number} */ x) => (x * 100).toFixed(1) + '%';
 
 async function main() {
-  browser = await remote({
-    hostname: '127.0.0.1',
-    port: Number(env('E2E_PORT')),
-    logLevel: 'warn',
-    capabilities: {
-      // @ts-expect-error tauri-driver's own capability
-      'tauri:options': { application: env('E2E_APP') },
-      'wdio:enforceWebDriverClassic': true,
-    },
-  });
+  browser = await openReview();
   try {
-    await (await byId('nav-review')).waitForClickable({ timeout: TIMEOUT });
-    await (await byId('nav-review')).click();
-    const select = await byId('review-dataset');
-    await select.waitForDisplayed({ timeout: TIMEOUT });
-    await select.selectByAttribute('value', '1');
-    await (await byId('review-text')).waitForDisplayed({ timeout: TIMEOUT });
     const t0 = Date.now();
     await (await byId('tab-quality')).click();
     await (await byId('quality-overall')).waitForDisplayed({ timeout: TIMEOUT });

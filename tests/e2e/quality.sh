@@ -11,24 +11,10 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
 out=$root/tests/e2e/out
-bins=${E2E_BIN_DIR:-${CARGO_TARGET_DIR:-$root/target}/debug}
-data=$root/../shared/data/physionet_deid/deid_gold_dev.jsonl
-
 # shellcheck source=tests/e2e/lib.sh
 source tests/e2e/lib.sh
 e2e_need_tools
-[ -f "$data" ] || { echo "e2e: $data is absent"; exit 2; }
-
-if [ -z "${E2E_SKIP_BUILD:-}" ]; then
-  npm run --silent ui:build
-  cargo build -p localdx-app -p localdx-cli
-fi
-
-mkdir -p "$out"
-work=$(mktemp -d "${TMPDIR:-/tmp}/localdx-quality.XXXXXX")
-
-export LOCALDX_DB="$work/review.sqlite"
-"$bins/localdx" --json import "$data" --text-column text --id-column note_id --patient-column patient_id >/dev/null
+e2e_physionet_workspace quality
 "$bins/localdx" --json review gold import 1 "$data" --format deid-jsonl >/dev/null
 "$bins/localdx" --json review detect 1 >/dev/null
 "$bins/localdx" --json review quality 1 >"$work/quality.json"

@@ -4,31 +4,15 @@
 // (accept and advance), then `s` (sign off, next note). Counts keystrokes, times each note, and
 // times in the page how long the next note takes to appear after `s` (keydown to the new note in
 // the DOM, with the screen ready for the next key). Prints one JSON object; exits non-zero on a failed check.
-import { remote } from 'webdriverio';
-import { execFileSync } from 'node:child_process';
-import { join } from 'node:path';
+import { TIMEOUT, check, openReview, shot } from './physionet.mjs';
 
-const env = (/** @type {string} */ name) => {
-  const value = process.env[name];
-  if (!value) throw new Error(`e2e: ${name} is not set (run tests/e2e/review.sh)`);
-  return value;
-};
-const OUT = env('E2E_OUT');
 const NOTES = Number(process.env.E2E_NOTES ?? 40);
-const TIMEOUT = 30_000;
 
 /** @type {WebdriverIO.Browser} */
 let browser;
 const byId = (/** @type {string} */ id) => browser.$(`[data-testid="${id}"]`);
 const text = async (/** @type {string} */ id) => String(await (await byId(id)).getProperty('textContent'));
 const undecided = async () => parseInt(await text('review-undecided'), 10);
-/** @param {boolean} ok @param {string} message */
-function check(ok, message) {
-  if (!ok) throw new Error(message);
-}
-function shot(/** @type {string} */ name) {
-  execFileSync('import', ['-display', env('DISPLAY'), '-window', 'LocalDx', join(OUT, `${name}.png`)], { timeout: 15_000 });
-}
 /** Resolves when the note's undecided count reads `expected`, watching the DOM inside the page. */
 async function untilUndecided(/** @type {number} */ expected) {
   const ok = await browser.executeAsync((want, done) => {
@@ -49,23 +33,8 @@ const median = (/** @type {number[]} */ xs) => [...xs].sort((a, b) => a - b)[Mat
 const pct = (/** @type {number[]} */ xs, /** @type {number} */ p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))];
 
 async function main() {
-  browser = await remote({
-    hostname: '127.0.0.1',
-    port: Number(env('E2E_PORT')),
-    logLevel: 'warn',
-    capabilities: {
-      // @ts-expect-error tauri-driver's own capability
-      'tauri:options': { application: env('E2E_APP') },
-      'wdio:enforceWebDriverClassic': true,
-    },
-  });
+  browser = await openReview();
   try {
-    await (await byId('nav-review')).waitForClickable({ timeout: TIMEOUT });
-    await (await byId('nav-review')).click();
-    const select = await byId('review-dataset');
-    await select.waitForDisplayed({ timeout: TIMEOUT });
-    await select.selectByAttribute('value', '1');
-    await (await byId('review-text')).waitForDisplayed({ timeout: TIMEOUT });
     // Every error the screen shows, kept for the report (the banner clears on the next call).
     await browser.execute(() => {
       const seen = /** @type {string[]} */ ([]);
