@@ -53,6 +53,10 @@ pub struct SpanDto {
     pub context_word: Option<String>,
     pub context_delta: Option<f64>,
     pub merged: u32,
+    /// The other detectors whose detections were merged into this one (e.g. `tagger` beside a
+    /// rule); left out when only `detector` found it, so older readers see the same fields.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub also_found_by: Vec<String>,
 }
 
 impl SpanDto {
@@ -71,6 +75,7 @@ impl SpanDto {
             context_word: d.context.as_ref().map(|c| c.word.clone()),
             context_delta: d.context.as_ref().map(|c| round3(c.delta)),
             merged: d.merged,
+            also_found_by: d.also_found_by.iter().map(|s| s.to_string()).collect(),
         }
     }
 }
@@ -241,7 +246,7 @@ pub fn evaluate_gold(config: &PhiConfig, path: &Path, format: &str, max_findings
     let notes = eval::read_gold(path, format)?;
     let engine = Engine::new(config.clone());
     let clock = std::time::Instant::now();
-    let report = eval::evaluate(&engine, &notes, format, &|| clock.elapsed().as_secs_f64(), reporter);
+    let report = eval::evaluate(&|t| engine.detect(t), &notes, format, &|| clock.elapsed().as_secs_f64(), reporter);
     Ok(EvalReportDto::new(report, max_findings))
 }
 

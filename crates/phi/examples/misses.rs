@@ -17,7 +17,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let format = GoldFormat::parse(fmt).ok_or("unknown format")?;
     let notes = read_gold(Path::new(path), format)?;
     let clock = Instant::now();
-    let r = evaluate(&Engine::default(), &notes, format, &|| clock.elapsed().as_secs_f64(), &());
+    let engine = Engine::default();
+    let r = evaluate(&|t| engine.detect(t), &notes, format, &|| clock.elapsed().as_secs_f64(), &());
     println!("token recall {:.4} precision {:.4} F2 {:.4} span recall {:.4} notes/s {:.0}", r.token_recall, r.token_precision, r.f2, r.span_recall, r.notes_per_second);
     for (k, v) in &r.per_type {
         println!("  {k:<20} spans {}/{} tokens {}/{} {}", v.found_spans, v.gold_spans, v.found_tokens, v.gold_tokens, if v.in_scope { "" } else { "(out of scope)" });
@@ -27,7 +28,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("  {:<18} {}", m.label, m.context);
     }
     // gold spans found only in part: the tokens no detection covers are marked with [[ ]]
-    let engine = Engine::default();
     let mut partial = Vec::new();
     for note in &notes {
         let dets = engine.detect(&note.text);

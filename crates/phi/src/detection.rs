@@ -38,6 +38,10 @@ pub struct Detection {
     pub context: Option<ContextHit>,
     /// How many raw detections were merged into this one (1 when it overlapped nothing).
     pub merged: u32,
+    /// The other sources whose detections were merged into this one: detector names other than
+    /// `detector`, sorted, without repeats (empty when only `detector` found it). A learned
+    /// tagger's detections (detector `tagger`) merged with a rule's keep both names this way.
+    pub also_found_by: Vec<&'static str>,
 }
 
 impl Detection {
@@ -54,6 +58,7 @@ impl Detection {
             pattern,
             context: None,
             merged: 1,
+            also_found_by: Vec::new(),
         }
     }
 
@@ -85,8 +90,9 @@ impl Detection {
 /// Detections that share at least one byte form a cluster (transitively). Each cluster becomes one
 /// detection covering the union of its spans; its type and explanation are those of the member with
 /// the highest score, ties broken by type priority (the order of [`EntityType`]), then the longer
-/// span, then the earlier start, then detector and pattern name. The result is sorted by start and
-/// does not depend on the input order.
+/// span, then the earlier start, then detector and pattern name. The detectors of the other
+/// members are kept in `also_found_by`. The result is sorted by start and does not depend on the
+/// input order.
 pub fn merge(mut dets: Vec<Detection>) -> Vec<Detection> {
     dets.sort_by(|a, b| {
         a.span.start.cmp(&b.span.start).then(b.span.end.cmp(&a.span.end)).then(a.entity.cmp(&b.entity))
@@ -139,7 +145,16 @@ fn resolve(cluster: Vec<Detection>) -> Detection {
             best = i;
         }
     }
+    let mut sources: Vec<&'static str> = Vec::new();
+    for d in &cluster {
+        sources.push(d.detector);
+        sources.extend_from_slice(&d.also_found_by);
+    }
     let mut winner = cluster.into_iter().nth(best).expect("cluster is not empty");
+    sources.retain(|s| *s != winner.detector);
+    sources.sort_unstable();
+    sources.dedup();
+    winner.also_found_by = sources;
     winner.span = span;
     winner.char_start = span.start;
     winner.char_end = span.end;
@@ -153,6 +168,24 @@ mod tests {
 
     fn d(s: usize, e: usize, t: EntityType, score: f32, p: &'static str) -> Detection {
         Detection::new(Span::new(s, e), t, score, "test", p)
+    }
+
+    #[test]
+    fn merging_keeps_every_source() {
+        use EntityType::*;
+        let tagger = |s, e, score| Detection::new(Span::new(s, e), Name, score, "tagger", "bio");
+        let rule = |s, e, score| Detection::new(Span::new(s, e), Name, score, "name", "title_name");
+        // the tagger wins on score, the rule's detector is kept; and the other way round
+        let got = merge(vec![rule(4, 10, 0.8), tagger(0, 10, 0.9)]);
+        assert_eq!((got.len(), got[0].detector, got[0].also_found_by.clone(), got[0].merged), (1, "tagger", vec!["name"], 2));
+        let got = merge(vec![tagger(0, 10, 0.7), rule(4, 10, 0.8), rule(4, 9, 0.6)]);
+        assert_eq!((got[0].detector, got[0].also_found_by.clone(), got[0].span), ("name", vec!["tagger"], Span::new(0, 10)));
+        // merging again (after completion) keeps the sources it already had
+        let again = merge(vec![got[0].clone(), Detection::new(Span::new(9, 14), Name, 0.5, "complete", "repeat")]);
+        assert_eq!(again[0].also_found_by, vec!["complete", "tagger"]);
+        // negative rows: one source only, or disjoint spans: nothing else named
+        assert!(merge(vec![rule(0, 4, 0.8), rule(2, 6, 0.7)])[0].also_found_by.is_empty());
+        assert!(merge(vec![rule(0, 4, 0.8), tagger(5, 9, 0.9)]).iter().all(|d| d.also_found_by.is_empty()));
     }
 
     fn check(input: Vec<Detection>, expected: &[(usize, usize, EntityType, &str, u32)]) {

@@ -8,7 +8,7 @@
 //!
 //! Never writes anything; timing is measured with a caller-supplied clock function.
 
-use crate::{Detection, Doc, Engine, PhiError};
+use crate::{Detection, Doc, PhiError};
 use localdx_job::{Meter, Reporter};
 use localdx_span::{CharIndex, Span};
 use serde::{Deserialize, Serialize};
@@ -427,15 +427,16 @@ impl Scorer {
     }
 }
 
-/// Runs `engine` on every note and scores it with a [`Scorer`]. `now` returns seconds from any
-/// fixed origin (the caller's clock); only detection is timed. Progress goes to `reporter`.
-pub fn evaluate(engine: &Engine, notes: &[GoldNote], format: GoldFormat, now: &dyn Fn() -> f64, reporter: &dyn Reporter) -> EvalReport {
+/// Runs `detect` on every note and scores it with a [`Scorer`]. `detect` is any detector: the
+/// rules (`&|t| engine.detect(t)`), a learned tagger, or their union. `now` returns seconds from
+/// any fixed origin (the caller's clock); only detection is timed. Progress goes to `reporter`.
+pub fn evaluate(detect: &dyn Fn(&str) -> Vec<Detection>, notes: &[GoldNote], format: GoldFormat, now: &dyn Fn() -> f64, reporter: &dyn Reporter) -> EvalReport {
     let mut meter = Meter::new("evaluate", "notes", Some(notes.len() as u64), reporter);
     let mut scorer = Scorer::for_format(format);
     let mut seconds = 0.0;
     for (n, note) in notes.iter().enumerate() {
         let t0 = now();
-        let dets: Vec<Detection> = engine.detect(&note.text);
+        let dets: Vec<Detection> = detect(&note.text);
         seconds += now() - t0;
         let predicted: Vec<Predicted> = dets.iter().map(Predicted::from).collect();
         scorer.add(note, &predicted);
@@ -458,18 +459,22 @@ mod tests {
         }
     }
 
+    fn rules(text: &str) -> Vec<Detection> {
+        crate::Engine::default().detect(text)
+    }
+
     #[test]
     fn metrics_count_tokens_and_spans() {
         // "Dr. Marder" found, "Rockvillle" (misspelt, unknown) missed, "2/6" is no PHI and not flagged
         let n = note("Dr. Marder saw pt in Rockvillle, 2/6 murmur on 10/18/2003", &[(4, 10, "HCPName"), (21, 31, "Location"), (47, 57, "Date")]);
-        let r = evaluate(&Engine::default(), &[n], GoldFormat::DeidJsonl, &|| 0.0, &|_: &localdx_job::Progress| {});
+        let r = evaluate(&rules, &[n], GoldFormat::DeidJsonl, &|| 0.0, &|_: &localdx_job::Progress| {});
         assert_eq!((r.gold_tokens, r.true_positive_tokens), (5, 4), "{r:#?}");
         assert_eq!(r.span_recall, 2.0 / 3.0);
         assert_eq!(r.per_type["Location"].found_spans, 0);
         assert_eq!(r.misses.len(), 1);
         assert!((r.f2 - f2(r.token_precision, r.token_recall)).abs() < 1e-12);
         // negative row: no gold, no detections -> perfect by convention, nothing listed
-        let r = evaluate(&Engine::default(), &[note("stable overnight", &[])], GoldFormat::DeidJsonl, &|| 0.0, &|_: &localdx_job::Progress| {});
+        let r = evaluate(&rules, &[note("stable overnight", &[])], GoldFormat::DeidJsonl, &|| 0.0, &|_: &localdx_job::Progress| {});
         assert_eq!((r.token_recall, r.token_precision, r.misses.len(), r.false_alarms.len()), (1.0, 1.0, 0, 0));
     }
 

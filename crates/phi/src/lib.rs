@@ -85,8 +85,18 @@ impl Engine {
     /// The PHI in `text`: thresholded, allow- and deny-listed, merged, completed (see
     /// [`complete`]), merged again, sorted by start, with char offsets filled in.
     pub fn detect(&self, text: &str) -> Vec<Detection> {
+        self.detect_with(text, Vec::new())
+    }
+
+    /// [`Engine::detect`] with `extra` detections from an outside source (a learned token tagger,
+    /// detector name `tagger`): they join the rules' candidates before thresholds, allow- and
+    /// deny-lists, merging and completion, so they are filtered and merged exactly like the
+    /// rules' own. A merged detection names the other sources in `also_found_by`. `extra` spans
+    /// are byte offsets into `text` on char boundaries; the result does not depend on their order.
+    pub fn detect_with(&self, text: &str, extra: Vec<Detection>) -> Vec<Detection> {
         let doc = Doc::new(text);
         let mut out = self.candidates_in(&doc);
+        out.extend(extra.into_iter().filter(|d| d.span.end <= text.len() && text.is_char_boundary(d.span.start) && text.is_char_boundary(d.span.end)));
         out.retain(|d| {
             self.config.types.contains(&d.entity)
                 && d.score >= self.config.threshold_for(d.entity)
@@ -140,6 +150,29 @@ mod tests {
         // negative rows: nothing to find
         check("{}", "", &[]);
         check("{}", "BP 120/80, 2/6 murmur, 5/5 strength, Foley in place, Apgars 8/9.", &[]);
+    }
+
+    #[test]
+    fn outside_detections_join_the_rules() {
+        use EntityType::*;
+        let engine = Engine::default();
+        let text = "Seen by Dr. Marder, pt Qxelbrandt stable.";
+        let tagger = |s: usize, e: usize, t: EntityType, score: f32| Detection::new(Span::new(s, e), t, score, "tagger", "bio");
+        // a tagger span the rules miss is kept; one overlapping a rule span merges and names both sources
+        let got = engine.detect_with(text, vec![tagger(23, 33, Name, 0.9), tagger(8, 18, Name, 0.97)]);
+        let view: Vec<(&str, &str, Vec<&str>)> = got.iter().map(|d| (d.span.slice(text), d.detector, d.also_found_by.clone())).collect();
+        assert_eq!(view, vec![("Dr. Marder", "tagger", vec!["name"]), ("Qxelbrandt", "tagger", vec![])]);
+        // the same in any order
+        let rev = engine.detect_with(text, vec![tagger(8, 18, Name, 0.97), tagger(23, 33, Name, 0.9)]);
+        assert_eq!(rev, got);
+        // negative rows: below the threshold, of a type switched off, allow-listed, out of the text
+        assert_eq!(engine.detect_with(text, vec![tagger(23, 33, Name, 0.3)]), engine.detect(text));
+        let dates_only = Engine::new(PhiConfig::from_json(r#"{"types":["date"],"allow":["Qxelbrandt"]}"#).unwrap());
+        assert!(dates_only.detect_with(text, vec![tagger(23, 33, Name, 0.9)]).is_empty());
+        let allow = Engine::new(PhiConfig::from_json(r#"{"allow":["qxelbrandt"]}"#).unwrap());
+        assert_eq!(allow.detect_with(text, vec![tagger(23, 33, Name, 0.9)]), allow.detect(text));
+        assert_eq!(engine.detect_with(text, vec![tagger(40, 99, Name, 0.9)]), engine.detect(text));
+        assert_eq!(engine.detect_with(text, Vec::new()), engine.detect(text));
     }
 
     #[test]

@@ -18,7 +18,8 @@ fn run(rel: &str, format: GoldFormat) -> Option<EvalReport> {
     }
     let notes = read_gold(&path, format).expect("gold file reads");
     let clock = Instant::now();
-    let report = evaluate(&Engine::default(), &notes, format, &|| clock.elapsed().as_secs_f64(), &());
+    let engine = Engine::default();
+    let report = evaluate(&|t| engine.detect(t), &notes, format, &|| clock.elapsed().as_secs_f64(), &());
     eprintln!(
         "{rel}: token recall {:.4}, precision {:.4}, F2 {:.4}, span recall {:.4}, {} misses, {} false-alarm tokens",
         report.token_recall,
