@@ -22,7 +22,10 @@ npm run --silent ui:build
 cargo build -p localdx-cli
 localdx=target/debug/localdx
 
-if ! "$localdx" datasets --json | grep -q '"clinic-notes"'; then
+# Read the list whole before searching it: `grep -q` in a pipe exits at its first match, and under
+# pipefail the writer's SIGPIPE would read as "not imported" and import the sample a second time.
+datasets_json=$("$localdx" datasets --json)
+if ! grep -q '"clinic-notes"' <<<"$datasets_json"; then
   "$localdx" import samples/clinic-notes.csv --name clinic-notes \
     --text-column note --label-column diagnosis --patient-column patient_id --id-column note_id
 fi
