@@ -9,7 +9,7 @@
 
 use crate::{Api, ApiError, ErrorCode, Result};
 use localdx_job::{Cancel, Meter, Reporter};
-use localdx_phi::eval::{self, EvalReport, GoldFormat};
+use localdx_phi::eval::{self, EvalReport, GoldFormat, Part};
 use localdx_phi::{redact, Detection, Engine, PhiError, Strategy};
 
 pub use localdx_phi::PhiConfig;
@@ -153,6 +153,8 @@ pub struct FindingDto {
 /// The evaluation report; field names fixed by the issue (snake_case).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct EvalReportDto {
+    /// Which notes were scored: `all`, `tuning` or `held-out` (see `localdx_phi::eval::Part`).
+    pub part: String,
     pub notes: usize,
     pub gold_tokens: usize,
     pub predicted_tokens: usize,
@@ -170,9 +172,10 @@ pub struct EvalReportDto {
 }
 
 impl EvalReportDto {
-    fn new(r: EvalReport, max_findings: usize) -> Self {
+    fn new(r: EvalReport, part: Part, max_findings: usize) -> Self {
         let finding = |f: eval::Finding| FindingDto { note: f.note, label: f.label, text: f.text, context: f.context, pattern: f.pattern, score: f.score };
         EvalReportDto {
+            part: part.as_str().to_string(),
             notes: r.notes,
             gold_tokens: r.gold_tokens,
             predicted_tokens: r.predicted_tokens,
@@ -239,15 +242,17 @@ fn to_strategy(s: StrategyDto, secret: &[u8]) -> Strategy {
     }
 }
 
-/// Evaluates the default engine configuration against a gold file.
-/// `format`: `deid-jsonl` or `presidio-json`. Lists at most `max_findings` misses and false alarms.
-pub fn evaluate_gold(config: &PhiConfig, path: &Path, format: &str, max_findings: usize, reporter: &dyn Reporter) -> Result<EvalReportDto> {
+/// Evaluates an engine configuration against a gold file, on one part of it.
+/// `format`: `deid-jsonl` or `presidio-json`; `part`: `all`, `tuning` or `held-out` (the fixed
+/// split of `localdx_phi::eval::Part`). Lists at most `max_findings` misses and false alarms.
+pub fn evaluate_gold(config: &PhiConfig, path: &Path, format: &str, part: &str, max_findings: usize, reporter: &dyn Reporter) -> Result<EvalReportDto> {
     let format = GoldFormat::parse(format).ok_or_else(|| ApiError::invalid(format!("unknown gold format {format:?} (deid-jsonl, presidio-json)")))?;
-    let notes = eval::read_gold(path, format)?;
+    let part = Part::parse(part).ok_or_else(|| ApiError::invalid(format!("unknown part {part:?} (all, tuning, held-out)")))?;
+    let notes = part.select(format, eval::read_gold(path, format)?);
     let engine = Engine::new(config.clone());
     let clock = std::time::Instant::now();
     let report = eval::evaluate(&|t| engine.detect(t), &notes, format, &|| clock.elapsed().as_secs_f64(), reporter);
-    Ok(EvalReportDto::new(report, max_findings))
+    Ok(EvalReportDto::new(report, part, max_findings))
 }
 
 impl Api {

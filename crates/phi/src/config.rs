@@ -1,6 +1,7 @@
 //! Per-project detection settings: which types to detect, a score threshold per type, an
 //! allow-list (terms never flagged), a deny-list (terms always flagged) and learned context words
-//! (cues that raise or make candidates of a type, see [`crate::learned`]). Stored by the caller
+//! (cues that raise or make candidates of a type, see [`crate::learned`]) and whether a year
+//! standing alone counts as PHI (`years_alone`, off by default). Stored by the caller
 //! as JSON (the store's `phi.config` setting); parsed here in two stages: [`RawConfig`] mirrors
 //! the JSON, [`PhiConfig`] is validated. Never touches the store itself.
 
@@ -33,6 +34,10 @@ pub struct RawConfig {
     /// Learned context words; absent means none (and is left out when empty).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub context: Vec<ContextTerm>,
+    /// Flag a year standing alone ("MI 1992", "CABG '95", "since 2017") as a date. Safe Harbor
+    /// keeps years, so the default is off; left out of the JSON when off.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub years_alone: bool,
 }
 
 /// A validated configuration.
@@ -45,6 +50,9 @@ pub struct PhiConfig {
     pub deny: Vec<DenyTerm>,
     /// Learned context words, normalised (lower case, single spaces), without repeats.
     pub context: Vec<ContextTerm>,
+    /// Whether a year standing alone is PHI (default `false`: Safe Harbor keeps years; a year
+    /// inside a full date is always part of the date).
+    pub years_alone: bool,
 }
 
 impl Default for PhiConfig {
@@ -56,6 +64,7 @@ impl Default for PhiConfig {
             allow: Vec::new(),
             deny: Vec::new(),
             context: Vec::new(),
+            years_alone: false,
         }
     }
 }
@@ -84,6 +93,7 @@ impl PhiConfig {
             allow: self.allow.clone(),
             deny: self.deny.clone(),
             context: self.context.clone(),
+            years_alone: self.years_alone,
         };
         serde_json::to_string(&raw).unwrap_or_else(|_| "{}".to_string())
     }
@@ -127,7 +137,7 @@ impl TryFrom<RawConfig> for PhiConfig {
                 context.push(term);
             }
         }
-        Ok(PhiConfig { threshold, thresholds, types, allow, deny, context })
+        Ok(PhiConfig { threshold, thresholds, types, allow, deny, context, years_alone: raw.years_alone })
     }
 }
 
@@ -140,7 +150,7 @@ mod tests {
         let ok = [
             ("{}", PhiConfig::default()),
             (
-                r#"{"threshold":0.7,"thresholds":{"name":0.4},"types":["name","date"],"allow":[" Foley "],"deny":[{"term":"Calvert","type":"location"}],"context":[{"words":" C/O ","type":"name"},{"words":"c/o","type":"name"}]}"#,
+                r#"{"threshold":0.7,"thresholds":{"name":0.4},"types":["name","date"],"allow":[" Foley "],"deny":[{"term":"Calvert","type":"location"}],"context":[{"words":" C/O ","type":"name"},{"words":"c/o","type":"name"}],"years_alone":true}"#,
                 PhiConfig {
                     threshold: 0.7,
                     thresholds: [(EntityType::Name, 0.4)].into_iter().collect(),
@@ -148,6 +158,7 @@ mod tests {
                     allow: vec!["Foley".into()],
                     deny: vec![DenyTerm { term: "Calvert".into(), entity: EntityType::Location }],
                     context: vec![ContextTerm { words: "c/o".into(), entity: EntityType::Name }],
+                    years_alone: true,
                 },
             ),
         ];
@@ -158,8 +169,9 @@ mod tests {
         }
         // no learned words: the JSON form is what it was before context words existed
         assert!(!PhiConfig::default().to_json().contains("context"));
+        assert!(!PhiConfig::default().to_json().contains("years_alone"));
         // negative rows
-        for bad in [r#"{"threshold":1.5}"#, r#"{"types":["nmae"]}"#, r#"{"thresholds":{"date":-1}}"#, r#"{"deny":[{"term":" ","type":"name"}]}"#, r#"{"context":[{"words":"by the","type":"name"}]}"#, r#"{"context":[{"words":"c/o","type":"planet"}]}"#, r#"{"colour":1}"#, "[", ""] {
+        for bad in [r#"{"threshold":1.5}"#, r#"{"types":["nmae"]}"#, r#"{"thresholds":{"date":-1}}"#, r#"{"deny":[{"term":" ","type":"name"}]}"#, r#"{"context":[{"words":"by the","type":"name"}]}"#, r#"{"context":[{"words":"c/o","type":"planet"}]}"#, r#"{"colour":1}"#, r#"{"years_alone":"yes"}"#, "[", ""] {
             assert!(PhiConfig::from_json(bad).is_err(), "{bad}");
         }
     }

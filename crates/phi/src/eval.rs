@@ -87,6 +87,8 @@ struct DeidSpan {
 struct PresidioRow {
     full_text: String,
     #[serde(default)]
+    template_id: Option<u64>,
+    #[serde(default)]
     spans: Vec<PresidioSpan>,
 }
 
@@ -135,11 +137,165 @@ pub fn read_gold(path: &Path, format: GoldFormat) -> Result<Vec<GoldNote>, PhiEr
                     let span = index.byte_span(s.start_position, s.end_position).map_err(|e| bad(0, format!("sentence {i}: {e}")))?;
                     spans.push(GoldSpan { span, label: s.entity_type });
                 }
-                notes.push(GoldNote { id: i.to_string(), patient: i.to_string(), text: row.full_text, spans });
+                // the template plays the patient's part: sentences of one template share a group,
+                // so a split by group never puts a template on both sides (see [`Part`])
+                let patient = match row.template_id {
+                    Some(t) => format!("{TEMPLATE_PREFIX}{t}"),
+                    None => i.to_string(),
+                };
+                notes.push(GoldNote { id: i.to_string(), patient, text: row.full_text, spans });
             }
         }
     }
     Ok(notes)
+}
+
+/// Reads one column of a CSV file with a header row (RFC 4180 quoting: `"` around fields, `""`
+/// inside them, line breaks inside quotes; tab-separated when the name ends in `.tsv`): the texts
+/// of PHI-free corpora such as Symptom2Disease (column `text`) or ICD-10-CM code names
+/// (`description`).
+pub fn read_csv_column(path: &Path, column: &str) -> Result<Vec<String>, PhiError> {
+    let data = std::fs::read_to_string(path).map_err(|source| PhiError::Io { path: path.to_path_buf(), source })?;
+    let tsv = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("tsv"));
+    let rows = if tsv { data.lines().map(|l| l.split('\t').map(str::to_string).collect()).collect() } else { parse_csv(&data) };
+    let bad = |message: String| PhiError::Gold { path: path.to_path_buf(), line: 1, message };
+    let header = rows.first().ok_or_else(|| bad("empty file".into()))?;
+    let at = header.iter().position(|h| h.trim() == column).ok_or_else(|| bad(format!("no column {column:?} in the header")))?;
+    Ok(rows.iter().skip(1).filter(|r| !(r.len() == 1 && r[0].is_empty())).map(|r| r.get(at).cloned().unwrap_or_default()).collect())
+}
+
+fn parse_csv(data: &str) -> Vec<Vec<String>> {
+    let (mut rows, mut row, mut field) = (Vec::new(), Vec::new(), String::new());
+    let (mut quoted, mut chars) = (false, data.chars().peekable());
+    while let Some(c) = chars.next() {
+        match (quoted, c) {
+            (true, '"') if chars.peek() == Some(&'"') => {
+                chars.next();
+                field.push('"');
+            }
+            (true, '"') => quoted = false,
+            (true, c) => field.push(c),
+            (false, '"') if field.is_empty() => quoted = true,
+            (false, ',') => row.push(std::mem::take(&mut field)),
+            (false, '\r') if chars.peek() == Some(&'\n') => {}
+            (false, '\n') => {
+                row.push(std::mem::take(&mut field));
+                rows.push(std::mem::take(&mut row));
+            }
+            (false, c) => field.push(c),
+        }
+    }
+    if !field.is_empty() || !row.is_empty() {
+        row.push(field);
+        rows.push(row);
+    }
+    rows
+}
+
+/// How often PHI-free texts get a detection: every one is a false alarm.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PhiFreeReport {
+    pub texts: usize,
+    /// Texts with at least one detection.
+    pub flagged: usize,
+    /// `flagged / texts`.
+    pub share: f64,
+    /// Detections per `type detector/pattern`, most frequent first (ties by name).
+    pub by_pattern: Vec<(String, usize)>,
+    /// The first flagged texts' detections, with context.
+    pub examples: Vec<Finding>,
+}
+
+/// Runs `detect` on texts known to hold no PHI and counts the ones that get any detection.
+pub fn phi_free_share(detect: &dyn Fn(&str) -> Vec<Detection>, texts: &[String], max_examples: usize) -> PhiFreeReport {
+    let mut flagged = 0;
+    let mut by: BTreeMap<String, usize> = BTreeMap::new();
+    let mut examples = Vec::new();
+    for (i, t) in texts.iter().enumerate() {
+        let dets = detect(t);
+        if dets.is_empty() {
+            continue;
+        }
+        flagged += 1;
+        let note = GoldNote { id: i.to_string(), patient: String::new(), text: t.clone(), spans: Vec::new() };
+        for d in &dets {
+            *by.entry(format!("{} {}/{}", d.entity.as_str(), d.detector, d.pattern)).or_default() += 1;
+            if examples.len() < max_examples {
+                examples.push(Finding::new(&note, d.span, d.entity.as_str(), format!("{}/{}", d.detector, d.pattern), d.score));
+            }
+        }
+    }
+    let mut by_pattern: Vec<(String, usize)> = by.into_iter().collect();
+    by_pattern.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    PhiFreeReport { texts: texts.len(), flagged, share: if texts.is_empty() { 0.0 } else { flagged as f64 / texts.len() as f64 }, by_pattern, examples }
+}
+
+/// How a Presidio sentence's template id is written in [`GoldNote::patient`] (`template-87`).
+pub const TEMPLATE_PREFIX: &str = "template-";
+
+/// Which notes of a gold file to score: the fixed, documented split that keeps a part of the
+/// development data for measuring only.
+///
+/// - PhysioNet deid (`deid-jsonl`): a note is **held-out** when its numeric patient id `p`
+///   satisfies `((p - 1) / 2) % 3 == 2` (integer division). The dev file holds the odd patients
+///   1, 3, 5 ...; the held-out ones are 5, 11, 17, ... (27 patients, 421 of 1,450 notes, 282 of the
+///   999 gold spans). Every note of a patient is on the same side.
+/// - Presidio synthetic sentences (`presidio-json`): **held-out** when `template_id % 3 == 2`, so
+///   no held-out template is ever seen in tuning.
+///
+/// Everything else is **tuning**. Notes whose patient (or template) id is not a number are tuning.
+/// Rules, word lists and thresholds may be written from the tuning part only; the held-out part
+/// is for measuring, never for reading misses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Part {
+    #[default]
+    All,
+    Tuning,
+    HeldOut,
+}
+
+impl Part {
+    /// `all`, `tuning` or `held-out`.
+    pub fn parse(s: &str) -> Option<Part> {
+        match s {
+            "all" => Some(Part::All),
+            "tuning" => Some(Part::Tuning),
+            "held-out" | "heldout" | "held_out" => Some(Part::HeldOut),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Part::All => "all",
+            Part::Tuning => "tuning",
+            Part::HeldOut => "held-out",
+        }
+    }
+
+    /// Whether `note` (read from a file of `format`) lies in the held-out part.
+    pub fn is_held_out(format: GoldFormat, note: &GoldNote) -> bool {
+        match format {
+            GoldFormat::DeidJsonl => note.patient.trim().parse::<u64>().is_ok_and(|p| p >= 1 && ((p - 1) / 2) % 3 == 2),
+            GoldFormat::PresidioJson => {
+                note.patient.strip_prefix(TEMPLATE_PREFIX).and_then(|t| t.parse::<u64>().ok()).is_some_and(|t| t % 3 == 2)
+            }
+        }
+    }
+
+    /// Whether `note` belongs to this part.
+    pub fn contains(self, format: GoldFormat, note: &GoldNote) -> bool {
+        match self {
+            Part::All => true,
+            Part::Tuning => !Part::is_held_out(format, note),
+            Part::HeldOut => Part::is_held_out(format, note),
+        }
+    }
+
+    /// The notes of this part, in file order.
+    pub fn select(self, format: GoldFormat, notes: Vec<GoldNote>) -> Vec<GoldNote> {
+        notes.into_iter().filter(|n| self.contains(format, n)).collect()
+    }
 }
 
 /// Recall of one gold label.
@@ -510,6 +666,41 @@ mod tests {
         empty.add(&note("stable overnight", &[]), &[]);
         let r = empty.finish(0.0);
         assert_eq!((r.span_precision, r.span_recall, r.misses.len(), r.false_detections.len()), (1.0, 1.0, 0, 0));
+    }
+
+    #[test]
+    fn parts_split_by_patient_and_template() {
+        let of = |patient: &str| GoldNote { patient: patient.into(), ..note("x", &[]) };
+        let held = |format, patient: &str| Part::is_held_out(format, &of(patient));
+        // PhysioNet: odd patients 1, 3, 5 ... -> groups 0, 1, 2, 0, 1, 2 ...; group 2 is held out
+        let physionet: Vec<u64> = (1..=40).step_by(2).filter(|p| held(GoldFormat::DeidJsonl, &p.to_string())).collect();
+        assert_eq!(physionet, vec![5, 11, 17, 23, 29, 35]);
+        // Presidio: template ids 2, 5, 8 ... are held out
+        assert!(held(GoldFormat::PresidioJson, "template-2") && held(GoldFormat::PresidioJson, "template-86"));
+        // negative rows: tuning patients and templates, ids that are no numbers, the other format's ids
+        for (format, p) in [(GoldFormat::DeidJsonl, "1"), (GoldFormat::DeidJsonl, "7"), (GoldFormat::DeidJsonl, "abc"), (GoldFormat::DeidJsonl, "0"), (GoldFormat::PresidioJson, "template-87"), (GoldFormat::PresidioJson, "5"), (GoldFormat::DeidJsonl, "template-2")] {
+            assert!(!held(format, p), "{p}");
+        }
+        let notes = vec![of("1"), of("5"), of("7"), of("11")];
+        let ids = |part: Part| part.select(GoldFormat::DeidJsonl, notes.clone()).iter().map(|n| n.patient.clone()).collect::<Vec<_>>();
+        assert_eq!((ids(Part::HeldOut), ids(Part::Tuning), ids(Part::All).len()), (vec!["5".to_string(), "11".into()], vec!["1".to_string(), "7".into()], 4));
+        for s in ["all", "tuning", "held-out"] {
+            assert_eq!(Part::parse(s).map(Part::as_str), Some(s));
+        }
+        assert_eq!(Part::parse("test"), None);
+    }
+
+    #[test]
+    fn csv_columns_and_phi_free_share() {
+        let rows = parse_csv("index,label,text\n0,A,\"plain, with comma\"\r\n1,B,\"two\nlines and \"\"quotes\"\"\"\n2,C,last");
+        let texts: Vec<&str> = rows.iter().skip(1).map(|r| r[2].as_str()).collect();
+        assert_eq!(texts, vec!["plain, with comma", "two\nlines and \"quotes\"", "last"]);
+        let texts: Vec<String> = ["I have had a cough for two weeks.", "Seen by Dr. Marder on 10/18/2003.", "My skin itches."].map(String::from).to_vec();
+        let r = phi_free_share(&rules, &texts, 5);
+        assert_eq!((r.texts, r.flagged, r.examples.len()), (3, 1, 2));
+        assert!((r.share - 1.0 / 3.0).abs() < 1e-12);
+        // negative row: nothing to read, nothing flagged
+        assert_eq!(phi_free_share(&rules, &[], 5).share, 0.0);
     }
 
     #[test]

@@ -29,6 +29,10 @@ pub struct Gazetteers {
     pub state_abbrs: HashSet<&'static str>,
     /// Country names, as words.
     pub countries: HashMap<&'static str, Vec<Vec<&'static str>>>,
+    /// Words that name a person or place in the name of a disease, sign, score, test or
+    /// instrument ("hodgkin", "babinski"), from ICD-10-CM code names and MTSamples
+    /// (`gazetteers/build_eponyms.py`).
+    pub eponyms: HashSet<&'static str>,
 }
 
 static GAZ: LazyLock<Gazetteers> = LazyLock::new(Gazetteers::load);
@@ -80,6 +84,7 @@ impl Gazetteers {
             counties: phrases(lines(include_str!("../gazetteers/us_counties.txt"))),
             states: phrases(lines(states_txt).filter_map(|l| l.split('\t').next())),
             countries: phrases(lines(include_str!("../gazetteers/countries.txt"))),
+            eponyms: lines(include_str!("../gazetteers/eponyms.txt")).collect(),
             state_abbrs: lines(states_txt).filter_map(|l| l.split('\t').nth(1)).map(|a| leak_lower(a)).collect(),
         }
     }
@@ -130,6 +135,8 @@ mod tests {
         assert!(g.is_clinical("heparin") && !g.is_clinical("john"));
         assert!(g.cities.get("baltimore").is_some() && g.state_abbrs.contains("md"));
         assert!(g.first.len() > 5000 && g.last.len() > 80_000);
+        assert!(["hodgkin", "parkinson", "crohn", "babinski", "graves", "bell"].iter().all(|w| g.eponyms.contains(w)));
+        assert!(!g.eponyms.contains("john") && !g.eponyms.contains("caregiver"));
         // international lists: names the census lacks; negative rows: common words, US-only names
         for (word, any) in [("siiri", true), ("jouni", true), ("halldór", true), ("the", false), ("heparin", false)] {
             assert_eq!(g.is_any_name(word), any, "{word}");

@@ -83,7 +83,9 @@ impl Engine {
     }
 
     /// The PHI in `text`: thresholded, allow- and deny-listed, merged, completed (see
-    /// [`complete`]), merged again, sorted by start, with char offsets filled in.
+    /// [`complete`]), merged again, sorted by start, with char offsets filled in. A year standing
+    /// alone is dropped unless the configuration's `years_alone` is on (a year inside a full
+    /// date stays: the date's own detection covers it).
     pub fn detect(&self, text: &str) -> Vec<Detection> {
         self.detect_with(text, Vec::new())
     }
@@ -98,7 +100,8 @@ impl Engine {
         let mut out = self.candidates_in(&doc);
         out.extend(extra.into_iter().filter(|d| d.span.end <= text.len() && text.is_char_boundary(d.span.start) && text.is_char_boundary(d.span.end)));
         out.retain(|d| {
-            self.config.types.contains(&d.entity)
+            (self.config.years_alone || !detectors::date::is_year_alone(d, text))
+                && self.config.types.contains(&d.entity)
                 && d.score >= self.config.threshold_for(d.entity)
                 && !d.span.is_empty()
                 && (self.allow.is_empty() || !self.allow.contains(&d.span.slice(text).trim().to_lowercase()))
@@ -150,6 +153,24 @@ mod tests {
         // negative rows: nothing to find
         check("{}", "", &[]);
         check("{}", "BP 120/80, 2/6 murmur, 5/5 strength, Foley in place, Apgars 8/9.", &[]);
+    }
+
+    #[test]
+    fn years_alone_only_when_configured() {
+        use EntityType::*;
+        let years = r#"{"years_alone":true}"#;
+        // Safe Harbor keeps a year on its own: off by default, on with the project setting
+        for text in ["first treated in 2019", "PMH: S/P MI 1992; LCX", "s/p cabg '95 and", "During 2017, the group", "CABG 81, MVR", "HX MI IN 1980S"] {
+            assert!(Engine::default().detect(text).is_empty(), "{text}");
+            assert!(!Engine::new(PhiConfig::from_json(years).unwrap()).detect(text).is_empty(), "{text}");
+        }
+        // a year inside a full date, or with a month, is part of the date either way
+        for config in ["{}", years] {
+            check(config, "seen March 3, 2020 and", &[("March 3, 2020", Date, (5, 18))]);
+            check(config, "admitted 10/18/2003", &[("10/18/2003", Date, (9, 19))]);
+            check(config, "IN MARCH OF 1993.", &[("MARCH OF 1993", Date, (3, 16))]);
+            check(config, "since 2003-04-07", &[("2003-04-07", Date, (6, 16))]);
+        }
     }
 
     #[test]

@@ -2,6 +2,9 @@
 //! ISO dates, month names), plus years that clinical notes use as dates ("MI 1992", "CABG '95").
 //! Validates calendars; invalidates clinical fractions that look like dates ("2/6 murmur",
 //! "5/5 strength", "BP 120/80", "1/2 NS", "pain 3/10"). Never reads times of day as dates.
+//!
+//! A year standing alone is not PHI under Safe Harbor: the engine drops those detections
+//! ([`is_year_alone`]) unless the project's `years_alone` setting is on.
 
 use super::{Context, Detector};
 use crate::{Detection, Doc, EntityType};
@@ -72,6 +75,7 @@ pub struct DateDetector {
     year: Regex,
     apos_year: Regex,
     month_year_numeric: Regex,
+    month_full_year: Regex,
     ordinal_day: Regex,
     history_year: Regex,
     weekday: Regex,
@@ -90,11 +94,13 @@ impl DateDetector {
             md: r(r"(?-u:\b)(\d{1,2})/(\d{1,2})(?-u:\b)"),
             month_day: r(&format!(r"(?i)(?-u:\b)({MONTHS}|{MON})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?(?-u:\b)(?:,?\s+(\d{{4}}|'\d\d))?")),
             day_month: r(&format!(r"(?i)(?-u:\b)(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?({MONTHS}|{MON})(?-u:\b)\.?(?:,?\s+(\d{{4}}|'?\d\d)(?-u:\b))?")),
-            month_year: r(&format!(r"(?i)(?-u:\b)({MONTHS}|{MON})\.?,?\s+(?:of\s+)?(\d{{4}}|'\d\d|\d\d)(?-u:\b)")),
+            month_year: r(&format!(r"(?i)(?-u:\b)({MONTHS}|{MON})(?:\.?,?\s+(?:of\s+)?|[/-]|\.\s*)(\d{{4}}|'\d\d|\d\d)(?-u:\b)")),
             month_alone: r(&format!(r"(?i)(?-u:\b)({MONTHS}|{MON})(?-u:\b)")),
             year: r(r"(?-u:\b)((?:19|20)\d\d)([sS])?(?-u:\b)"),
             apos_year: r(r"(?:^|[^\w'])'(\d\d)(?-u:\b)"),
             month_year_numeric: r(r"(?-u:\b)(\d{1,2})/(\d{2})(?-u:\b)"),
+            // a month and a four-digit year: "3/2019", "03-2019"
+            month_full_year: r(r"(?-u:\b)(\d{1,2})[/-]((?:19|20)\d\d)(?-u:\b)"),
             ordinal_day: r(r"(?i)(?-u:\b)(?:on|the|of)\s+(\d{1,2}(?:st|nd|rd|th))(?:$|\s*[.,;)]|\s+(?:of|at|and|in)(?-u:\b))"),
             // two dates as a range: "TREATMENTS 10/03/10/04"
             range_md: r(r"(?-u:\b)(\d{1,2})/(\d{1,2})/(\d{1,2})/(\d{1,2})(?-u:\b)"),
@@ -198,10 +204,13 @@ impl Detector for DateDetector {
         for c in self.md.captures_iter(text) {
             let all = c.get(0).expect("group 0");
             let (b, a, a2) = around(text, all.start(), all.end());
-            if b == b'/' || b == b'.' || b == b'+' || b == b'-' && all.start() >= 2 && text.as_bytes()[all.start() - 2].is_ascii_digit() {
+            // a range of two month/days: "3/14-3/16" (each side a month/day of its own)
+            let range_after = a == b'-' && self.md.find(&text[all.end() + 1..]).is_some_and(|m| m.start() == 0);
+            let range_before = b == b'-' && self.md.find_iter(&text[..all.start() - 1]).last().is_some_and(|m| m.end() == all.start() - 1);
+            if b == b'/' || b == b'.' || b == b'+' || b == b'-' && !range_before && all.start() >= 2 && text.as_bytes()[all.start() - 2].is_ascii_digit() {
                 continue;
             }
-            if a == b'/' || (a == b'.' || a == b'-') && a2.is_ascii_digit() || a == b'%' {
+            if a == b'/' || a == b'.' && a2.is_ascii_digit() || a == b'-' && a2.is_ascii_digit() && !range_after || a == b'%' {
                 continue;
             }
             let (m, d) = (num(&c[1]), num(&c[2]));
@@ -287,6 +296,20 @@ impl Detector for DateDetector {
                 out.push(AFTER_MONTH_DAY.apply(doc, BEFORE_MONTH_DAY.apply(doc, det)));
             }
         }
+        for c in self.month_full_year.captures_iter(text).take(if text.contains('/') || text.contains('-') { usize::MAX } else { 0 }) {
+            let all = c.get(0).expect("group 0");
+            let (b, a, a2) = around(text, all.start(), all.end());
+            if matches!(b, b'/' | b'.' | b'-' | b':') || matches!(a, b'/' | b'%' | b'-' | b':') || a == b'.' && a2.is_ascii_digit() {
+                continue;
+            }
+            let (m, y) = (num(&c[1]), num(&c[2]));
+            // "5-2019" reads as a range; with a dash only a two-digit month ("05-2019", "11-2018")
+            let dash_range = all.as_str().contains('-') && c[1].len() == 1;
+            if (1..=12).contains(&m) && (1900..=2039).contains(&y) && !dash_range {
+                let det = Detection::new(Span::new(all.start(), all.end()), EntityType::Date, 0.75, NAME, "month_four_digit_year");
+                out.push(BEFORE_MONTH_DAY.apply(doc, det));
+            }
+        }
         for c in self.ordinal_day.captures_iter(text) {
             let g = c.get(1).expect("group 1");
             let d = num(g.as_str().trim_end_matches(char::is_alphabetic));
@@ -356,6 +379,28 @@ impl Detector for DateDetector {
     }
 }
 
+/// The patterns whose detections are a two-digit year alone ("CABG 81", "'95").
+const TWO_DIGIT_YEAR_PATTERNS: [&str; 2] = ["history_two_digit_year", "apostrophe_year"];
+
+/// Whether `d` is a date that is only a year: a four-digit year 1900..2039 (with an apostrophe or
+/// a decade's "s" around it, "1980S"), from any source, or a two-digit year from the patterns that
+/// read one ("CABG 81", "'95"). A two-digit number from another source may be a day, so it stays.
+pub fn is_year_alone(d: &Detection, text: &str) -> bool {
+    if d.entity != EntityType::Date {
+        return false;
+    }
+    let s = d.span.slice(text).trim().trim_matches(['\'', '\u{2019}']);
+    let digits = s.strip_suffix(['s', 'S']).unwrap_or(s);
+    if !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return false;
+    }
+    match digits.len() {
+        4 => (1900..=2039).contains(&num(digits)),
+        2 => d.detector == NAME && TWO_DIGIT_YEAR_PATTERNS.contains(&d.pattern),
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -390,6 +435,12 @@ mod tests {
         check("11/21.93  neuro: pt alert", &["11/21.93"]);
         check("am labs on10/14/82> to hct-30", &["10/14/82"]);
         check("He returned to OR on 7-8 for coiling", &["7-8"]);
+        // class: short dates next to punctuation, month and year
+        check("abx course (3/14-3/20), afebrile", &["3/14", "3/20"]);
+        check("last seen 3/2019; CT 11-2018", &["3/2019", "11-2018"]);
+        check("dx Nov/2019, f/u Feb-20", &["Nov/2019", "Feb-20"]);
+        check("echo (9/12): EF 35%", &["9/12"]);
+        check("MRI done [10/4], results pending", &["10/4"]);
         // negative rows: weekdays and years without an event cue, times, oxygen on a dash range
         check("on 2-4 L NC, on 5-10 mcg of levo", &[]);
         check("abg 7.42/40/100/24 sent", &[]);
@@ -408,6 +459,27 @@ mod tests {
         check("you may go", &[]);
         check("dec BS on left", &[]);
         check("MI 81% sat", &[]);
+        check("epi 1/1000 and rate 10-20/min, 5-2019 units", &[]);
+        check("cvp 8-12/20 mmhg, ratio 1:2019", &[]);
+    }
+
+    #[test]
+    fn years_alone_are_recognised() {
+        let det = |s: usize, e: usize, detector: &'static str, pattern: &'static str| Detection::new(Span::new(s, e), EntityType::Date, 0.9, detector, pattern);
+        let text = "MI 1992, CABG '95, HX 1980S, 10/18/2003, in 24, March 2020";
+        for (s, e, detector, pattern, alone) in [
+            (3, 7, NAME, "year", true),
+            (14, 17, NAME, "apostrophe_year", true),
+            (15, 17, NAME, "apostrophe_year", true),
+            (22, 27, NAME, "year", true),
+            (3, 7, "tagger", "bio", true),
+            // negative rows: a full date, a two-digit number from another source, a month and year
+            (29, 39, NAME, "month_day_year", false),
+            (44, 46, "tagger", "bio", false),
+            (48, 58, NAME, "month_name_year", false),
+        ] {
+            assert_eq!(is_year_alone(&det(s, e, detector, pattern), text), alone, "{:?}", &text[s..e]);
+        }
     }
 
     #[test]

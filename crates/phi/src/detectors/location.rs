@@ -224,6 +224,48 @@ impl Detector for LocationDetector {
                 let score = if cue { 0.75 } else { 0.55 };
                 out.push(Detection::new(span(i, i + 1), EntityType::Location, score, NAME, "hospital_acronym"));
             }
+            // 4b. a hospital acronym of three to five capitals after a place cue: "transferred from
+            //     UMMC", "seen at UCSF", "f/u at OHSU" (a university hospital's "U", a final "H", "MC",
+            //     "HC"); never a clinical abbreviation or a common word
+            if doc.tokens[i].alpha && (3..=5).contains(&w.len()) && (doc.tokens[i].upper || !doc.cased) && i > 0 {
+                let shape = w.starts_with('u') || w.ends_with('h') || w.ends_with("mc") || w.ends_with("hc");
+                let cue = matches!(doc.lower(i - 1), "to" | "from" | "at" | "transferred" | "transfer" | "via" | "osh") && doc.gap_before(i) == " ";
+                let clinical = super::name::is_clinical_abbreviation(w) || g.is_clinical(w) || g.is_common(w) || unit_word(w) || g.state_abbrs.contains(w) || g.is_first(w);
+                let vowels = w.chars().filter(|c| "aeiou".contains(*c)).count();
+                if shape && cue && !clinical && vowels <= 1 && !(w.ends_with("gh") || w.ends_with("wh") || w.ends_with("mc") && w.len() <= 4) {
+                    out.push(Detection::new(span(i, i + 1), EntityType::Location, 0.7, NAME, "hospital_acronym_after_cue"));
+                }
+            }
+            // 4c. a generic word that names a hospital: "City Hospital", "General Hospital", "the
+            //     general hospital", "Massachusetts General Hospital", "UNIVERSITY HOSPITAL"; not after
+            //     an article or word that makes it a description ("a community hospital", "outside
+            //     hospital")
+            if i + 1 < n && matches!(w, "city" | "general" | "county" | "university" | "memorial" | "childrens" | "veterans" | "district" | "state" | "community" | "presbyterian" | "baptist" | "methodist" | "lutheran") {
+                let next = doc.lower(i + 1);
+                let hospital = matches!(next, "hospital" | "hosp") || i + 2 < n && facility_pair(next, doc.lower(i + 2)) && matches!(next, "medical" | "med" | "health");
+                let joined = doc.gap_after(i) == " ";
+                let before = if i > 0 { doc.lower(i - 1) } else { "" };
+                // without case a place word before it must say a place follows
+                let shaped = if doc.cased { doc.tokens[i].title && doc.tokens[i + 1].title } else { matches!(before, "the" | "at" | "to" | "from" | "in" | "into") };
+                let descriptive = matches!(before, "a" | "an" | "another" | "any" | "local" | "outside" | "nearby" | "other" | "community" | "small" | "large" | "rural" | "osh" | "no");
+                let the_lower = doc.cased && !doc.tokens[i].title && before == "the" && matches!(w, "general" | "city" | "county" | "university");
+                if hospital && joined && (shaped && !descriptive || the_lower) {
+                    // a state or name word before it belongs to the name: "Massachusetts General", "Mercy Memorial"
+                    let mut a = i;
+                    while a > 0 && i - a < 2 && doc.gap_after(a - 1) == " " && doc.tokens[a - 1].alpha {
+                        let k = a - 1;
+                        let wk = doc.lower(k);
+                        let cap = !doc.cased || doc.tokens[k].title;
+                        let state = g.states.contains_key(wk);
+                        if !cap || !(state || name_token(doc, k) && !g.is_common(wk)) {
+                            break;
+                        }
+                        a -= 1;
+                    }
+                    let end = if matches!(next, "hospital" | "hosp") { i + 2 } else { i + 3 };
+                    out.push(Detection::new(span(a, end), EntityType::Location, 0.65, NAME, "generic_hospital_name"));
+                }
+            }
             // 5. a gazetteer city or county
             if doc.tokens[i].alpha && (doc.capitalised(i) || !doc.cased) {
                 let city = phrase_at(doc, i, g.cities.get(w));
@@ -258,10 +300,16 @@ impl Detector for LocationDetector {
                     }
                 }
             }
-            // 6. a ward written as one token after a transfer cue: "transfer to quartermain2"
-            if !doc.tokens[i].alpha && !doc.tokens[i].digit && i > 0 && matches!(doc.lower(i - 1), "to" | "from" | "transfer") {
+            // 6. a ward written as one token, its name glued to its floor: "transfer to quartermain2",
+            //    "back on Finard4", "in STORDPAINTER12"; after a place cue, the name no common or
+            //    clinical word, capitalised in a cased note
+            if !doc.tokens[i].alpha && !doc.tokens[i].digit && i > 0 && matches!(doc.lower(i - 1), "to" | "from" | "transfer" | "on" | "at" | "in" | "onto") {
                 let letters = w.trim_end_matches(|c: char| c.is_ascii_digit());
-                if letters.len() >= 5 && w.len() - letters.len() == 1 && letters.chars().all(char::is_alphabetic) && !g.is_common(letters) && !g.is_clinical(letters) {
+                let digits = w.len() - letters.len();
+                let cased_ok = !doc.cased || doc.word(i).starts_with(char::is_uppercase);
+                let loose_cue = !matches!(doc.lower(i - 1), "to" | "from" | "transfer");
+                let strict = !loose_cue || cased_ok && letters.len() >= 5 && !g.is_first(letters) && !g.is_any_name(letters) || cased_ok && doc.cased;
+                if letters.len() >= 5 && (1..=2).contains(&digits) && strict && letters.chars().all(char::is_alphabetic) && !g.is_common(letters) && !g.is_clinical(letters) && !unit_word(letters) && !super::name::is_eponym(letters) {
                     out.push(Detection::new(span(i, i + 1), EntityType::Location, 0.6, NAME, "named_unit"));
                 }
             }
@@ -376,5 +424,28 @@ mod tests {
         check("UNION OF FRACTURE", &[]);
         check("COUGH AND HIGH FEVER", &[]);
         check("patient to MICU", &[]);
+        // class: hospital short forms after a place cue
+        check("transferred from UMMC last night", &["UMMC"]);
+        check("followed at UCSF since", &["UCSF"]);
+        check("TRANSFERRED FROM JHBH", &["JHBH"]);
+        // negative rows: clinical abbreviations and units after the same cues
+        check("sent to CCU, then to MRI, transfer to OR, to CTA", &[]);
+        check("seen at ED, to PACU, from NICU", &[]);
+        // class: generic words naming a hospital
+        check("Transferred from City Hospital yesterday", &["City Hospital"]);
+        check("i'm at the general hospital. it's the 11th.", &["general hospital"]);
+        check("SENT FROM GENERAL HOSPITAL ER", &["GENERAL HOSPITAL"]);
+        check("Seen at Massachusetts General Hospital in 2019", &["Massachusetts General Hospital"]);
+        check("admitted to University Medical Center", &["University Medical Center"]);
+        // negative rows: generic facilities described, not named
+        check("transferred from a community hospital", &[]);
+        check("TRANSFERRED FROM OUTSIDE HOSPITAL, GENERAL APPEARANCE", &[]);
+        check("general hospital course was uneventful", &[]);
+        // class: a ward name glued to its floor
+        check("pt back on Finard4 after cath", &["Finard4"]);
+        check("will transfer to quartermain12 tonight", &["quartermain12"]);
+        // negative rows: drugs and settings glued to numbers after the same cues
+        check("on levophed2 mcg, in sinus1, at rate100", &[]);
+        check("on Levophed2 and Vasopressin4", &[]);
     }
 }

@@ -1,6 +1,7 @@
 //! Medical record numbers and health plan beneficiary numbers: identifiers written after their
 //! label ("MRN: 1234567", "Medicare # 1EG4-TE5-MK73", "member ID W123456789"). A value must
-//! contain a digit; bare numbers without a label are left to the other detectors.
+//! contain a digit; bare numbers without a label are left to the other detectors. Insurance and
+//! policy numbers such as `AB-123456` after "insurance policy", "policy #" or "ins. #".
 
 use super::{has_digit, labelled, Detector, Pattern};
 use crate::{Detection, Doc, EntityType};
@@ -20,7 +21,7 @@ impl MedicalRecordDetector {
             ],
             plan: vec![labelled(
                 "health_plan_label",
-                r"medicare|medicaid|insurance|insurer|policy|member|subscriber|beneficiary|health\s+plan|plan|group|hicn|mbi|coverage",
+                r"medicare|medicaid|insurance\s+(?:policy|plan|member|id|card)|ins\.?\s+(?:policy|plan|member|id|card)|insurance|insurer|ins\.?|policy|member|subscriber|beneficiary|health\s+plan|plan|group|hicn|mbi|coverage",
                 5,
                 0.8,
             )],
@@ -52,7 +53,9 @@ impl Detector for MedicalRecordDetector {
                         .iter()
                         .any(|w| label.starts_with(w));
                     let numbered = label.contains('#') || label.contains("number") || label.contains("no") || label.contains(':') || label.contains("id");
-                    if !has_digit(v) || (weak && !numbered) || v.len() < 4 {
+                    // "ins" alone is also insulin ("ins 10 units"): only with "#" ("ins. #", "ins #")
+                    let ins_short = entity == EntityType::HealthPlan && label.starts_with("ins") && !label.starts_with("insur") && !label.contains("policy") && !label.contains("member") && !label.contains("card");
+                    if !has_digit(v) || (weak && !numbered) || v.len() < 4 || ins_short && !label.contains('#') {
                         continue;
                     }
                     out.push(Detection::new(span, entity, p.score, NAME, p.name));
@@ -82,5 +85,15 @@ mod tests {
         check("transfer to unit 5 today", &[]);
         check("MRN: pending", &[]);
         check("patient 1234 ml", &[]);
+        // class: insurance and policy numbers after their label
+        check("insurance policy AB-123456 expired", &[("AB-123456", HealthPlan)]);
+        check("Policy #: XK-998812", &[("XK-998812", HealthPlan)]);
+        check("ins. # BC-4410023", &[("BC-4410023", HealthPlan)]);
+        check("Ins policy number QZ77120", &[("QZ77120", HealthPlan)]);
+        // negative rows: insulin, a policy without a number, a ward after "plan"
+        check("ins 10 units sq given", &[]);
+        check("ins: 1200 units/day", &[]);
+        check("per insurance policy, no coverage", &[]);
+        check("plan 2 days of abx", &[]);
     }
 }

@@ -2,7 +2,10 @@
 //! capitals-only notes by combining cues: a title before ("Dr.", "Mrs"), a relation word before
 //! ("son", "daughter"), a credential after ("RN", "MD"), and the census first-name and surname
 //! gazetteers. Invalidates common English words, clinical vocabulary and medical eponyms
-//! ("Parkinson", "Foley", "Apgar") unless a title or relation word vouches for them.
+//! ("Parkinson", "Foley", "Apgar") unless a title or relation word vouches for them, and never
+//! flags an eponym used as one: a word of the eponym list (`gazetteers/eponyms.txt`, built from
+//! ICD-10-CM code names and MTSamples) right before a disease, sign, score, test or reflex word
+//! ("Hodgkin lymphoma", "Babinski sign", "Graves' disease", "Guillain-Barre syndrome").
 
 use super::{is_stopword, Detector};
 use crate::gazetteer::{gazetteers, Gazetteers};
@@ -108,6 +111,40 @@ pub fn is_eponym(w: &str) -> bool {
             | "virchow" | "lewy"  | "creutzfeldt" | "jakob" | "bell's"  | "merkel" | "mohs"
             | "pap" | "gomco"   | "ranitidine" | "heparin" | "levophed" | "vasopressin"
     )
+}
+
+/// The words after an eponym that say it names a disease, sign, score, test or instrument, not a
+/// person (the same list as `HEAD` in `gazetteers/build_eponyms.py`).
+const EPONYM_HEADS: &[&str] = &[
+    "disease", "diseases", "syndrome", "sign", "signs", "test", "tests", "reflex", "reflexes", "score", "scores", "scale",
+    "criteria", "criterion", "maneuver", "maneuvers", "manoeuvre", "palsy", "phenomenon", "triad", "classification",
+    "lymphoma", "sarcoma", "tumor", "tumour", "cyst", "bodies", "body", "coma", "stain", "procedure", "operation",
+    "incision", "fracture", "ulcer", "node", "nodes", "catheter", "position",
+];
+
+/// Whether `w` (a lower-cased token, apostrophes dropped: "parkinsons" for "Parkinson's") is an
+/// eponym of the list or of [`is_eponym`].
+fn eponym_word(g: &Gazetteers, w: &str) -> bool {
+    is_eponym(w) || g.eponyms.contains(w) || w.strip_suffix('s').is_some_and(|b| g.eponyms.contains(b) || is_eponym(b))
+}
+
+/// For each token, whether it is an eponym used as one: eponyms (one or more, joined by a space
+/// or a hyphen) right before a head word ("Hodgkin lymphoma", "Guillain-Barre syndrome",
+/// "Graves' disease", "Glasgow coma scale").
+fn eponymous_uses(doc: &Doc, g: &Gazetteers) -> Vec<bool> {
+    let n = doc.tokens.len();
+    let mut out = vec![false; n];
+    for h in 1..n {
+        if !EPONYM_HEADS.contains(&doc.lower(h)) {
+            continue;
+        }
+        let mut k = h;
+        while k > 0 && doc.tokens[k - 1].alpha && matches!(doc.gap_after(k - 1), " " | "-" | "' " | "\u{2019} " | "'s " | " - ") && eponym_word(g, doc.lower(k - 1)) {
+            k -= 1;
+            out[k] = true;
+        }
+    }
+    out
 }
 
 /// Clinical abbreviations of two or three letters that collide with surnames in capitals.
@@ -261,6 +298,20 @@ impl Detector for NameDetector {
     }
 
     fn detect(&self, doc: &Doc, out: &mut Vec<Detection>) {
+        let first_new = out.len();
+        self.detect_names(doc, out);
+        // an eponym used as one is no name, whatever cue stood before it
+        let epo = eponymous_uses(doc, gazetteers());
+        if epo.iter().any(|&e| e) {
+            let mut mine = out.split_off(first_new);
+            mine.retain(|d| !doc.tokens.iter().zip(&epo).any(|(t, &e)| e && t.span.overlaps(&d.span)));
+            out.append(&mut mine);
+        }
+    }
+}
+
+impl NameDetector {
+    fn detect_names(&self, doc: &Doc, out: &mut Vec<Detection>) {
         let s = Scan { doc, g: gazetteers() };
         let n = doc.tokens.len();
         let span = |a: usize, b: usize| Span::new(doc.tokens[a].span.start, doc.tokens[b - 1].span.end);
@@ -479,6 +530,63 @@ impl Detector for NameDetector {
             }
         }
 
+        // 11. a plain "First Last" or "First L." after "for", "patient", "pt": "appointment for Maria
+        //     Lopez", "pt John D. seen", "PT JOHN SMITH"; the first word a known first name, the second
+        //     an initial or a surname-shaped word (capitalised in a cased note; a census surname that is
+        //     no common word in capitals)
+        for i in 1..n.saturating_sub(1) {
+            let cue = doc.lower(i - 1);
+            if !matches!(cue, "for" | "patient" | "pt" | "pts") || !matches!(doc.gap_before(i), " " | ". " | ": " | ", ") || !doc.tokens[i].alpha {
+                continue;
+            }
+            let w = doc.lower(i);
+            let first = s.g.is_first(w) || doc.cased && s.g.intl_first.contains(w);
+            if !first || w.chars().count() < 2 || is_calendar_word(w) || eponym_word(s.g, w) || is_stopword(w) || s.g.is_clinical(w) || is_clinical_abbreviation(w) {
+                continue;
+            }
+            if doc.cased && !doc.tokens[i].title || !doc.cased && s.g.is_common(w) || !s.joins(i) {
+                continue;
+            }
+            let j = i + 1;
+            let wj = doc.lower(j);
+            let plain = doc.tokens[j].alpha && wj.chars().count() >= 2 && !is_stopword(wj) && !is_calendar_word(wj) && !is_clinical_abbreviation(wj) && !s.g.is_clinical(wj) && !eponym_word(s.g, wj) && !is_credential(wj) && !is_relation(wj);
+            let surname = plain && if doc.cased { doc.tokens[j].title && (!s.g.is_common(wj) || s.g.is_last(wj)) } else { s.g.is_last(wj) && !s.g.is_common(wj) };
+            if s.initial(j) || surname {
+                emit(out, i, j + 1, 0.8, "cue_first_last", Some(cue));
+            }
+        }
+
+        // 12. a name followed by a role in brackets: "JOHN SMITH (RN)", "Mary Lee (case manager)",
+        //     "K. ORTEGA (NP)": two or three name-shaped words, one of them a gazetteer name
+        for i in 2..n {
+            let w = doc.lower(i);
+            let role = is_credential(w) || matches!(w, "nurse" | "resident" | "attending" | "fellow" | "sw" | "pcp" | "intern" | "chaplain" | "cm" | "ot" | "slp" | "rd" | "pharmd" | "case" | "charge" | "primary" | "social" | "surgeon" | "physician" | "therapist");
+            let gap = doc.gap_before(i);
+            if !role || !(gap == " (" || gap == "(" || gap == " [" || gap == "[") {
+                continue;
+            }
+            let closes = (i..(i + 3).min(n)).any(|k| doc.gap_after(k).starts_with([')', ']'])) || i + 1 == n && doc.text[doc.tokens[i].span.end..].starts_with([')', ']']);
+            if !closes {
+                continue;
+            }
+            let mut a = i;
+            while a > 0 && i - a < 3 {
+                let k = a - 1;
+                let f = s.fit(k);
+                let shaped = if doc.cased { doc.tokens[k].title || doc.tokens[k].upper } else { true };
+                if f == Fit::No && !s.initial(k) || !shaped || k + 1 < i && !s.joins(k) || eponym_word(s.g, doc.lower(k)) {
+                    break;
+                }
+                a -= 1;
+            }
+            let words = i - a;
+            let named = (a..i).any(|k| s.fit(k) >= Fit::Unknown && s.g.is_any_name(doc.lower(k)));
+            let commons = (a..i).filter(|&k| s.g.is_common(doc.lower(k)) && !s.g.is_any_name(doc.lower(k))).count();
+            if words >= 2 && named && commons == 0 {
+                emit(out, a, i, 0.8, "name_role_bracket", Some(w));
+            }
+        }
+
         // 7. an initial before a name: "W. MAROTTA", "j. o'brien", "Q. LANDER"
         for i in 0..n.saturating_sub(1) {
             // "A.fib", "C.O./C.I.", "H.O." are abbreviations: an initial is followed by ". " and a word
@@ -596,5 +704,37 @@ mod tests {
         check("SON BROUGHT HIM IN", &[]);
         check("MD AWARE OF HCT", &[]);
         check("Lasix given with good effect", &[]);
+        // negative rows: eponyms used as one (ICD-10-CM and MTSamples words before a head word),
+        // even after a cue or in capitals
+        check("History of Hodgkin lymphoma in remission", &[]);
+        check("Positive Babinski sign on the left, Romberg test negative", &[]);
+        check("She has Graves' disease and Bell's palsy", &[]);
+        check("Known Crohn's disease, on Humira", &[]);
+        check("rule out Guillain-Barre syndrome", &[]);
+        check("PT WITH PARKINSON'S DISEASE AND HX WILSON DISEASE", &[]);
+        check("Wells score 2, Murphy's sign negative", &[]);
+        check("Seen by Dr. Cushing syndrome workup", &[]);
+        // class: "First Last" / "First L." after "for", "patient", "pt"
+        check("Appointment booked for Maria Lopez next week", &["Maria Lopez"]);
+        check("Labs drawn for patient John D. this am", &["John D"]);
+        check("PT JOHN SMITH TOLERATED FEEDS", &["JOHN SMITH"]);
+        check("pt anna kowalski stable", &["anna kowalski"]);
+        // negative rows: clinical text after the same cues
+        check("Ordered for Foley care and Lasix", &[]);
+        check("pt will call back for results", &[]);
+        check("PT WILL BE TRANSFERRED FOR MRI", &[]);
+        check("Patient Hodgkin lymphoma follow-up", &[]);
+        check("for May 3 appointment, pt Grace Period ends", &[]);
+        // class: a name followed by a role in brackets
+        check("REPORT GIVEN TO KAREN MCBRIDE (RN) AT 1900", &["KAREN MCBRIDE"]);
+        check("Discussed with Dana Whitfield (case manager).", &["Dana Whitfield"]);
+        check("K. ORTEGA (NP) AWARE", &["K. ORTEGA"]);
+        // negative rows: clinical words before a bracketed role
+        check("PLAN DISCUSSED WITH TEAM (MD AWARE)", &[]);
+        check("FOLEY CATHETER (RN CHANGED)", &[]);
+        check("CONT SAME PLAN (NP)", &[]);
+        // the same words as names where no head word follows
+        check("Seen by Dr. Wilson today", &["Wilson"]);
+        check("Message left for Dr. Murphy re: labs", &["Murphy"]);
     }
 }

@@ -1,5 +1,7 @@
 //! Social Security numbers: 3-2-4 digits with the SSA's rules (area not 000, 666 or 9xx; group
-//! not 00; serial not 0000), and nine digits in a row next to an SSN word.
+//! not 00; serial not 0000), and nine digits in a row next to an SSN word. Right after an
+//! explicit label ("SSN:", "social security number") a 3-2-4 or nine-digit number is an SSN even
+//! when it breaks the issuing rules: Safe Harbor does not ask whether the number is valid.
 
 use super::{Context, Detector, Pattern};
 use crate::{Detection, Doc, EntityType};
@@ -15,6 +17,7 @@ const SSN_WORDS: Context = Context {
 pub struct SsnDetector {
     dashed: Pattern,
     plain: Pattern,
+    labelled: Pattern,
 }
 
 impl SsnDetector {
@@ -22,6 +25,11 @@ impl SsnDetector {
         SsnDetector {
             dashed: Pattern::new("ssn_dashed", r"(?-u:\b)(\d{3})[- ](\d{2})[- ](\d{4})(?-u:\b)", 0.85),
             plain: Pattern::new("ssn_nine_digits", r"(?-u:\b)\d{9}(?-u:\b)", 0.3),
+            labelled: Pattern::new(
+                "ssn_after_label",
+                r"(?i)(?-u:\b)(?:ssn|ss#|soc\.?\s+sec\.?|social\s+security)(?:\s*(?:number|num|no\.?|#))?\s*(?:is|was)?\s*[:#=]?\s*(\d{3}[- ]?\d{2}[- ]?\d{4})(?-u:\b)",
+                0.9,
+            ),
         }
     }
 }
@@ -59,6 +67,14 @@ impl Detector for SsnDetector {
                 out.push(SSN_WORDS.apply(doc, det));
             }
         }
+        if super::contains_ci(text, "ss") || super::contains_ci(text, "soc") {
+            for (span, _) in self.labelled.spans(text) {
+                let after = &text[span.end..];
+                if !after.starts_with(['-', '/']) {
+                    out.push(Detection::new(span, EntityType::Ssn, 0.9, NAME, "ssn_after_label"));
+                }
+            }
+        }
         for m in self.plain.regex.find_iter(text) {
             if valid_ssn(m.as_str()) {
                 let det = Detection::new(localdx_span::Span::new(m.start(), m.end()), EntityType::Ssn, 0.3, NAME, "ssn_nine_digits");
@@ -86,5 +102,14 @@ mod tests {
         check("id 666-12-3456 or 900-12-3456", &[]);
         check("123-00-4567 and 123-45-0000", &[]);
         check("ref 123456789", &[]);
+        // class: an SSN right after its label, even against the issuing rules (9xx area, 00 group)
+        check("SSN: 923-00-1234", &["923-00-1234"]);
+        check("ssn 900 12 3456 on file", &["900 12 3456"]);
+        check("Social Security number: 666123456.", &["666123456"]);
+        check("SS# 000-12-3456", &["000-12-3456"]);
+        // negative rows: the label with something else, a longer run of digits, a date after it
+        check("SSN: unknown, MRN 923-00-1234", &[]);
+        check("ssn 9230012345678", &[]);
+        check("SSN on file since 10/18/2003", &[]);
     }
 }
