@@ -203,6 +203,9 @@ mod tests {
 
     #[test]
     fn addresses() {
+        // Regression fixtures: many rows of this table are text of the PhysioNet dev file, read
+        // before the tuning/held-out split existed (in-sample); rows under a "class:" comment are
+        // written for a class of misses, with negative rows beside them.
         check("housing at 19 Clover St. in town", &["19 Clover St."]);
         check("lives at 1200 north charles street, apt 4b", &["1200 north charles street, apt 4b"]);
         check("The address is Villacher Strasse 89 now", &["Villacher Strasse 89"]);

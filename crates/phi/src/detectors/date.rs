@@ -414,6 +414,9 @@ mod tests {
 
     #[test]
     fn dates() {
+        // Regression fixtures: many rows of this table are text of the PhysioNet dev file, read
+        // before the tuning/held-out split existed (in-sample); rows under a "class:" comment are
+        // written for a class of misses, with negative rows beside them.
         check("extubated 10/3 at 9:30", &["10/3"]);
         check("admitted on 10/18/03 with", &["10/18/03"]);
         check("ADMITTED 10-18-2003", &["10-18-2003"]);

@@ -397,6 +397,9 @@ mod tests {
 
     #[test]
     fn locations() {
+        // Regression fixtures: many rows of this table are text of the PhysioNet dev file, read
+        // before the tuning/held-out split existed (in-sample); rows under a "class:" comment are
+        // written for a class of misses, with negative rows beside them.
         check("ADMITTED IN TRANSFER FROM CALVERT HOSPITAL FOR", &["CALVERT"]);
         check("She went via ambulance to St. Mary Hospital.", &["St. Mary"]);
         check("transferred to Lally MICU. PMH", &["Lally"]);

@@ -663,6 +663,9 @@ mod tests {
 
     #[test]
     fn names() {
+        // Regression fixtures: many rows of this table are text of the PhysioNet dev file, read
+        // before the tuning/held-out split existed (in-sample); rows under a "class:" comment are
+        // written for a class of misses, with negative rows beside them.
         check("Dr. Marder aware. Repeat lytes", &["Marder"]);
         check("SPOKE WITH DR RONAYNE AND HYDRALAZINE", &["RONAYNE"]);
         check("DR KING HAS SEEN PT", &["KING"]);

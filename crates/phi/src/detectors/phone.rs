@@ -121,6 +121,9 @@ mod tests {
 
     #[test]
     fn phones() {
+        // Regression fixtures: many rows of this table are text of the PhysioNet dev file, read
+        // before the tuning/held-out split existed (in-sample); rows under a "class:" comment are
+        // written for a class of misses, with negative rows beside them.
         check("cell# 410-322-1419 Home", &["410-322-1419"]);
         check("DAUGHTER-KRISSY---301 944-5032 & ", &["301 944-5032"]);
         check("call (410) 555-0199 x12", &["(410) 555-0199 x12"]);
