@@ -231,6 +231,28 @@ pub async fn review_quality(ws: State<'_, Workspace>, dataset_id: i64) -> Result
     ws.call(move |api| api.review_quality(dataset_id)).await
 }
 
+/// Retrains the PHI tagger on the dataset's decisions; progress as [`PROGRESS_EVENT`], stopped by
+/// `cancel_job`.
+#[tauri::command]
+pub async fn review_retrain_detector(app: AppHandle, ws: State<'_, Workspace>, dataset_id: i64) -> Result<RetrainDto, ApiError> {
+    let cancel = ws.start_job();
+    let reporter = move |p: &Progress| {
+        let _ = app.emit(PROGRESS_EVENT, p);
+    };
+    ws.call(move |api| api.review_retrain_detector(dataset_id, &reporter, &cancel)).await
+}
+
+#[tauri::command]
+pub async fn detector_versions(ws: State<'_, Workspace>) -> Result<Vec<DetectorVersionDto>, ApiError> {
+    ws.call(|api| api.detector_versions()).await
+}
+
+/// Cancels the running import, detection or retraining (the job `start_job` began).
+#[tauri::command]
+pub fn cancel_job(ws: State<'_, Workspace>) -> bool {
+    ws.cancel_job()
+}
+
 // ---------------------------------------------------------------------------------------------
 // Training, suggestions and reports. Training runs on its own thread WITHOUT the database lock
 // (the data is read first), so the other screens keep working for the minutes a run takes; it
@@ -238,6 +260,7 @@ pub async fn review_quality(ws: State<'_, Workspace>, dataset_id: i64) -> Result
 
 use localdx_api::eval::{self, EvalOptions, ReportDto, RunRequest, Versus};
 use localdx_api::phi::SpanDto;
+use localdx_api::retrain::{DetectorVersionDto, RetrainDto};
 use localdx_api::suggest::{self, FeedbackDto, FeedbackInputDto, ModelChoice, Occlusion, SuggestionDto};
 use localdx_api::training::{self, RunDto, TrainDoneDto, TrainPlanDto, TrainProgressDto, TrainRequest};
 use localdx_api::{Cancel, ErrorCode};
@@ -270,10 +293,7 @@ fn runs_dir(ws: &Workspace) -> PathBuf {
     data_dir(ws).join("runs")
 }
 fn models_dir(ws: &Workspace) -> PathBuf {
-    match std::env::var_os("LOCALDX_MODELS").filter(|d| !d.is_empty()) {
-        Some(dir) => PathBuf::from(dir),
-        None => data_dir(ws).join("models"),
-    }
+    localdx_api::workspace::models_dir(&ws.path)
 }
 
 #[tauri::command]
@@ -360,7 +380,7 @@ pub fn cancel_training(job: State<'_, TrainingJob>) -> bool {
 
 #[tauri::command]
 pub async fn detect_phi(ws: State<'_, Workspace>, text: String) -> Result<Vec<SpanDto>, ApiError> {
-    ws.call(move |api| Ok(localdx_api::phi::detect_text(&api.phi_config()?, &text))).await
+    ws.call(move |api| Ok(localdx_api::phi::detect_text(&api.phi_config()?, api.models_dir(), &text))).await
 }
 
 #[tauri::command]

@@ -500,6 +500,59 @@ async function main() {
       });
     }
 
+    if (!existsSync(join(MODELS, 'all-MiniLM-L6-v2', 'model.safetensors'))) {
+      check(process.env.CI !== 'true', `the PHI tagger's encoder is in ${MODELS} (run scripts/fetch-models.sh)`);
+      console.log(`  skip  detector retraining: no PHI tagger encoder in ${MODELS}`);
+    } else {
+      await test('review: "Retrain detector" learns from signed-off notes, measured on gold before and after, with progress', async () => {
+        const names = ['Ines Okonkwo', 'Tomasz Lindqvist', 'Aroha Tawhiri', 'Kwame Mensah', 'Lucia Ferreira', 'Bjorn Haugen'];
+        const lines = ['note,diagnosis'];
+        for (let i = 0; i < 12; i++) lines.push(`"Referral KV${1000 + i * 37}Q received. ${names[i % names.length]} reports cough; review in clinic.",J45.909`);
+        const path = join(WORK, 'e2e-retrain.csv');
+        writeFileSync(path, lines.join('\n') + '\n');
+        await click('nav-datasets');
+        await click('import-button');
+        await (await byId('import-path')).setValue(path);
+        await (await byId('import-name')).setValue('E2E retrain');
+        await click('import-preview');
+        await (await byId('map-textColumn')).selectByVisibleText('note');
+        await (await byId('map-labelColumn')).selectByVisibleText('diagnosis');
+        await click('import-start');
+        await browser.waitUntil(async () => (await browser.$('[data-testid="import-result"]').isExisting()) && (await (await byId('import-result')).getText()).includes('Imported'), {
+          timeout: 60_000,
+          timeoutMsg: 'the retraining CSV imports',
+        });
+        await click('nav-review');
+        const option = () =>
+          browser.execute(() => {
+            const options = [...document.querySelectorAll('[data-testid="review-dataset"] option')];
+            return /** @type {HTMLOptionElement | undefined} */ (options.find((o) => (o.textContent ?? '').startsWith('E2E retrain')))?.value ?? '';
+          });
+        await browser.waitUntil(async () => (await option()) !== '', { timeout: 30_000, timeoutMsg: 'the review screen lists the retraining dataset' });
+        await (await byId('review-dataset')).selectByAttribute('value', await option());
+        await click('review-detect');
+        await browser.waitUntil(async () => (await textOf('review-info')).includes('rules + tagger'), { timeout: 120_000, timeoutMsg: 'detection ran the rules and the tagger' });
+        await (await byId('review-bulk-min')).setValue('0');
+        await click('review-bulk-accept');
+        await browser.waitUntil(async () => (await textOf('review-info')).includes('bulk decision'), { timeout: 60_000, timeoutMsg: 'the bulk decision is recorded' });
+        await click('tab-quality');
+        await (await byId('gold-size')).setValue('4');
+        await (await byId('gold-seed')).setValue('3');
+        await click('gold-sample');
+        await browser.waitUntil(async () => (await textOf('quality-info')).includes('Drew 4 notes'), { timeout: 30_000, timeoutMsg: 'a gold sample is drawn' });
+        await click('retrain-detector');
+        await (await byId('retrain-progress')).waitForDisplayed({ timeout: TIMEOUT });
+        await (await byId('retrain-result')).waitForDisplayed({ timeout: 300_000, timeoutMsg: 'the retraining finishes' });
+        const result = await textOf('retrain-result');
+        check(/gold token recall (would drop )?[0-9.]+ -> [0-9.]+ on 4 notes/.test(result), `the result gives gold recall before and after, got "${result}"`);
+        check(result.includes('Trained on 8 notes'), `gold notes are not trained on, got "${result}"`);
+        const versions = await textOf('detector-versions');
+        const kept = !result.includes('not kept');
+        check(versions.includes(kept ? '(in use)' : 'no'), `the version is listed as ${kept ? 'in use' : 'not kept'}, got "${versions}"`);
+        await shot('retrain-detector');
+      });
+    }
+
     // Last, because the native dialog is modal and WebDriver cannot close it.
     await test('import: "Browse…" opens the native file dialog', async () => {
       await click('nav-datasets');

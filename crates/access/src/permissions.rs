@@ -133,6 +133,8 @@ commands! {
     /// Write a run's adapters as plain files for other tools (unencrypted in an encrypted
     /// workspace: an explicit, audited decision).
     ExportAdapters => "export model adapters",
+    /// Fine-tune the PHI tagger on the steward's decisions and keep the version when recall holds.
+    RetrainDetector => "retrain the PHI detector",
 }
 
 impl fmt::Display for Command {
@@ -176,6 +178,7 @@ pub const PERMISSIONS: &[(Command, &[Role])] = &[
     (Command::ReadAudit, &[A]),
     // Sealed run files.
     (Command::ExportAdapters, &[S, A]),
+    (Command::RetrainDetector, &[S, A]),
 ];
 
 /// Whether `role` may run `command`; [`AccessError::Forbidden`] when not. A command missing from
@@ -236,6 +239,7 @@ mod tests {
         Logout            S C A
         ReadAudit         - - A
         ExportAdapters    S - A
+        RetrainDetector   S - A
     ";
 
     #[test]

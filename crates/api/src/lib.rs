@@ -11,15 +11,18 @@ pub mod adapters;
 pub mod audit;
 pub mod convert;
 pub mod datasets;
+pub mod detector;
 pub mod eval;
 pub mod gold;
 pub mod models;
 pub mod phi;
 pub mod release;
+pub mod retrain;
 pub mod review;
 pub mod session;
 pub mod suggest;
 pub mod training;
+pub mod workspace;
 
 pub use localdx_access::{Command, Role};
 pub use localdx_model::runtime;
@@ -91,6 +94,8 @@ pub struct Api {
     pub(crate) store: localdx_store::Store,
     pub(crate) session: localdx_access::Session,
     pub(crate) keys: Option<session::Keys>,
+    /// The models folder (see [`workspace::models_dir`]).
+    pub(crate) models: std::path::PathBuf,
 }
 
 impl Api {

@@ -54,8 +54,7 @@ pub struct SpanDto {
     pub context_delta: Option<f64>,
     pub merged: u32,
     /// The other detectors whose detections were merged into this one (e.g. `tagger` beside a
-    /// rule); left out when only `detector` found it, so older readers see the same fields.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    /// rule); empty when only `detector` found it.
     pub also_found_by: Vec<String>,
 }
 
@@ -153,6 +152,9 @@ pub struct FindingDto {
 /// The evaluation report; field names fixed by the issue (snake_case).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct EvalReportDto {
+    /// Which detector was scored: `rules`, `tagger` (the model alone at its card's threshold) or
+    /// `union` (the two through `Engine::detect_with`, as review and release run them).
+    pub source: String,
     /// Which notes were scored: `all`, `tuning` or `held-out` (see `localdx_phi::eval::Part`).
     pub part: String,
     pub notes: usize,
@@ -172,9 +174,10 @@ pub struct EvalReportDto {
 }
 
 impl EvalReportDto {
-    fn new(r: EvalReport, part: Part, max_findings: usize) -> Self {
+    fn new(r: EvalReport, source: Source, part: Part, max_findings: usize) -> Self {
         let finding = |f: eval::Finding| FindingDto { note: f.note, label: f.label, text: f.text, context: f.context, pattern: f.pattern, score: f.score };
         EvalReportDto {
+            source: source.as_str().to_string(),
             part: part.as_str().to_string(),
             notes: r.notes,
             gold_tokens: r.gold_tokens,
@@ -209,28 +212,31 @@ impl EvalReportDto {
     }
 }
 
-/// Detects PHI in one text with a configuration (no database needed). For many texts, build a
-/// [`TextDetector`] once instead.
-pub fn detect_text(config: &PhiConfig, text: &str) -> Vec<SpanDto> {
-    TextDetector::new(config).detect(text)
+/// Detects PHI in one text with a configuration (no database needed): the rules and, when its
+/// encoder is in `models`, the tagger. For many texts, build a [`TextDetector`] once instead.
+pub fn detect_text(config: &PhiConfig, models: &Path, text: &str) -> Vec<SpanDto> {
+    TextDetector::new(config, models).detect(text)
 }
 
-/// A configured detector for many texts (compiles the patterns once).
-pub struct TextDetector(Engine);
+/// A configured detector for many texts (compiles the patterns and loads the tagger once).
+pub struct TextDetector(crate::detector::Detector);
 
 impl TextDetector {
-    pub fn new(config: &PhiConfig) -> Self {
-        TextDetector(Engine::new(config.clone()))
+    pub fn new(config: &PhiConfig, models: &Path) -> Self {
+        TextDetector(crate::detector::Detector::new(config.clone(), models))
     }
     pub fn detect(&self, text: &str) -> Vec<SpanDto> {
         self.0.detect(text).iter().map(|d| SpanDto::new(text, d)).collect()
     }
+    /// Which sources ran, and why one did not.
+    pub fn detector(&self) -> crate::detector::DetectorDto {
+        self.0.dto()
+    }
 }
 
 /// Detects and redacts one text (no database needed). `secret` keys the surrogates.
-pub fn redact_text(config: &PhiConfig, text: &str, strategy: StrategyDto, patient: &str, secret: &[u8]) -> String {
-    let engine = Engine::new(config.clone());
-    let dets = engine.detect(text);
+pub fn redact_text(config: &PhiConfig, models: &Path, text: &str, strategy: StrategyDto, patient: &str, secret: &[u8]) -> String {
+    let dets = crate::detector::Detector::new(config.clone(), models).detect(text);
     redact(text, &dets, &to_strategy(strategy, secret), patient).text
 }
 
@@ -242,17 +248,114 @@ fn to_strategy(s: StrategyDto, secret: &[u8]) -> Strategy {
     }
 }
 
-/// Evaluates an engine configuration against a gold file, on one part of it.
+/// A detector `localdx phi eval` can score on its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Rules,
+    Tagger,
+    Union,
+}
+
+impl Source {
+    pub const ALL: [Source; 3] = [Source::Rules, Source::Tagger, Source::Union];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Rules => "rules",
+            Source::Tagger => "tagger",
+            Source::Union => "union",
+        }
+    }
+
+    /// `rules`, `tagger`, `union`, or `all` for the three.
+    pub fn parse_list(s: &str) -> Option<Vec<Source>> {
+        match s {
+            "all" => Some(Source::ALL.to_vec()),
+            _ => Source::ALL.into_iter().find(|x| x.as_str() == s).map(|x| vec![x]),
+        }
+    }
+}
+
+/// The evaluation of every requested source on the same notes.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PhiEvalDto {
+    pub part: String,
+    pub notes: usize,
+    pub gold_tokens: usize,
+    /// One report per source, in the order asked.
+    pub reports: Vec<EvalReportDto>,
+    /// Why the tagger could not be scored (its encoder missing or corrupt); its sources are then
+    /// left out of `reports`, never scored as the rules under another name.
+    pub warning: Option<String>,
+}
+
+/// Evaluates detectors against a gold file, on one part of it.
 /// `format`: `deid-jsonl` or `presidio-json`; `part`: `all`, `tuning` or `held-out` (the fixed
-/// split of `localdx_phi::eval::Part`). Lists at most `max_findings` misses and false alarms.
-pub fn evaluate_gold(config: &PhiConfig, path: &Path, format: &str, part: &str, max_findings: usize, reporter: &dyn Reporter) -> Result<EvalReportDto> {
+/// split of `localdx_phi::eval::Part`); `sources`: `rules`, `tagger`, `union` or `all`, the tagger
+/// loaded from `models` (a workspace's models folder). Lists at most `max_findings` misses and false
+/// alarms per source.
+pub fn evaluate_gold(
+    config: &PhiConfig,
+    models: &Path,
+    path: &Path,
+    format: &str,
+    part: &str,
+    sources: &str,
+    max_findings: usize,
+    reporter: &dyn Reporter,
+) -> Result<PhiEvalDto> {
     let format = GoldFormat::parse(format).ok_or_else(|| ApiError::invalid(format!("unknown gold format {format:?} (deid-jsonl, presidio-json)")))?;
     let part = Part::parse(part).ok_or_else(|| ApiError::invalid(format!("unknown part {part:?} (all, tuning, held-out)")))?;
+    let sources = Source::parse_list(sources).ok_or_else(|| ApiError::invalid(format!("unknown source {sources:?} (rules, tagger, union, all)")))?;
     let notes = part.select(format, eval::read_gold(path, format)?);
-    let engine = Engine::new(config.clone());
-    let clock = std::time::Instant::now();
-    let report = eval::evaluate(&|t| engine.detect(t), &notes, format, &|| clock.elapsed().as_secs_f64(), reporter);
-    Ok(EvalReportDto::new(report, part, max_findings))
+    let engine = &Engine::new(config.clone());
+    let needs_tagger = sources.iter().any(|s| *s != Source::Rules);
+    let loaded = needs_tagger.then(|| crate::detector::tagger(models));
+    let tagger = loaded.as_ref().and_then(|l| l.as_ref().as_ref().ok().cloned());
+    let warning = loaded.as_ref().and_then(|l| l.as_ref().as_ref().err().map(|e| format!("tagger not scored: {e}")));
+    if needs_tagger && tagger.is_none() && sources.iter().all(|s| *s != Source::Rules) {
+        return Err(ApiError::invalid(warning.unwrap_or_default()));
+    }
+    // The model's detections per note text, kept from the tagger's pass for the union's, whose
+    // time then counts the model's seconds too (the union's cost is both).
+    let cache: std::sync::Mutex<std::collections::HashMap<String, Vec<localdx_phi::Detection>>> = Default::default();
+    let mut tagger_seconds = None;
+    let mut reports = Vec::new();
+    for source in sources {
+        let tagged = |tg: &localdx_tagger::Tagger, t: &str| -> Option<Vec<localdx_phi::Detection>> {
+            if let Some(hit) = cache.lock().unwrap_or_else(|p| p.into_inner()).get(t) {
+                return Some(hit.clone());
+            }
+            let found = tg.detect(t).ok()?;
+            cache.lock().unwrap_or_else(|p| p.into_inner()).insert(t.to_string(), found.clone());
+            Some(found)
+        };
+        let detect: Box<dyn Fn(&str) -> Vec<localdx_phi::Detection> + '_> = match (source, &tagger) {
+            (Source::Rules, _) => Box::new(|t: &str| engine.detect(t)),
+            // a note the model fails on counts as nothing found: the figure is the model's own
+            (Source::Tagger, Some(tg)) => Box::new(move |t: &str| tagged(tg, t).unwrap_or_default()),
+            (Source::Union, Some(tg)) => Box::new(move |t: &str| match tagged(tg, t) {
+                Some(found) => engine.detect_with(t, found),
+                None => engine.detect(t),
+            }),
+            (_, None) => continue,
+        };
+        let clock = std::time::Instant::now();
+        let mut report = eval::evaluate(&*detect, &notes, format, &|| clock.elapsed().as_secs_f64(), reporter);
+        match source {
+            Source::Tagger => tagger_seconds = Some(report.seconds),
+            Source::Union => {
+                if let Some(model) = tagger_seconds {
+                    report.seconds += model;
+                    report.notes_per_second = report.notes as f64 / report.seconds.max(1e-9);
+                }
+            }
+            Source::Rules => {}
+        }
+        reports.push(EvalReportDto::new(report, source, part, max_findings));
+    }
+    let gold_tokens = reports.first().map(|r| r.gold_tokens).unwrap_or(0);
+    Ok(PhiEvalDto { part: part.as_str().to_string(), notes: notes.len(), gold_tokens, reports, warning })
 }
 
 impl Api {
@@ -296,7 +399,7 @@ impl Api {
     pub fn phi_detect_dataset(&self, dataset_id: i64, reporter: &dyn Reporter, cancel: &Cancel) -> Result<Vec<RecordSpansDto>> {
         self.check(crate::Command::DetectPhi)?;
         let ds = self.store.dataset(dataset_id)?.ok_or_else(|| ApiError::not_found(format!("no dataset {dataset_id}")))?;
-        let engine = Engine::new(self.phi_config()?);
+        let detector = self.detector(self.phi_config()?)?;
         let mut meter = Meter::new("detect", "notes", Some(ds.records), reporter);
         let mut out = Vec::new();
         let page = 500;
@@ -310,7 +413,7 @@ impl Api {
                 if cancel.is_cancelled() {
                     return Err(ApiError::new(ErrorCode::Cancelled, "detection cancelled"));
                 }
-                let spans = engine.detect(&r.text).iter().map(|d| SpanDto::new(&r.text, d)).collect();
+                let spans = detector.detect(&r.text).iter().map(|d| SpanDto::new(&r.text, d)).collect();
                 out.push(RecordSpansDto { record_id: r.id, external_id: r.external_id.clone(), patient_id: r.patient_id.clone(), spans });
                 meter.tick(out.len() as u64);
             }
@@ -328,7 +431,7 @@ impl Api {
         let ds = self.store.dataset(dataset_id)?.ok_or_else(|| ApiError::not_found(format!("no dataset {dataset_id}")))?;
         let config = self.phi_config()?;
         let secret = self.phi_secret()?;
-        let engine = Engine::new(config.clone());
+        let engine = self.detector(config.clone())?;
         let strategy_value = to_strategy(strategy, &secret);
         let strategy_name = serde_json::to_value(strategy).unwrap_or(serde_json::Value::Null);
         let new = NewDataset {
@@ -389,13 +492,13 @@ mod tests {
 
     #[test]
     fn detect_text_reports_char_offsets() {
-        let spans = detect_text(&PhiConfig::default(), "Núñez: seen by Dr. Marder on 10/18/2003");
+        let spans = detect_text(&PhiConfig::default(), Path::new("/nonexistent-models"), "Núñez: seen by Dr. Marder on 10/18/2003");
         let got: Vec<(usize, usize, &str)> = spans.iter().map(|s| (s.start, s.end, s.entity.as_str())).collect();
         // "Núñez:" opens the note as a speaker label, a name too
         assert_eq!(got, vec![(0, 5, "name"), (19, 25, "name"), (29, 39, "date")]);
         assert_eq!(spans[1].byte_start, 21);
         // negative row
-        assert!(detect_text(&PhiConfig::default(), "BP 120/80, stable.").is_empty());
+        assert!(detect_text(&PhiConfig::default(), Path::new("/nonexistent-models"), "BP 120/80, stable.").is_empty());
     }
 
     #[test]

@@ -15,7 +15,7 @@ use crate::datasets::{RecordDto, RecordPageDto, MAX_PAGE};
 use crate::phi::StrategyDto;
 use crate::{Api, ApiError, Command, ErrorCode, Result};
 use localdx_job::{Cancel, Meter, Reporter};
-use localdx_phi::{redact, Detection, Engine, EntityType, Strategy};
+use localdx_phi::{redact, Detection, EntityType, Strategy};
 use localdx_span::{CharIndex, Span};
 use localdx_store::{NewDataset, NewRecord, Record, Release, SpanState};
 use serde::Serialize;
@@ -177,7 +177,8 @@ impl Api {
             }
             per_record.push(spans);
         }
-        let engine = Engine::new(scan_config);
+        // the same union as detection, so the scan is as strong as what the steward reviewed
+        let detector = self.detector(scan_config)?;
         let mut meter = Meter::new("release", "notes", Some(ds.records), reporter);
         for (i, (r, spans)) in records.iter().zip(&per_record).enumerate() {
             if cancel.is_cancelled() {
@@ -187,7 +188,7 @@ impl Api {
             spans_total += dets.len() as u64;
             let patient = r.patient_id.clone().unwrap_or_else(|| format!("record-{}", r.id));
             let red = redact(&r.text, &dets, &strategy_value, &patient);
-            let found = engine.detect(&red.text);
+            let found = detector.detect(&red.text);
             let index = CharIndex::new(&red.text);
             for d in found.iter().filter(|d| !red.replacements.iter().any(|x| x.replaced.overlaps(&d.span))) {
                 let (start, end) = index.char_span(d.span);

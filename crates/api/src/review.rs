@@ -12,7 +12,7 @@
 use crate::datasets::RecordDto;
 use crate::{Api, ApiError, Command, ErrorCode, Result};
 use localdx_job::{Cancel, Meter, Reporter};
-use localdx_phi::{ContextTerm, DenyTerm, Engine, EntityType, PhiConfig};
+use localdx_phi::{ContextTerm, DenyTerm, EntityType, PhiConfig};
 use localdx_span::CharIndex;
 use localdx_store::{Decision, NewSpan, Record, ReviewSpan, SpanState};
 use serde::{Deserialize, Serialize};
@@ -35,6 +35,8 @@ pub struct DetectSummaryDto {
     pub deny_terms: usize,
     /// Context words the run used (learned and confirmed, or in the configuration).
     pub context_terms: usize,
+    /// Which detectors ran (rules, and the tagger when its encoder is installed), and why one did not.
+    pub detector: crate::detector::DetectorDto,
 }
 
 /// One span in review. `start`/`end` are char offsets of the span as it stands (after a resize);
@@ -256,9 +258,18 @@ impl Api {
         let ds = self.reviewable(dataset_id)?;
         let (config, allow_terms, deny_terms) = self.learned_config()?;
         let context_terms = config.context.len();
-        let engine = Engine::new(config);
-        let mut summary =
-            DetectSummaryDto { dataset_id, notes: 0, skipped_signed_off: 0, spans: 0, per_type: BTreeMap::new(), allow_terms, deny_terms, context_terms };
+        let detector = self.detector(config)?;
+        let mut summary = DetectSummaryDto {
+            dataset_id,
+            notes: 0,
+            skipped_signed_off: 0,
+            spans: 0,
+            per_type: BTreeMap::new(),
+            allow_terms,
+            deny_terms,
+            context_terms,
+            detector: detector.dto(),
+        };
         self.store.atomically(|| -> Result<()> {
             let mut meter = Meter::new("detect", "notes", Some(ds.records), reporter);
             let mut offset = 0;
@@ -276,7 +287,7 @@ impl Api {
                         summary.skipped_signed_off += 1;
                         continue;
                     }
-                    let spans: Vec<NewSpan> = engine
+                    let spans: Vec<NewSpan> = detector
                         .detect(&r.text)
                         .iter()
                         .map(|d| NewSpan {
@@ -292,6 +303,7 @@ impl Api {
                                 "contextDelta": d.context.as_ref().map(|c| (c.delta as f64 * 1000.0).round() / 1000.0),
                                 "contextLearned": d.context.as_ref().is_some_and(|c| c.learned),
                                 "merged": d.merged,
+                                "alsoFoundBy": d.also_found_by,
                             }),
                         })
                         .collect();
@@ -305,11 +317,12 @@ impl Api {
                 offset += records.len() as u64;
             }
             meter.finish(summary.notes);
+            summary.detector = detector.dto();
             self.audit(
                 "review.detect",
                 &format!("dataset:{dataset_id}"),
                 json!(null),
-                json!({"notes": summary.notes, "spans": summary.spans, "perType": summary.per_type, "allowTerms": allow_terms, "denyTerms": deny_terms, "contextTerms": context_terms}),
+                json!({"notes": summary.notes, "spans": summary.spans, "perType": summary.per_type, "allowTerms": allow_terms, "denyTerms": deny_terms, "contextTerms": context_terms, "detector": summary.detector}),
                 "",
             )
         })?;

@@ -212,7 +212,7 @@ impl Api {
             ApiError::new(ErrorCode::Store, format!("{e}; remove {} and try again", path.display()))
         })?;
         let session = Session { user: admin.user.clone(), role: Role::Admin };
-        Ok(Api { store, session, keys: Some(Keys::new(file, master)) })
+        Ok(Api { store, session, keys: Some(Keys::new(file, master)), models: crate::workspace::models_dir(path) })
     }
 
     /// Opens the database at `path`. With `login`, it must be an encrypted database and the user
@@ -226,7 +226,7 @@ impl Api {
                 return Err(ApiError::new(ErrorCode::Unauthorized, format!("{} is encrypted: log in with a user name and password", path.display())));
             }
             let store = Store::open(path, None)?;
-            return Ok(Api { store, session: Session { user: LOCAL_USER.into(), role: Role::Admin }, keys: None });
+            return Ok(Api { store, session: Session { user: LOCAL_USER.into(), role: Role::Admin }, keys: None, models: crate::workspace::models_dir(path) });
         };
         if !key_path.exists() {
             return Err(ApiError::invalid(format!(
@@ -254,7 +254,7 @@ impl Api {
             reason: "",
         })?;
         let session = Session { user: user.name, role };
-        Ok(Api { store, session, keys: Some(Keys::new(file, unlocked.key)) })
+        Ok(Api { store, session, keys: Some(Keys::new(file, unlocked.key)), models: crate::workspace::models_dir(path) })
     }
 
     /// How this workspace stores the files it writes beside the database (training runs):

@@ -17,12 +17,9 @@ pub enum ModelsCommand {
     FetchDefault,
 }
 
-/// `models/` beside the database, unless `$LOCALDX_MODELS` says otherwise.
+/// The workspace's models folder (the API's one rule: `$LOCALDX_MODELS`, else `models/` beside the database).
 pub fn models_dir(ctx: &Context) -> PathBuf {
-    match std::env::var_os("LOCALDX_MODELS") {
-        Some(dir) => PathBuf::from(dir),
-        None => ctx.db.parent().map(|p| p.join("models")).unwrap_or_else(|| PathBuf::from("models")),
-    }
+    localdx_api::workspace::models_dir(&ctx.db)
 }
 
 fn print_models(list: &Vec<ModelDto>) {

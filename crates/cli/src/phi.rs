@@ -6,7 +6,7 @@
 
 use crate::output::Context;
 use anyhow::{bail, Context as _, Result};
-use localdx_api::phi::{self as api, EvalReportDto, RedactReportDto, SpanDto, StrategyDto};
+use localdx_api::phi::{self as api, EvalReportDto, PhiEvalDto, RedactReportDto, SpanDto, StrategyDto};
 use localdx_api::{Api, Cancel, Progress};
 use std::io::{BufRead, Read, Write};
 use std::path::PathBuf;
@@ -59,6 +59,10 @@ pub enum PhiCommand {
         /// `held-out` is for measuring.
         #[arg(long, default_value = "all", value_parser = ["all", "tuning", "held-out"])]
         part: String,
+        /// Which detector to score: the rules, the tagger alone, their union (what review and
+        /// release run), or all three on the same notes.
+        #[arg(long, default_value = "all", value_parser = ["all", "rules", "tagger", "union"])]
+        source: String,
         /// A PHI configuration as JSON to use instead of the project's, e.g. '{"years_alone":true}'.
         #[arg(long)]
         config: Option<String>,
@@ -77,7 +81,7 @@ pub fn run(ctx: &Context, cmd: PhiCommand) -> Result<()> {
         PhiCommand::Detect { jsonl: Some(path), .. } => detect_jsonl(ctx, &path),
         PhiCommand::Detect { file, .. } => {
             let text = read_input(file.as_ref())?;
-            let spans = api::detect_text(&config(ctx)?, &text);
+            let spans = api::detect_text(&config(ctx)?, &localdx_api::workspace::models_dir(&ctx.db), &text);
             ctx.emit(&spans, |spans| print_spans(&text, spans))
         }
         PhiCommand::Redact { dataset: Some(id), strategy, name, .. } => redact_dataset(ctx, id, &strategy, name.as_deref()),
@@ -85,7 +89,7 @@ pub fn run(ctx: &Context, cmd: PhiCommand) -> Result<()> {
             let text = read_input(file.as_ref())?;
             let strategy: StrategyDto = strategy.parse()?;
             let secret = if strategy == StrategyDto::Surrogate { secret(ctx)? } else { Vec::new() };
-            let out = api::redact_text(&config(ctx)?, &text, strategy, &patient, &secret);
+            let out = api::redact_text(&config(ctx)?, &localdx_api::workspace::models_dir(&ctx.db), &text, strategy, &patient, &secret);
             if ctx.json {
                 println!("{}", serde_json::json!({ "text": out }));
             } else {
@@ -93,12 +97,12 @@ pub fn run(ctx: &Context, cmd: PhiCommand) -> Result<()> {
             }
             Ok(())
         }
-        PhiCommand::Eval { gold, format, misses, part, config: json } => {
+        PhiCommand::Eval { gold, format, misses, part, source, config: json } => {
             let config = match json {
                 Some(j) => api::PhiConfig::from_json(&j).map_err(|e| anyhow::anyhow!("--config: {e}"))?,
                 None => config(ctx)?,
             };
-            eval(ctx, &config, &gold, &format, &part, misses)
+            eval(ctx, &config, &gold, &format, &part, &source, misses)
         }
         PhiCommand::Config { set } => {
             let api = ctx.open()?;
@@ -158,7 +162,7 @@ fn print_spans(text: &str, spans: &[SpanDto]) {
 }
 
 fn detect_jsonl(ctx: &Context, path: &PathBuf) -> Result<()> {
-    let detector = api::TextDetector::new(&config(ctx)?);
+    let detector = api::TextDetector::new(&config(ctx)?, &localdx_api::workspace::models_dir(&ctx.db));
     let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
@@ -214,35 +218,45 @@ fn redact_dataset(ctx: &Context, id: i64, strategy: &str, name: Option<&str>) ->
     })
 }
 
-fn eval(ctx: &Context, config: &api::PhiConfig, gold: &PathBuf, format: &str, part: &str, misses: usize) -> Result<()> {
+fn eval(ctx: &Context, config: &api::PhiConfig, gold: &PathBuf, format: &str, part: &str, source: &str, misses: usize) -> Result<()> {
     let bar = ctx.progress_bar();
     let report = |p: &Progress| bar.update(p);
-    let result = api::evaluate_gold(config, gold, format, part, misses, &report);
+    let models = localdx_api::workspace::models_dir(&ctx.db);
+    let result = api::evaluate_gold(config, &models, gold, format, part, source, misses, &report);
     bar.finish();
-    let r: EvalReportDto = result?;
+    let r: PhiEvalDto = result?;
     ctx.emit(&r, |r| {
         println!("part: {} ({} notes, {} gold tokens)", r.part, r.notes, r.gold_tokens);
-        println!("token recall     {:.4}  (share of gold PHI tokens covered by a detection)", r.token_recall);
-        println!("token precision  {:.4}", r.token_precision);
-        println!("F2               {:.4}", r.f2);
-        println!("span recall      {:.4}", r.span_recall);
-        println!("notes per second {:.0} (one core)", r.notes_per_second);
-        println!("per type (gold label: spans found/gold, token recall):");
-        for (k, t) in &r.per_type {
-            let scope = if t.in_scope { "" } else { "  (out of scope)" };
-            println!("  {k:<20} {:>5}/{:<5} {:.3}{scope}", t.found_spans, t.gold_spans, t.token_recall);
+        if let Some(w) = &r.warning {
+            println!("warning: {w}");
         }
-        if !r.misses.is_empty() {
-            println!("misses (first {}):", r.misses.len());
-            for m in &r.misses {
-                println!("  {:<18} {}", m.label, m.context);
-            }
+        println!("{:<8} {:>8} {:>10} {:>7} {:>8} {:>10}", "source", "recall", "precision", "F2", "spans", "notes/s");
+        for s in &r.reports {
+            println!("{:<8} {:>8.4} {:>10.4} {:>7.4} {:>8.4} {:>10.1}", s.source, s.token_recall, s.token_precision, s.f2, s.span_recall, s.notes_per_second);
         }
-        if !r.false_alarms.is_empty() {
-            println!("false alarms (first {}):", r.false_alarms.len());
-            for f in &r.false_alarms {
-                println!("  {:<12} {:<32} {}", f.label, f.pattern, f.context);
-            }
+        println!("(token recall: the share of gold PHI tokens covered by a detection; notes/s: the rules run on one core, the tagger on all of them)");
+        for s in &r.reports {
+            print_report(s);
         }
     })
+}
+
+fn print_report(r: &EvalReportDto) {
+    println!("\n== {}: per type (gold label: spans found/gold, token recall)", r.source);
+    for (k, t) in &r.per_type {
+        let scope = if t.in_scope { "" } else { "  (out of scope)" };
+        println!("  {k:<20} {:>5}/{:<5} {:.3}{scope}", t.found_spans, t.gold_spans, t.token_recall);
+    }
+    if !r.misses.is_empty() {
+        println!("misses (first {}):", r.misses.len());
+        for m in &r.misses {
+            println!("  {:<18} {}", m.label, m.context);
+        }
+    }
+    if !r.false_alarms.is_empty() {
+        println!("false alarms (first {}):", r.false_alarms.len());
+        for f in &r.false_alarms {
+            println!("  {:<12} {:<32} {}", f.label, f.pattern, f.context);
+        }
+    }
 }

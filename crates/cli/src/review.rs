@@ -8,7 +8,7 @@ use crate::output::Context;
 use anyhow::{bail, Result};
 use clap::{Args, Subcommand};
 use localdx_api::phi::StrategyDto;
-use localdx_api::review::BulkAcceptDto;
+use localdx_api::review::{BulkAcceptDto, DecisionDto};
 use localdx_api::Cancel;
 use std::path::PathBuf;
 
@@ -29,6 +29,43 @@ pub enum ReviewCommand {
     /// Gold notes: draw a sample to review as gold, or import a gold file.
     #[command(subcommand)]
     Gold(GoldCommand),
+    /// One note's spans with their ids, states and why each was found (raw text: stewards, admins).
+    Note { record: i64 },
+    /// Decide one span: accept it, reject it (not PHI), or retype it (`retype --type TYPE`).
+    Decide {
+        span: i64,
+        /// accept, reject or retype.
+        verdict: String,
+        /// The new type, for `retype`.
+        #[arg(long = "type")]
+        entity: Option<String>,
+        /// Why, for the audit trail.
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// Mark a span that detection missed (char offsets into the note), accepted as `TYPE`.
+    Add {
+        record: i64,
+        start: usize,
+        end: usize,
+        #[arg(long = "type")]
+        entity: String,
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// Sign a note off (every span decided).
+    SignOff { record: i64 },
+    /// Reopen a signed-off note, with the reason (audited), to change a decision.
+    Reopen {
+        record: i64,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Fine-tune the PHI tagger on the dataset's signed-off notes (not its gold notes); keep the
+    /// new version only if the union's token recall on the gold notes does not drop.
+    RetrainDetector { dataset: i64 },
+    /// The retrained detector versions, newest first, and which one detection runs.
+    DetectorVersions,
     /// Recall and precision of the detectors on the dataset's gold notes, per type, then the misses.
     Quality {
         dataset: i64,
@@ -109,9 +146,58 @@ pub fn run(ctx: &Context, cmd: ReviewCommand) -> Result<()> {
             let summary = api.review_detect(dataset, &|p: &localdx_api::Progress| bar.update(p), &Cancel::new())?;
             bar.finish();
             ctx.emit(&summary, |s| {
-                println!("{} notes ({} signed off, left alone), {} spans queued for review", s.notes, s.skipped_signed_off, s.spans);
+                println!(
+                    "{} notes ({} signed off, left alone), {} spans queued for review (detectors: {})",
+                    s.notes,
+                    s.skipped_signed_off,
+                    s.spans,
+                    s.detector.sources.join(" + ")
+                );
+                if let Some(w) = &s.detector.warning {
+                    eprintln!("warning: {w}");
+                }
                 for (t, n) in &s.per_type {
                     println!("  {t:<16} {n}");
+                }
+            })
+        }
+        ReviewCommand::RetrainDetector { dataset } => {
+            let bar = ctx.progress_bar();
+            let result = api.review_retrain_detector(dataset, &|p: &localdx_api::Progress| bar.update(p), &Cancel::new());
+            bar.finish();
+            let r = result?;
+            ctx.emit(&r, |r| {
+                println!(
+                    "version {} from {} signed-off notes ({} spans), measured on {} gold notes:",
+                    r.version_id,
+                    r.examples,
+                    r.example_spans,
+                    r.gold_notes
+                );
+                println!("  union token recall    {:.4} -> {:.4}", r.before.token_recall, r.after.token_recall);
+                println!("  union token precision {:.4} -> {:.4}", r.before.token_precision, r.after.token_precision);
+                println!("{} ({:.0} s)", r.verdict, r.seconds);
+            })
+        }
+        ReviewCommand::DetectorVersions => {
+            let list = api.detector_versions()?;
+            ctx.emit(&list, |list| {
+                if list.is_empty() {
+                    println!("no retrained versions: detection runs the shipped tagger");
+                }
+                for v in list {
+                    println!(
+                        "{:>4} {} dataset {} {} notes, gold recall {:.4} -> {:.4} on {} notes {}{}",
+                        v.id,
+                        v.created_at,
+                        v.dataset_id,
+                        v.examples,
+                        v.recall_before,
+                        v.recall_after,
+                        v.gold_notes,
+                        if v.kept { "kept" } else { "not kept" },
+                        if v.active { " (active)" } else { "" }
+                    );
                 }
             })
         }
@@ -169,6 +255,37 @@ pub fn run(ctx: &Context, cmd: ReviewCommand) -> Result<()> {
                     println!("  unmatched ids: {}", r.unmatched_ids.join(", "));
                 }
             })
+        }
+        ReviewCommand::Note { record } => ctx.emit(&api.review_note(record)?, |n| {
+            println!("record {} ({}), {} undecided", n.record.id, n.state, n.undecided);
+            for sp in &n.spans {
+                let by = sp.explanation.get("detector").and_then(|d| d.as_str()).unwrap_or(&sp.origin);
+                println!("  span {:<7} {:<10} {:<14} {:>5.3}  {:<8} {:?}", sp.id, format!("{:?}", sp.state).to_lowercase(), sp.entity, sp.score, by, sp.text);
+            }
+        }),
+        ReviewCommand::Decide { span, verdict, entity, reason } => {
+            let decision = match (verdict.as_str(), entity) {
+                ("accept", None) => DecisionDto::Accept,
+                ("reject", None) => DecisionDto::Reject,
+                ("retype", Some(entity)) => DecisionDto::Retype { entity },
+                ("retype", None) => bail!("retype needs --type TYPE"),
+                ("accept" | "reject", Some(_)) => bail!("--type goes with retype only"),
+                (other, _) => bail!("unknown verdict {other:?}: give accept, reject or retype --type TYPE"),
+            };
+            let s = api.review_decide(span, &decision, &reason)?;
+            ctx.emit(&s, |s| println!("span {} of record {}: {:?} as {}", s.id, s.record_id, s.state, s.entity))
+        }
+        ReviewCommand::Add { record, start, end, entity, reason } => {
+            let s = api.review_add_span(record, start, end, &entity, &reason)?;
+            ctx.emit(&s, |s| println!("span {} added to record {}: {} {:?}", s.id, s.record_id, s.entity, s.text))
+        }
+        ReviewCommand::SignOff { record } => {
+            api.review_sign_off(record)?;
+            ctx.emit(&serde_json::json!({"recordId": record, "state": "signed_off"}), |_| println!("record {record} signed off"))
+        }
+        ReviewCommand::Reopen { record, reason } => {
+            api.review_reopen(record, &reason)?;
+            ctx.emit(&serde_json::json!({"recordId": record, "state": "open"}), |_| println!("record {record} reopened"))
         }
         ReviewCommand::Quality { dataset, limit } => {
             let mut q = api.review_quality(dataset)?;

@@ -18,6 +18,7 @@
 
 mod audit;
 mod convert;
+mod detectors;
 mod events;
 mod feedback;
 mod gold;
@@ -30,6 +31,7 @@ mod writer;
 
 pub use convert::{encrypt_copy, Converted};
 pub use audit::{entry_hash, AuditBreak, AuditEntry, AuditFilter, AuditRecord, AuditVerdict, AUDIT_HEAD_KEY, GENESIS_HASH};
+pub use detectors::{DetectorVersion, NewDetectorVersion};
 pub use events::Event;
 pub use feedback::{Feedback, NewFeedback};
 pub use gold::{GoldNote, GoldSample, GoldSpanRow};

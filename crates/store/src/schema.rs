@@ -253,6 +253,26 @@ pub const MIGRATIONS: &[&str] = &[
     ALTER TABLE review_terms_7 RENAME TO review_terms;
     CREATE UNIQUE INDEX review_terms_unique ON review_terms(list, term, CASE WHEN list = 'context' THEN entity ELSE '' END);
     "#,
+    // 8: versions of the PHI tagger's head retrained on a steward's decisions: the weights (a
+    // safetensors blob) and card, the gold figures before and after, and whether it was kept. The
+    // newest kept version is the one detection runs; in an encrypted workspace they are sealed
+    // with the rest of the database.
+    r#"
+    CREATE TABLE detector_versions (
+        id            INTEGER PRIMARY KEY,
+        dataset_id    INTEGER NOT NULL REFERENCES datasets(id) ON DELETE CASCADE,
+        head          BLOB NOT NULL,
+        card          TEXT NOT NULL CHECK (json_valid(card)),
+        examples      INTEGER NOT NULL,
+        gold_notes    INTEGER NOT NULL,
+        recall_before REAL NOT NULL,
+        recall_after  REAL NOT NULL,
+        kept          INTEGER NOT NULL CHECK (kept IN (0, 1)),
+        created_by    TEXT NOT NULL,
+        created_at    TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+    );
+    CREATE INDEX detector_versions_kept ON detector_versions(kept, id);
+    "#,
 ];
 
 /// Brings the database to `MIGRATIONS.len()`, refusing databases from a newer LocalDx.

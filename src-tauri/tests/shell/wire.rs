@@ -244,7 +244,7 @@ fn training_suggestion_and_report_types_match_the_api_json() {
     }
     seen.push(("TrainPlan", plan));
 
-    let spans = localdx_api::phi::detect_text(&api.phi_config().expect("config"), "Seen by Dr. John Smith on 2024-03-02, phone 555-123-4567.");
+    let spans = localdx_api::phi::detect_text(&api.phi_config().expect("config"), api.models_dir(), "Seen by Dr. John Smith on 2024-03-02, phone 555-123-4567.");
     seen.push(("PhiSpan", serde_json::to_value(&spans[0]).expect("json")));
 
     let suggestion = SuggestionDto {
@@ -338,7 +338,9 @@ fn review_gold_and_quality_types_match_the_api_json() {
     let sample = api.gold_sample(id, 1, Some(5)).expect("sample");
     let record = sample.record_ids[0];
     seen.push(("GoldSample", serde_json::to_value(&sample).expect("json")));
-    seen.push(("DetectSummary", serde_json::to_value(api.review_detect(id, &|_: &Progress| {}, &Cancel::new()).expect("detect")).expect("json")));
+    let summary = serde_json::to_value(api.review_detect(id, &|_: &Progress| {}, &Cancel::new()).expect("detect")).expect("json");
+    seen.push(("Detector", summary["detector"].clone()));
+    seen.push(("DetectSummary", summary));
     let note = api.review_note(record).expect("note");
     for s in &note.spans {
         let decision = if s.entity == "date" { DecisionDto::Reject } else { DecisionDto::Accept };
@@ -436,5 +438,49 @@ mod erased {
         fn value(&self) -> serde_json::Value {
             serde_json::to_value(self).expect("a DTO serializes")
         }
+    }
+}
+
+/// The Detector quality tab's retraining types against the API's JSON, from a real retraining on
+/// the encoder setup fetched (a gold sample of one note, two notes to learn from).
+#[test]
+fn retrain_types_match_the_api_json() {
+    let models = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models");
+    if !models.join("all-MiniLM-L6-v2/model.safetensors").is_file() {
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "the PHI tagger's encoder is not in {} (run scripts/fetch-models.sh)", models.display());
+        eprintln!("skipping: no encoder in {}", models.display());
+        return;
+    }
+    let ts_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../ui/src/lib/backend.ts");
+    let ui = interfaces(&std::fs::read_to_string(&ts_path).expect("ui/src/lib/backend.ts is readable"));
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    std::os::unix::fs::symlink(models.canonicalize().expect("models"), dir.path().join("models")).expect("link the models folder");
+    let api = Api::open(&dir.path().join("wire.sqlite"), None).expect("a fresh database opens");
+    let csv = dir.path().join("notes.csv");
+    std::fs::write(&csv, "note,dx\nSeen by Dr. Marder on 10/18/2003.,flu\nDr. Okafor called 617-555-0134.,flu\nMrs. Lindqvist seen 3/4/2019.,cold\n").expect("the CSV is written");
+    let options: ImportOptionsDto = serde_json::from_value(serde_json::json!({"textColumn": "note", "labelColumn": "dx"})).expect("options");
+    let id = api.import(&csv, &options, &|_: &Progress| {}, &Cancel::new()).expect("import").dataset_id.expect("stored");
+    api.gold_sample(id, 1, Some(5)).expect("sample");
+    let summary = serde_json::to_value(api.review_detect(id, &|_: &Progress| {}, &Cancel::new()).expect("detect")).expect("json");
+    let bulk = localdx_api::review::BulkAcceptDto { sign_off: true, ..Default::default() };
+    api.review_accept_all(id, &bulk).expect("accept");
+    let retrain = serde_json::to_value(api.review_retrain_detector(id, &|_: &Progress| {}, &Cancel::new()).expect("retrain")).expect("json");
+    let versions = serde_json::to_value(api.detector_versions().expect("versions")).expect("json");
+    let spans = localdx_api::phi::detect_text(&api.phi_config().expect("config"), api.models_dir(), "Seen by Dr. John Smith on 2024-03-02.");
+
+    let seen: Vec<(&str, Value)> = vec![
+        ("Detector", summary["detector"].clone()),
+        ("Retrain", retrain.clone()),
+        ("GoldFigures", retrain["before"].clone()),
+        ("RetrainEpoch", retrain["epochs"][0].clone()),
+        ("PieceScore", retrain["epochs"][0]["validation"].clone()),
+        ("DetectorVersion", versions[0].clone()),
+        ("PhiSpan", serde_json::to_value(&spans[0]).expect("json")),
+    ];
+    assert_eq!(summary["detector"]["sources"], serde_json::json!(["rules", "tagger"]));
+    for (name, json) in &seen {
+        let got = keys(json);
+        assert!(!got.is_empty(), "{name}: the API produced no object: {json}");
+        assert_eq!(ui.get(*name), Some(&got), "{name} in backend.ts differs from the API's JSON {json}");
     }
 }

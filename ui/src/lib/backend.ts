@@ -289,6 +289,65 @@ export interface DetectSummary {
   allowTerms: number;
   denyTerms: number;
   contextTerms: number;
+  detector: Detector;
+}
+
+/** `DetectorDto`: which PHI detectors ran (`rules`, `tagger`), and why the tagger did not. */
+export interface Detector {
+  sources: string[];
+  version: number | null;
+  warning: string | null;
+}
+
+/** `GoldFiguresDto`: the union's token figures on a dataset's gold notes. */
+export interface GoldFigures {
+  tokenRecall: number;
+  tokenPrecision: number;
+}
+
+/** `PieceScore`: piece-level figures of the tagger at one threshold. */
+export interface PieceScore {
+  threshold: number;
+  recall: number;
+  precision: number;
+  f2: number;
+}
+
+/** `Epoch`: one epoch of a retraining (validation is empty: gold notes are kept for the verdict). */
+export interface RetrainEpoch {
+  epoch: number;
+  loss: number;
+  validation: PieceScore;
+}
+
+/** `RetrainDto`: one retraining of the PHI tagger on the steward's signed-off notes. */
+export interface Retrain {
+  datasetId: number;
+  versionId: number;
+  startedFrom: number | null;
+  kept: boolean;
+  verdict: string;
+  examples: number;
+  exampleSpans: number;
+  goldNotes: number;
+  before: GoldFigures;
+  after: GoldFigures;
+  epochs: RetrainEpoch[];
+  seconds: number;
+}
+
+/** `DetectorVersionDto`: a stored retrained version of the tagger. */
+export interface DetectorVersion {
+  id: number;
+  datasetId: number;
+  examples: number;
+  goldNotes: number;
+  recallBefore: number;
+  recallAfter: number;
+  kept: boolean;
+  active: boolean;
+  createdBy: string;
+  createdAt: string;
 }
 
 /** `DecisionDto`: offsets of `resize` are char offsets. */
@@ -525,6 +584,8 @@ export interface PhiSpan {
   contextWord: string | null;
   contextDelta: number | null;
   merged: number;
+  /** Other detectors whose detections were merged into this one (e.g. `tagger` beside a rule). */
+  alsoFoundBy: string[];
 }
 
 /** Which model suggests (`ModelChoice` of crates/api/src/suggest.rs, tagged by `kind`). */
@@ -729,6 +790,9 @@ export const backend = {
   goldImport: (datasetId: number, path: string, format: 'deid-jsonl' | 'presidio-json') =>
     invoke<GoldImport>('gold_import', { datasetId, path, format }),
   reviewQuality: (datasetId: number) => invoke<Quality>('review_quality', { datasetId }),
+  retrainDetector: (datasetId: number) => invoke<Retrain>('review_retrain_detector', { datasetId }),
+  detectorVersions: () => invoke<DetectorVersion[]>('detector_versions'),
+  cancelJob: () => invoke<boolean>('cancel_job'),
   runs: () => invoke<Run[]>('list_runs'),
   trainingDatasets: () => invoke<Dataset[]>('training_datasets'),
   trainingPlan: (datasetId: number) => invoke<TrainPlan>('training_plan', { datasetId }),

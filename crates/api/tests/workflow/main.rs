@@ -4,7 +4,9 @@
 //! the audit chain catching an edit made to the file with plain SQL.
 
 mod access;
+mod detector;
 mod gold;
+mod retrain;
 mod review;
 mod sealed;
 mod training;

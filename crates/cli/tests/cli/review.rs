@@ -177,3 +177,107 @@ fn init_from_converts_a_plain_database_and_warns() {
         assert!(!bytes.windows(11).any(|w| w == b"Quackenbush"), "{} holds the name", path.display());
     }
 }
+
+/// A scripted pipeline resolves spans one by one: list a note's spans, reject one (not PHI),
+/// retype another, add a missed one, sign off, reopen with a reason, and release. Refused
+/// verdicts name what is wrong.
+#[test]
+fn single_span_decisions_headless() {
+    let work = tempfile::tempdir().unwrap();
+    let db = work.path().join("plain.sqlite");
+    let csv = work.path().join("notes.csv");
+    std::fs::write(&csv, "id,note,dx\n1,\"Seen by Dr. Zebulon Quackenbush on 10/18/2003 at blue unit.\",flu\n").unwrap();
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_localdx")).arg("--db").arg(&db).arg("--json").args(args).env_remove("LOCALDX_MODELS").output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+        let value: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{args:?}: {e}: {stdout}"));
+        (out.status.success(), value)
+    };
+    let (ok, v) = run(&["import", csv.to_str().unwrap(), "--text-column", "note", "--label-column", "dx"]);
+    assert!(ok, "{v}");
+    let id = v["dataset_id"].as_i64().unwrap().to_string();
+    let (ok, v) = run(&["review", "detect", &id]);
+    assert!(ok && v["detector"]["sources"][0] == "rules", "{v}");
+    let (ok, v) = run(&["review", "note", "1"]);
+    assert!(ok, "{v}");
+    let spans = v["spans"].as_array().unwrap().clone();
+    let by_type = |t: &str| spans.iter().find(|s| s["type"] == t).unwrap_or_else(|| panic!("a {t} span in {spans:?}"))["id"].to_string();
+    let (name, date) = (by_type("name"), by_type("date"));
+
+    let (ok, v) = run(&["review", "decide", &name, "retype"]);
+    assert!(!ok && v["error"].to_string().contains("--type"), "{v}");
+    let (ok, v) = run(&["review", "decide", &name, "maybe"]);
+    assert!(!ok && v["error"].to_string().contains("accept, reject or retype"), "{v}");
+    let (ok, v) = run(&["review", "decide", &date, "reject", "--reason", "a test date"]);
+    assert!(ok && v["state"] == "rejected", "{v}");
+    let (ok, v) = run(&["review", "decide", &name, "retype", "--type", "location"]);
+    assert!(ok && v["type"] == "location", "{v}");
+    let (ok, v) = run(&["review", "decide", &name, "retype", "--type", "name"]);
+    assert!(ok && v["type"] == "name", "{v}");
+    let text = "Seen by Dr. Zebulon Quackenbush on 10/18/2003 at blue unit.";
+    let at = text.find("blue unit").unwrap().to_string();
+    let end = (text.find("blue unit").unwrap() + 9).to_string();
+    let (ok, v) = run(&["review", "add", "1", &at, &end, "--type", "location"]);
+    assert!(ok && v["state"] == "accepted", "{v}");
+    // every other span accepted one by one, then the note signed off
+    let (_, v) = run(&["review", "note", "1"]);
+    for s in v["spans"].as_array().unwrap().iter().filter(|s| s["state"] == "undecided") {
+        assert!(run(&["review", "decide", &s["id"].to_string(), "accept"]).0);
+    }
+    assert!(run(&["review", "sign-off", "1"]).0);
+    let (ok, v) = run(&["review", "reopen", "1", "--reason", "second look"]);
+    assert!(ok && v["state"] == "open", "{v}");
+    assert!(run(&["review", "sign-off", "1"]).0);
+    let (ok, v) = run(&["release", &id, "--strategy", "tag"]);
+    assert!(ok, "{v}");
+    let version = v["version_id"].as_i64().unwrap().to_string();
+    let out = work.path().join("release.jsonl");
+    assert!(run(&["export", &version, "--out", out.to_str().unwrap()]).0);
+    let released = std::fs::read_to_string(&out).unwrap();
+    assert!(!released.contains("Quackenbush") && !released.contains("blue unit") && released.contains("10/18/2003"), "{released}");
+}
+
+/// The retrain-from-decisions loop headless: notes decided and signed off, a gold sample
+/// reviewed, `review retrain-detector`, gold recall before and after, the version listed.
+#[test]
+fn retrain_detector_from_decisions_headless() {
+    let models = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models");
+    if !models.join("all-MiniLM-L6-v2/model.safetensors").is_file() {
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "the PHI tagger's encoder is not in {} (run scripts/fetch-models.sh)", models.display());
+        eprintln!("skipping: no encoder in {}", models.display());
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let db = work.path().join("plain.sqlite");
+    let csv = work.path().join("notes.csv");
+    let mut rows = String::from("id,note,dx\n");
+    let names = ["Ines Okonkwo", "Tomasz Lindqvist", "Aroha Tawhiri", "Kwame Mensah", "Lucia Ferreira", "Bjorn Haugen", "Naledi Dlamini", "Priya Raman"];
+    for i in 0..10 {
+        rows.push_str(&format!("{i},\"Referral KV{:04}Q received. {} reports cough; review in clinic.\",cough\n", 1000 + i * 37, names[i % 8]));
+    }
+    std::fs::write(&csv, rows).unwrap();
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_localdx")).arg("--db").arg(&db).arg("--json").args(args).env("LOCALDX_MODELS", &models).output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+        let value: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{args:?}: {e}: {stdout} {}", String::from_utf8_lossy(&out.stderr)));
+        (out.status.success(), value)
+    };
+    let (ok, v) = run(&["import", csv.to_str().unwrap(), "--text-column", "note", "--label-column", "dx"]);
+    assert!(ok, "{v}");
+    let id = v["dataset_id"].as_i64().unwrap().to_string();
+    let (ok, v) = run(&["review", "detect", &id]);
+    assert!(ok && v["detector"]["sources"] == serde_json::json!(["rules", "tagger"]), "{v}");
+    let (ok, v) = run(&["review", "retrain-detector", &id]);
+    assert!(!ok && v["error"]["code"] == "blocked" && v["error"].to_string().contains("gold"), "no gold notes yet: {v}");
+    let (ok, v) = run(&["review", "gold", "sample", &id, "--size", "3", "--seed", "5"]);
+    assert!(ok, "{v}");
+    let (ok, v) = run(&["review", "accept", &id, "--all", "--spot-check", "0"]);
+    assert!(ok && v["openNotes"] == 0, "{v}");
+    let (ok, v) = run(&["review", "retrain-detector", &id]);
+    assert!(ok, "{v}");
+    assert_eq!((v["examples"].as_u64(), v["goldNotes"].as_u64()), (Some(7), Some(3)), "{v}");
+    let (before, after) = (v["before"]["tokenRecall"].as_f64().unwrap(), v["after"]["tokenRecall"].as_f64().unwrap());
+    assert_eq!(v["kept"].as_bool(), Some(after >= before), "{v}");
+    let (ok, list) = run(&["review", "detector-versions"]);
+    assert!(ok && list[0]["id"] == v["versionId"] && list[0]["active"] == v["kept"], "{list}");
+}
