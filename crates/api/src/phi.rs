@@ -219,18 +219,46 @@ pub fn detect_text(config: &PhiConfig, models: &Path, text: &str) -> Vec<SpanDto
 }
 
 /// A configured detector for many texts (compiles the patterns and loads the tagger once).
-pub struct TextDetector(crate::detector::Detector);
+pub struct TextDetector(Scan);
+
+enum Scan {
+    Union(crate::detector::Detector),
+    Tagger(std::sync::Arc<localdx_tagger::Tagger>),
+}
 
 impl TextDetector {
+    /// The union (the rules alone, with a warning, when the tagger does not load).
     pub fn new(config: &PhiConfig, models: &Path) -> Self {
-        TextDetector(crate::detector::Detector::new(config.clone(), models))
+        TextDetector(Scan::Union(crate::detector::Detector::new(config.clone(), models)))
     }
+
+    /// One source on its own, as `phi eval --source` scores it: `Rules` ignores the tagger,
+    /// `Tagger` is refused when the tagger does not load (naming why).
+    pub fn for_source(config: &PhiConfig, models: &Path, source: Source) -> Result<Self> {
+        Ok(TextDetector(match source {
+            Source::Union => Scan::Union(crate::detector::Detector::new(config.clone(), models)),
+            Source::Rules => Scan::Union(crate::detector::Detector::rules_only(config.clone())),
+            Source::Tagger => match &*crate::detector::tagger(models) {
+                Ok(t) => Scan::Tagger(t.clone()),
+                Err(e) => return Err(ApiError::invalid(format!("the tagger cannot run: {e}"))),
+            },
+        }))
+    }
+
     pub fn detect(&self, text: &str) -> Vec<SpanDto> {
-        self.0.detect(text).iter().map(|d| SpanDto::new(text, d)).collect()
+        let found = match &self.0 {
+            Scan::Union(d) => d.detect(text),
+            Scan::Tagger(t) => t.detect(text).unwrap_or_default(),
+        };
+        found.iter().map(|d| SpanDto::new(text, d)).collect()
     }
+
     /// Which sources ran, and why one did not.
     pub fn detector(&self) -> crate::detector::DetectorDto {
-        self.0.dto()
+        match &self.0 {
+            Scan::Union(d) => d.dto(),
+            Scan::Tagger(_) => crate::detector::DetectorDto { sources: vec!["tagger".into()], version: None, warning: None },
+        }
     }
 }
 

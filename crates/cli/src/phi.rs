@@ -24,6 +24,10 @@ pub enum PhiCommand {
         /// A JSONL file of `{"text": ...}` lines: prints one result line per input line.
         #[arg(long)]
         jsonl: Option<PathBuf>,
+        /// For a file, standard input or JSONL: the union (what review and release run), or the
+        /// rules or the tagger alone (to compare sources).
+        #[arg(long, default_value = "union", value_parser = ["union", "rules", "tagger"])]
+        source: String,
     },
     /// Redact a dataset into a new derived dataset, or standard input to standard output.
     Redact {
@@ -78,10 +82,10 @@ pub enum PhiCommand {
 pub fn run(ctx: &Context, cmd: PhiCommand) -> Result<()> {
     match cmd {
         PhiCommand::Detect { dataset: Some(id), .. } => detect_dataset(ctx, id),
-        PhiCommand::Detect { jsonl: Some(path), .. } => detect_jsonl(ctx, &path),
-        PhiCommand::Detect { file, .. } => {
+        PhiCommand::Detect { jsonl: Some(path), source, .. } => detect_jsonl(ctx, &path, &source),
+        PhiCommand::Detect { file, source, .. } => {
             let text = read_input(file.as_ref())?;
-            let spans = api::detect_text(&config(ctx)?, &localdx_api::workspace::models_dir(&ctx.db), &text);
+            let spans = text_detector(ctx, &source)?.detect(&text);
             ctx.emit(&spans, |spans| print_spans(&text, spans))
         }
         PhiCommand::Redact { dataset: Some(id), strategy, name, .. } => redact_dataset(ctx, id, &strategy, name.as_deref()),
@@ -161,8 +165,19 @@ fn print_spans(text: &str, spans: &[SpanDto]) {
     }
 }
 
-fn detect_jsonl(ctx: &Context, path: &PathBuf) -> Result<()> {
-    let detector = api::TextDetector::new(&config(ctx)?, &localdx_api::workspace::models_dir(&ctx.db));
+/// The detector for texts given on the command line; says on standard error when the tagger was
+/// meant to run and cannot (the rules then run alone).
+fn text_detector(ctx: &Context, source: &str) -> Result<api::TextDetector> {
+    let source = api::Source::parse_list(source).and_then(|s| s.first().copied()).ok_or_else(|| anyhow::anyhow!("unknown source {source:?}"))?;
+    let detector = api::TextDetector::for_source(&config(ctx)?, &localdx_api::workspace::models_dir(&ctx.db), source)?;
+    if let Some(w) = detector.detector().warning {
+        eprintln!("warning: {w}");
+    }
+    Ok(detector)
+}
+
+fn detect_jsonl(ctx: &Context, path: &PathBuf, source: &str) -> Result<()> {
+    let detector = text_detector(ctx, source)?;
     let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
