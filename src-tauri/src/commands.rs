@@ -127,8 +127,8 @@ pub async fn review_counts(ws: State<'_, Workspace>, dataset_id: i64) -> Result<
 }
 
 #[tauri::command]
-pub async fn review_open_notes(ws: State<'_, Workspace>, dataset_id: i64) -> Result<Vec<i64>, ApiError> {
-    ws.call(move |api| api.review_open_notes(dataset_id)).await
+pub async fn review_open_notes(ws: State<'_, Workspace>, dataset_id: i64, uncertain_first: Option<bool>) -> Result<Vec<i64>, ApiError> {
+    ws.call(move |api| api.review_open_notes(dataset_id, uncertain_first.unwrap_or(false))).await
 }
 
 #[tauri::command]

@@ -186,6 +186,15 @@ pub(crate) fn fresh_seed() -> u64 {
 }
 
 /// `k` distinct items of `items` drawn uniformly with `seed` (partial Fisher-Yates over SplitMix64).
+/// `open` with the notes of `least` (a note's lowest undecided score) first, lowest score first
+/// (ties by id), then the others in their order.
+pub fn uncertain_order(open: Vec<i64>, least: &BTreeMap<i64, f64>) -> Vec<i64> {
+    let (mut scored, rest): (Vec<i64>, Vec<i64>) = open.into_iter().partition(|id| least.contains_key(id));
+    scored.sort_by(|a, b| least[a].total_cmp(&least[b]).then(a.cmp(b)));
+    scored.extend(rest);
+    scored
+}
+
 pub fn sample(items: &[i64], k: usize, seed: u64) -> Vec<i64> {
     let mut pool = items.to_vec();
     let mut state = seed;
@@ -340,11 +349,23 @@ impl Api {
         Ok(ReviewNoteDto { record: record.into(), state: state.to_owned(), spans, undecided })
     }
 
-    /// Notes of a dataset still open, in id order (the queue).
-    pub fn review_open_notes(&self, dataset_id: i64) -> Result<Vec<i64>> {
+    /// Notes of a dataset still open (the queue), in id order, or with `uncertain_first` the notes
+    /// whose least certain undecided detection scores lowest first (detections all passed their
+    /// threshold, so the lowest scores are the closest calls; a tagger span scores its probability),
+    /// then the notes with no undecided detection, in id order.
+    pub fn review_open_notes(&self, dataset_id: i64, uncertain_first: bool) -> Result<Vec<i64>> {
         self.check(Command::ReadReview)?;
         self.reviewable(dataset_id)?;
-        Ok(self.store.open_notes(dataset_id)?)
+        let open = self.store.open_notes(dataset_id)?;
+        if !uncertain_first {
+            return Ok(open);
+        }
+        let mut least: BTreeMap<i64, f64> = BTreeMap::new();
+        for s in self.store.undecided_spans(dataset_id, None, None)?.into_iter().filter(|s| s.origin == "detected") {
+            let e = least.entry(s.record_id).or_insert(f64::INFINITY);
+            *e = e.min(s.score);
+        }
+        Ok(uncertain_order(open, &least))
     }
 
     /// Notes signed off and spans per state.
@@ -535,6 +556,13 @@ impl Api {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn uncertain_notes_come_first_lowest_score_first() {
+        let least: BTreeMap<i64, f64> = [(3, 0.9), (5, 0.55), (7, 0.55), (9, 0.99)].into_iter().collect();
+        assert_eq!(uncertain_order(vec![1, 3, 5, 7, 8, 9], &least), vec![5, 7, 3, 9, 1, 8]);
+        assert_eq!(uncertain_order(vec![2, 4], &BTreeMap::new()), vec![2, 4]);
+    }
     use super::*;
 
     #[test]

@@ -21,6 +21,13 @@ pub enum ReviewCommand {
     Accept(AcceptArgs),
     /// Notes signed off and spans per state.
     Status { dataset: i64 },
+    /// The open notes in review order: note order, or with --uncertain-first the notes whose
+    /// lowest-scoring undecided detection is lowest first.
+    Queue {
+        dataset: i64,
+        #[arg(long)]
+        uncertain_first: bool,
+    },
     /// Terms learned from decisions (rejected -> allow-list, added -> deny-list, the words before
     /// an added span -> context words of its type).
     Terms,
@@ -159,6 +166,13 @@ pub fn run(ctx: &Context, cmd: ReviewCommand) -> Result<()> {
                 for (t, n) in &s.per_type {
                     println!("  {t:<16} {n}");
                 }
+            })
+        }
+        ReviewCommand::Queue { dataset, uncertain_first } => {
+            let ids = api.review_open_notes(dataset, uncertain_first)?;
+            ctx.emit(&ids, |ids| {
+                println!("{} open notes{}:", ids.len(), if uncertain_first { ", least certain first" } else { "" });
+                println!("{}", ids.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(" "));
             })
         }
         ReviewCommand::RetrainDetector { dataset } => {

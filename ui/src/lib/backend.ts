@@ -775,7 +775,7 @@ export const backend = {
   session: () => invoke<Session>('session'),
   reviewDetect: (datasetId: number) => invoke<DetectSummary>('review_detect', { datasetId }),
   reviewCounts: (datasetId: number) => invoke<ReviewCounts>('review_counts', { datasetId }),
-  reviewOpenNotes: (datasetId: number) => invoke<number[]>('review_open_notes', { datasetId }),
+  reviewOpenNotes: (datasetId: number, uncertainFirst = false) => invoke<number[]>('review_open_notes', { datasetId, uncertainFirst }),
   reviewNote: (recordId: number) => invoke<ReviewNote>('review_note', { recordId }),
   reviewDecide: (spanId: number, decision: Decision) => invoke<ReviewSpan>('review_decide', { spanId, decision }),
   reviewAddSpan: (recordId: number, start: number, end: number, entity: string) =>

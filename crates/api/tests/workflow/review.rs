@@ -126,3 +126,49 @@ fn review_learn_sign_off_release_and_read_as_clinician() {
         assert!(actions.iter().any(|a| a == expected), "{expected} audited: {actions:?}");
     }
 }
+
+/// The queue can put the closest calls first: notes ordered by their lowest-scoring undecided
+/// detection (checked against the scores the review notes show), notes without one last, and a
+/// decided span no longer counts.
+#[test]
+fn the_queue_puts_the_least_certain_notes_first() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(workspace(dir.path()));
+    let s = login(dir.path(), STEWARD);
+    let id = import(
+        &s,
+        dir.path(),
+        &[
+            ("a", "Chest pain on exertion, relieved by rest.", "x"),
+            ("b", "Seen by Dr. Marder on 10/18/2003 in clinic.", "x"),
+            ("c", "Call 617-555-0134 about the results; SSN 123-45-6789.", "x"),
+            ("d", "Moved to blue unit, family at bedside, John aware.", "x"),
+        ],
+    );
+    s.review_detect(id, &(), &Cancel::new()).unwrap();
+    let open = s.review_open_notes(id, false).unwrap();
+    let least = |ids: &[i64]| -> Vec<(i64, Option<f64>)> {
+        ids.iter()
+            .map(|&r| (r, spans(&s, r).iter().filter(|x| x.origin == "detected" && x.state.as_str() == "undecided").map(|x| x.score).reduce(f64::min)))
+            .collect()
+    };
+    let mut want = least(&open);
+    want.sort_by(|a, b| match (a.1, b.1) {
+        (Some(x), Some(y)) => x.total_cmp(&y).then(a.0.cmp(&b.0)),
+        (Some(_), None) => std::cmp::Ordering::Less,
+        (None, Some(_)) => std::cmp::Ordering::Greater,
+        (None, None) => a.0.cmp(&b.0),
+    });
+    let ordered = s.review_open_notes(id, true).unwrap();
+    assert_eq!(ordered, want.iter().map(|w| w.0).collect::<Vec<_>>());
+    assert_eq!(want.last().unwrap().1, None, "the note without PHI comes last: {want:?}");
+    assert!(want.iter().filter(|w| w.1.is_some()).count() >= 2, "{want:?}");
+    // deciding every span of the first note moves it behind the others that still have some
+    let first = ordered[0];
+    for x in spans(&s, first) {
+        s.review_decide(x.id, &DecisionDto::Accept, "").unwrap();
+    }
+    let again = s.review_open_notes(id, true).unwrap();
+    assert_ne!(again[0], first);
+    assert!(again.iter().position(|&r| r == first).unwrap() >= want.iter().filter(|w| w.1.is_some()).count() - 1);
+}
