@@ -1,5 +1,6 @@
-//! Word pieces per second of the frozen encoder on one synthetic note (a quick check of the
-//! inference path's speed; the PHI benchmark measures whole notes).
+//! Word pieces per second of the frozen encoder on one synthetic note, LocalDx's fast path beside
+//! its reference, `candle-transformers`' `BertModel`, in the same run (the PHI benchmark,
+//! `scripts/phi/bench.sh`, measures whole notes against Presidio and Philter).
 //!
 //! `cargo run --release -p localdx-tagger --example encoder_speed -- models [pieces]`
 use std::time::Instant;
@@ -17,10 +18,21 @@ fn main() {
     let text: Vec<&str> = (0..words).map(|i| vocab[(i * 7) % vocab.len()]).collect();
     let text = text.join(" ");
     let pieces = enc.pieces(&text);
-    for _ in 0..3 {
-        let t = Instant::now();
-        let states = enc.states(&pieces).unwrap();
-        let s = t.elapsed().as_secs_f64();
-        println!("{} pieces in {s:.3} s: {:.0} pieces/s ({} floats)", pieces.len(), pieces.len() as f64 / s, states.len());
-    }
+    let time = |f: &dyn Fn() -> Vec<f32>| {
+        (0..3)
+            .map(|_| {
+                let t = Instant::now();
+                std::hint::black_box(f());
+                t.elapsed().as_secs_f64()
+            })
+            .fold(f64::INFINITY, f64::min)
+    };
+    let ours = time(&|| enc.states(&pieces).unwrap());
+    let reference = enc.reference().unwrap();
+    let candle = time(&|| reference.states(&pieces).unwrap());
+    let rate = |s: f64| pieces.len() as f64 / s;
+    println!("{} pieces, best of 3 on {} threads:", pieces.len(), rayon::current_num_threads());
+    println!("  LocalDx fast path          {:>7.0} pieces/s", rate(ours));
+    println!("  candle-transformers BERT   {:>7.0} pieces/s", rate(candle));
+    println!("  ratio                      {:>7.2}x", candle / ours);
 }

@@ -1,10 +1,11 @@
-//! The frozen encoder: all-MiniLM-L6-v2 (uncased BERT, 6 layers, hidden 384) read through
-//! `candle-transformers`' BERT and the `tokenizers` crate, and the overlapping windows that let it
-//! read notes longer than its 512 positions.
+//! The frozen encoder: all-MiniLM-L6-v2 (uncased BERT, 6 layers, hidden 384), its `tokenizers`
+//! tokenizer, and the overlapping windows that let it read notes longer than its 512 positions.
 //!
-//! Inference only. `candle-transformers`' BERT runs its softmax and layer norms through fused
-//! candle ops that carry no gradients (see `../shared/MODELS.md`), which is fine here: the tagger
-//! never trains the encoder, only its own head over the encoder's token states.
+//! Inference only. Notes run through [`crate::fast::FastBert`] (the same network on LocalDx's own
+//! GEMM); `candle-transformers`' `BertModel` is the reference it is checked against
+//! ([`Encoder::reference`], a test, and the `encoder_speed` example, which times both). Its
+//! softmax and layer norms are fused candle ops that carry no gradients (`../shared/MODELS.md`),
+//! which is fine here: the tagger never trains the encoder, only its own head.
 
 use crate::error::{Result, TaggerError};
 use candle_core::{DType, Device, Tensor};
@@ -25,7 +26,7 @@ pub const OVERLAP: usize = 64;
 
 const CLS: u32 = 101;
 const SEP: u32 = 102;
-/// Windows encoded in one forward pass.
+/// Windows the reference encodes in one forward pass.
 const BATCH: usize = 8;
 
 /// The folder, under the models folder, that setup fills.
@@ -50,9 +51,9 @@ impl Pieces {
 
 /// The encoder and its tokenizer.
 pub struct Encoder {
-    model: BertModel,
+    fast: crate::fast::FastBert,
     tokenizer: Tokenizer,
-    device: Device,
+    dir: PathBuf,
 }
 
 fn file(dir: &Path, name: &str) -> Result<PathBuf> {
@@ -83,12 +84,27 @@ impl Encoder {
         // windows whole notes itself
         tokenizer.with_truncation(None).map_err(|e| corrupt(&tokenizer_path, e.to_string()))?;
         tokenizer.with_padding(None);
+        let bytes = std::fs::read(&weights_path).map_err(|source| TaggerError::Io { path: weights_path.clone(), source })?;
+        let tensors = candle_core::safetensors::load_buffer(&bytes, &Device::Cpu).map_err(|e| corrupt(&weights_path, e.to_string()))?;
+        let fast = crate::fast::FastBert::from_tensors(&tensors, config.num_hidden_layers, config.num_attention_heads, config.layer_norm_eps)
+            .map_err(|e| corrupt(&weights_path, e.to_string()))?;
+        Ok(Encoder { fast, tokenizer, dir: dir.to_path_buf() })
+    }
+
+    /// `candle-transformers`' `BertModel` on the same folder: the reference the fast path is
+    /// checked and timed against ([`Reference::states`] computes what [`Encoder::states`] does).
+    pub fn reference(&self) -> Result<Reference> {
         let device = Device::Cpu;
+        let weights_path = self.dir.join("model.safetensors");
+        let corrupt = |path: &Path, message: String| TaggerError::Corrupt { path: path.to_path_buf(), message };
+        let config_path = self.dir.join("config.json");
+        let text = std::fs::read_to_string(&config_path).map_err(|source| TaggerError::Io { path: config_path.clone(), source })?;
+        let config: Config = serde_json::from_str(&text).map_err(|e| corrupt(&config_path, e.to_string()))?;
         let bytes = std::fs::read(&weights_path).map_err(|source| TaggerError::Io { path: weights_path.clone(), source })?;
         let tensors = candle_core::safetensors::load_buffer(&bytes, &device).map_err(|e| corrupt(&weights_path, e.to_string()))?;
         let vb = VarBuilder::from_tensors(tensors, DType::F32, &device);
         let model = BertModel::load(vb, &config).map_err(|e| corrupt(&weights_path, e.to_string()))?;
-        Ok(Encoder { model, tokenizer, device })
+        Ok(Reference { model, device })
     }
 
     /// The note's word pieces, without special tokens, with byte spans into `text`.
@@ -109,38 +125,70 @@ impl Encoder {
     pub fn states(&self, pieces: &Pieces) -> Result<Vec<f32>> {
         let n = pieces.len();
         let mut out = vec![0f32; n * HIDDEN];
-        if n == 0 {
-            return Ok(out);
-        }
-        let windows = windows(n);
-        for batch in windows.chunks(BATCH) {
-            let longest = batch.iter().map(|w| w.end - w.start).max().unwrap_or(0) + 2;
-            let mut ids = Vec::with_capacity(batch.len() * longest);
-            let mut mask = Vec::with_capacity(batch.len() * longest);
-            for w in batch {
-                let len = w.end - w.start;
-                ids.push(CLS);
-                ids.extend_from_slice(&pieces.ids[w.start..w.end]);
-                ids.push(SEP);
-                ids.extend(std::iter::repeat_n(0, longest - len - 2));
-                mask.extend(std::iter::repeat_n(1u32, len + 2));
-                mask.extend(std::iter::repeat_n(0u32, longest - len - 2));
-            }
-            let shape = (batch.len(), longest);
-            let ids = Tensor::from_vec(ids, shape, &self.device)?;
-            let mask = Tensor::from_vec(mask, shape, &self.device)?;
-            let types = ids.zeros_like()?;
-            let hidden = self.model.forward(&ids, &types, Some(&mask))?;
-            let hidden: Vec<f32> = hidden.flatten_all()?.to_vec1()?;
-            for (b, w) in batch.iter().enumerate() {
-                for i in w.keep_start..w.keep_end {
-                    let row = b * longest + 1 + (i - w.start);
-                    out[i * HIDDEN..(i + 1) * HIDDEN].copy_from_slice(&hidden[row * HIDDEN..(row + 1) * HIDDEN]);
-                }
+        let threads = rayon::current_num_threads();
+        let mut ids = Vec::with_capacity(WINDOW + 2);
+        for w in windows(n).iter().filter(|_| n > 0) {
+            ids.clear();
+            ids.push(CLS);
+            ids.extend_from_slice(&pieces.ids[w.start..w.end]);
+            ids.push(SEP);
+            let hidden = self.fast.forward(&ids, threads)?;
+            for i in w.keep_start..w.keep_end {
+                let row = 1 + (i - w.start);
+                out[i * HIDDEN..(i + 1) * HIDDEN].copy_from_slice(&hidden[row * HIDDEN..(row + 1) * HIDDEN]);
             }
         }
         Ok(out)
     }
+}
+
+/// candle's `BertModel` over the same windows (see [`Encoder::reference`]).
+pub struct Reference {
+    model: BertModel,
+    device: Device,
+}
+
+impl Reference {
+    /// The states of `pieces`, windows batched with padding and a mask.
+    pub fn states(&self, pieces: &Pieces) -> Result<Vec<f32>> {
+        reference(&self.model, &self.device, pieces)
+    }
+}
+
+fn reference(model: &BertModel, device: &Device, pieces: &Pieces) -> Result<Vec<f32>> {
+    let n = pieces.len();
+    let mut out = vec![0f32; n * HIDDEN];
+    if n == 0 {
+        return Ok(out);
+    }
+    let windows = windows(n);
+    for batch in windows.chunks(BATCH) {
+        let longest = batch.iter().map(|w| w.end - w.start).max().unwrap_or(0) + 2;
+        let mut ids = Vec::with_capacity(batch.len() * longest);
+        let mut mask = Vec::with_capacity(batch.len() * longest);
+        for w in batch {
+            let len = w.end - w.start;
+            ids.push(CLS);
+            ids.extend_from_slice(&pieces.ids[w.start..w.end]);
+            ids.push(SEP);
+            ids.extend(std::iter::repeat_n(0, longest - len - 2));
+            mask.extend(std::iter::repeat_n(1u32, len + 2));
+            mask.extend(std::iter::repeat_n(0u32, longest - len - 2));
+        }
+        let shape = (batch.len(), longest);
+        let ids = Tensor::from_vec(ids, shape, device)?;
+        let mask = Tensor::from_vec(mask, shape, device)?;
+        let types = ids.zeros_like()?;
+        let hidden = model.forward(&ids, &types, Some(&mask))?;
+        let hidden: Vec<f32> = hidden.flatten_all()?.to_vec1()?;
+        for (b, w) in batch.iter().enumerate() {
+            for i in w.keep_start..w.keep_end {
+                let row = b * longest + 1 + (i - w.start);
+                out[i * HIDDEN..(i + 1) * HIDDEN].copy_from_slice(&hidden[row * HIDDEN..(row + 1) * HIDDEN]);
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// One window over a note's pieces: it reads `start..end` and keeps the states of `keep_start..keep_end`.
@@ -173,6 +221,28 @@ pub fn windows(n: usize) -> Vec<Window> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The fast path and candle's `BertModel` give the same states on a real note of three
+    /// windows (the encoder setup fetched; under `CI=true` a missing one fails).
+    #[test]
+    fn the_fast_path_matches_candles_bert() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models").join(DIR_NAME);
+        if !dir.join("model.safetensors").is_file() {
+            assert!(std::env::var("CI").as_deref() != Ok("true"), "the encoder is not in {} (run scripts/fetch-models.sh)", dir.display());
+            eprintln!("skipping: no encoder in {}", dir.display());
+            return;
+        }
+        let enc = Encoder::load(&dir).unwrap();
+        let text = "Seen by Dr. JOHN SMITH on 3/4/2019 at Mercy Hospital; call 617-555-0134. ".repeat(25);
+        let pieces = enc.pieces(&text);
+        assert!(windows(pieces.len()).len() >= 3, "{} pieces", pieces.len());
+        let fast = enc.states(&pieces).unwrap();
+        let reference = enc.reference().unwrap().states(&pieces).unwrap();
+        let worst = fast.iter().zip(&reference).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+        let scale = reference.iter().map(|v| v.abs()).fold(0f32, f32::max);
+        assert!(worst < 1e-3 * scale.max(1.0), "largest difference {worst} (values up to {scale})");
+        assert!(enc.states(&enc.pieces("")).unwrap().is_empty());
+    }
 
     #[test]
     fn kept_parts_tile_the_note() {

@@ -13,6 +13,7 @@
 pub mod decode;
 pub mod encoder;
 pub mod error;
+pub mod fast;
 pub mod head;
 pub mod labels;
 pub mod train;
