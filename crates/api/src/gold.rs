@@ -250,6 +250,21 @@ impl Api {
         Ok(GoldImportDto { dataset_id, format: format.to_owned(), notes: matched.len(), spans, unmatched, unmatched_ids })
     }
 
+    /// The gold of a gold note: for a sample note, the spans the steward kept or added in
+    /// `review` (its review spans), with their final bounds and types; for an imported note, the
+    /// file's stored spans.
+    pub(crate) fn gold_spans_of(&self, g: &localdx_store::GoldNote, review: &[localdx_store::ReviewSpan]) -> Result<Vec<GoldSpan>> {
+        Ok(if g.source == "sample" {
+            review
+                .iter()
+                .filter(|s| s.view.state.redacts())
+                .map(|s| GoldSpan { span: Span::new(s.view.start, s.view.end), label: s.view.entity.clone() })
+                .collect()
+        } else {
+            self.store.gold_spans(g.record_id)?.into_iter().map(|s| GoldSpan { span: Span::new(s.start, s.end), label: s.label }).collect()
+        })
+    }
+
     /// Detector quality on the dataset's gold notes: signed-off sample notes (gold = the spans the
     /// steward kept or added, with their final bounds and types) and imported notes that detection
     /// has run on (gold = the file's spans), against the original detections of each note.
@@ -295,15 +310,7 @@ impl Api {
                     score: s.score as f32,
                 })
                 .collect();
-            let gold: Vec<GoldSpan> = if g.source == "sample" {
-                spans
-                    .iter()
-                    .filter(|s| s.view.state.redacts())
-                    .map(|s| GoldSpan { span: Span::new(s.view.start, s.view.end), label: s.view.entity.clone() })
-                    .collect()
-            } else {
-                self.store.gold_spans(g.record_id)?.into_iter().map(|s| GoldSpan { span: Span::new(s.start, s.end), label: s.label }).collect()
-            };
+            let gold = self.gold_spans_of(g, &spans)?;
             let note = GoldNote { id: g.record_id.to_string(), patient: record.patient_id.clone().unwrap_or_default(), text: record.text.clone(), spans: gold };
             scorer.add(&note, &predicted);
             measured += 1;

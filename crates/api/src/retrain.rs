@@ -18,7 +18,7 @@
 use crate::detector::Detector;
 use crate::{Api, ApiError, Command, ErrorCode, Result};
 use localdx_job::{Cancel, Meter, Reporter};
-use localdx_phi::eval::{GoldNote, GoldSpan, Predicted, Scorer};
+use localdx_phi::eval::{GoldNote, Predicted, Scorer};
 use localdx_span::Span;
 use localdx_store::NewDetectorVersion;
 use localdx_tagger::train::{self, Example, Options};
@@ -120,19 +120,10 @@ impl Api {
         let mut gold = Vec::new();
         for g in &gold_notes {
             let record = self.store.record(g.record_id)?.ok_or_else(|| ApiError::not_found(format!("no record {}", g.record_id)))?;
-            let spans: Vec<GoldSpan> = if g.source == "sample" {
-                if !self.store.note_signed_off(g.record_id)? {
-                    continue;
-                }
-                self.store
-                    .review_spans(g.record_id)?
-                    .iter()
-                    .filter(|s| s.view.state.redacts())
-                    .map(|s| GoldSpan { span: Span::new(s.view.start, s.view.end), label: s.view.entity.clone() })
-                    .collect()
-            } else {
-                self.store.gold_spans(g.record_id)?.into_iter().map(|s| GoldSpan { span: Span::new(s.start, s.end), label: s.label }).collect()
-            };
+            if g.source == "sample" && !self.store.note_signed_off(g.record_id)? {
+                continue;
+            }
+            let spans = self.gold_spans_of(g, &self.store.review_spans(g.record_id)?)?;
             gold.push(GoldNote { id: g.record_id.to_string(), patient: record.patient_id.clone().unwrap_or_default(), text: record.text, spans });
         }
         if gold.is_empty() {

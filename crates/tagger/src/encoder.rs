@@ -74,8 +74,7 @@ impl Encoder {
         let tokenizer_path = file(dir, "tokenizer.json")?;
         let weights_path = file(dir, "model.safetensors")?;
         let corrupt = |path: &Path, message: String| TaggerError::Corrupt { path: path.to_path_buf(), message };
-        let text = std::fs::read_to_string(&config_path).map_err(|source| TaggerError::Io { path: config_path.clone(), source })?;
-        let config: Config = serde_json::from_str(&text).map_err(|e| corrupt(&config_path, e.to_string()))?;
+        let config = read_config(&config_path)?;
         if config.hidden_size != HIDDEN {
             return Err(corrupt(&config_path, format!("hidden size {} where the tagger expects {HIDDEN}", config.hidden_size)));
         }
@@ -84,8 +83,7 @@ impl Encoder {
         // windows whole notes itself
         tokenizer.with_truncation(None).map_err(|e| corrupt(&tokenizer_path, e.to_string()))?;
         tokenizer.with_padding(None);
-        let bytes = std::fs::read(&weights_path).map_err(|source| TaggerError::Io { path: weights_path.clone(), source })?;
-        let tensors = candle_core::safetensors::load_buffer(&bytes, &Device::Cpu).map_err(|e| corrupt(&weights_path, e.to_string()))?;
+        let tensors = read_tensors(&weights_path)?;
         let fast = crate::fast::FastBert::from_tensors(&tensors, config.num_hidden_layers, config.num_attention_heads, config.layer_norm_eps)
             .map_err(|e| corrupt(&weights_path, e.to_string()))?;
         Ok(Encoder { fast, tokenizer, dir: dir.to_path_buf() })
@@ -96,14 +94,9 @@ impl Encoder {
     pub fn reference(&self) -> Result<Reference> {
         let device = Device::Cpu;
         let weights_path = self.dir.join("model.safetensors");
-        let corrupt = |path: &Path, message: String| TaggerError::Corrupt { path: path.to_path_buf(), message };
-        let config_path = self.dir.join("config.json");
-        let text = std::fs::read_to_string(&config_path).map_err(|source| TaggerError::Io { path: config_path.clone(), source })?;
-        let config: Config = serde_json::from_str(&text).map_err(|e| corrupt(&config_path, e.to_string()))?;
-        let bytes = std::fs::read(&weights_path).map_err(|source| TaggerError::Io { path: weights_path.clone(), source })?;
-        let tensors = candle_core::safetensors::load_buffer(&bytes, &device).map_err(|e| corrupt(&weights_path, e.to_string()))?;
-        let vb = VarBuilder::from_tensors(tensors, DType::F32, &device);
-        let model = BertModel::load(vb, &config).map_err(|e| corrupt(&weights_path, e.to_string()))?;
+        let config = read_config(&self.dir.join("config.json"))?;
+        let vb = VarBuilder::from_tensors(read_tensors(&weights_path)?, DType::F32, &device);
+        let model = BertModel::load(vb, &config).map_err(|e| TaggerError::Corrupt { path: weights_path.clone(), message: e.to_string() })?;
         Ok(Reference { model, device })
     }
 
@@ -140,6 +133,16 @@ impl Encoder {
         }
         Ok(out)
     }
+}
+
+fn read_config(path: &Path) -> Result<Config> {
+    let text = std::fs::read_to_string(path).map_err(|source| TaggerError::Io { path: path.to_path_buf(), source })?;
+    serde_json::from_str(&text).map_err(|e| TaggerError::Corrupt { path: path.to_path_buf(), message: e.to_string() })
+}
+
+fn read_tensors(path: &Path) -> Result<std::collections::HashMap<String, Tensor>> {
+    let bytes = std::fs::read(path).map_err(|source| TaggerError::Io { path: path.to_path_buf(), source })?;
+    candle_core::safetensors::load_buffer(&bytes, &Device::Cpu).map_err(|e| TaggerError::Corrupt { path: path.to_path_buf(), message: e.to_string() })
 }
 
 /// candle's `BertModel` over the same windows (see [`Encoder::reference`]).
