@@ -232,6 +232,11 @@ impl TextDetector {
         TextDetector(Scan::Union(crate::detector::Detector::new(config.clone(), models)))
     }
 
+    /// The union of a workspace (`Api::detector`: its retrained head when one is kept).
+    pub fn from_detector(detector: crate::detector::Detector) -> Self {
+        TextDetector(Scan::Union(detector))
+    }
+
     /// One source on its own, as `phi eval --source` scores it: `Rules` ignores the tagger,
     /// `Tagger` is refused when the tagger does not load (naming why).
     pub fn for_source(config: &PhiConfig, models: &Path, source: Source) -> Result<Self> {

@@ -169,7 +169,13 @@ fn print_spans(text: &str, spans: &[SpanDto]) {
 /// meant to run and cannot (the rules then run alone).
 fn text_detector(ctx: &Context, source: &str) -> Result<api::TextDetector> {
     let source = api::Source::parse_list(source).and_then(|s| s.first().copied()).ok_or_else(|| anyhow::anyhow!("unknown source {source:?}"))?;
-    let detector = api::TextDetector::for_source(&config(ctx)?, &localdx_api::workspace::models_dir(&ctx.db), source)?;
+    // with a database, the union is the workspace's own (its retrained head when one is kept)
+    let detector = if source == api::Source::Union && ctx.db.exists() {
+        let workspace = ctx.open()?;
+        api::TextDetector::from_detector(workspace.detector(workspace.phi_config()?)?)
+    } else {
+        api::TextDetector::for_source(&config(ctx)?, &localdx_api::workspace::models_dir(&ctx.db), source)?
+    };
     if let Some(w) = detector.detector().warning {
         eprintln!("warning: {w}");
     }

@@ -280,4 +280,9 @@ fn retrain_detector_from_decisions_headless() {
     assert_eq!(v["kept"].as_bool(), Some(after >= before), "{v}");
     let (ok, list) = run(&["review", "detector-versions"]);
     assert!(ok && list[0]["id"] == v["versionId"] && list[0]["active"] == v["kept"], "{list}");
+    // a text scanned with this database runs the workspace's union (its kept head, if any)
+    let note = work.path().join("note.txt");
+    std::fs::write(&note, "Referral KV2000Q received. Ines Okonkwo reports cough.").unwrap();
+    let (ok, spans) = run(&["phi", "detect", "--file", note.to_str().unwrap()]);
+    assert!(ok && spans.as_array().is_some_and(|s| s.iter().any(|x| x["text"] == "Ines Okonkwo" || x["text"] == "Okonkwo")), "{spans}");
 }
