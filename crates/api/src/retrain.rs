@@ -134,7 +134,7 @@ impl Api {
         }
 
         let mut examples = Vec::new();
-        for record_id in self.signed_off_notes(dataset_id)? {
+        for record_id in self.store.signed_off_notes(dataset_id)? {
             if gold_ids.contains(&record_id) {
                 continue;
             }
@@ -258,26 +258,6 @@ impl Api {
                 created_at: v.created_at,
             })
             .collect())
-    }
-
-    /// The dataset's signed-off notes, in id order.
-    fn signed_off_notes(&self, dataset_id: i64) -> Result<Vec<i64>> {
-        let open: BTreeSet<i64> = self.store.open_notes(dataset_id)?.into_iter().collect();
-        let mut out = Vec::new();
-        let mut offset = 0;
-        loop {
-            let records = self.store.records(dataset_id, offset, 500, None)?;
-            if records.is_empty() {
-                break;
-            }
-            for r in &records {
-                if !open.contains(&r.id) && self.store.note_signed_off(r.id)? {
-                    out.push(r.id);
-                }
-            }
-            offset += records.len() as u64;
-        }
-        Ok(out)
     }
 }
 

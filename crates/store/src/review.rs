@@ -447,6 +447,13 @@ impl Store {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
+    /// Record ids of a dataset's signed-off notes, in id order.
+    pub fn signed_off_notes(&self, dataset_id: i64) -> Result<Vec<i64>> {
+        let mut stmt = self.conn().prepare("SELECT record_id FROM review_notes WHERE dataset_id = ?1 AND state = 'signed_off' ORDER BY record_id")?;
+        let rows = stmt.query_map([dataset_id], |r| r.get(0))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
     /// Notes and spans per state of one dataset.
     pub fn review_counts(&self, dataset_id: i64) -> Result<ReviewCounts> {
         let notes: i64 = self.conn().query_row("SELECT count(*) FROM records WHERE dataset_id = ?1", [dataset_id], |r| r.get(0))?;
