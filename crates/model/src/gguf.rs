@@ -24,11 +24,12 @@ impl GgufFile {
         let file = File::open(path).map_err(|source| ModelError::Io { path: shown.clone(), source })?;
         let mut reader = BufReader::new(file);
         let content = Content::read(&mut reader)
-            .map_err(|e| ModelError::Corrupt { path: shown.clone(), message: e.to_string() })?;
+            .map_err(|e| ModelError::Corrupt { path: shown.clone(), message: crate::error::without_backtrace(&e) })?;
         let file_len = std::fs::metadata(path).map_err(|source| ModelError::Io { path: shown.clone(), source })?.len();
         if content.tensor_data_offset > file_len {
             return Err(ModelError::Corrupt { path: shown, message: "tensor data starts past the end of the file".into() });
         }
+        check_tensor_table(&content, file_len).map_err(|message| ModelError::Corrupt { path: shown, message })?;
         Ok(GgufFile { path: path.to_owned(), content, reader })
     }
 
@@ -162,7 +163,7 @@ impl GgufFile {
         }
         info.read(&mut self.reader, self.content.tensor_data_offset, &Device::Cpu).map_err(|e| ModelError::Corrupt {
             path: self.path.display().to_string(),
-            message: format!("tensor `{name}`: {e}"),
+            message: format!("tensor `{name}`: {}", crate::error::without_backtrace(&e)),
         })
     }
 
@@ -173,6 +174,37 @@ impl GgufFile {
         check_finite(name, &t)?;
         Ok(t)
     }
+}
+
+/// Checks that every tensor the table declares lies wholly inside a file of `file_len` bytes, with
+/// a byte size that follows from its type and shape. A file cut short (an interrupted copy) fails
+/// here, when it is opened, and not on the first tensor read long after it was imported.
+fn check_tensor_table(content: &Content, file_len: u64) -> std::result::Result<(), String> {
+    let data = file_len - content.tensor_data_offset;
+    let mut names: Vec<&String> = content.tensor_infos.keys().collect();
+    names.sort();
+    for name in names {
+        let info = &content.tensor_infos[name];
+        let (elements, block) = (info.shape.elem_count() as u64, info.ggml_dtype.block_size() as u64);
+        if elements % block != 0 {
+            return Err(format!(
+                "tensor `{name}` has {elements} elements of type {:?}, not a whole number of its {block}-element blocks",
+                info.ggml_dtype
+            ));
+        }
+        let bytes = elements / block * info.ggml_dtype.type_size() as u64;
+        let end = info.offset.checked_add(bytes).filter(|&end| end <= data);
+        if end.is_none() {
+            return Err(format!(
+                "tensor `{name}` ({:?}, shape {:?}) needs bytes {}..{} of the tensor data, but the file holds {data}: the file is truncated or corrupt",
+                info.ggml_dtype,
+                info.shape.dims(),
+                info.offset,
+                info.offset.saturating_add(bytes)
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Fails when `t` holds a NaN or an infinity: the signature of a corrupt tensor.

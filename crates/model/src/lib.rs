@@ -25,7 +25,7 @@ pub mod tokenizer_json;
 
 pub use candle_core;
 pub use decoder::{summarize, Decoder, Net, Summary};
-pub use error::{ModelError, Result};
+pub use error::{without_backtrace, ModelError, Result};
 pub use gemma3::{Gemma3, Gemma3Config};
 pub use gguf::GgufFile;
 pub use head::{ClassifierHead, HeadKind};

@@ -15,7 +15,7 @@ pub enum TaggerError {
     #[error("the PHI tagger's head does not fit: {0}")]
     Mismatch(String),
     /// A tensor operation failed (a bug or an exhausted device).
-    #[error("tensor error in the PHI tagger: {0}")]
+    #[error("tensor error in the PHI tagger: {}", localdx_model::without_backtrace(.0))]
     Tensor(#[from] candle_core::Error),
     /// The caller cancelled a training run.
     #[error("retraining cancelled")]

@@ -7,7 +7,7 @@ pub enum TrainError {
     #[error(transparent)]
     Model(#[from] localdx_model::ModelError),
     /// A tensor operation failed.
-    #[error("tensor computation failed: {0}")]
+    #[error("tensor computation failed: {}", localdx_model::without_backtrace(.0))]
     Candle(#[from] candle_core::Error),
     /// A run folder, checkpoint or adapter file could not be read or written.
     #[error("{path}: {source}")]

@@ -76,6 +76,31 @@ fn missing_file_and_unsupported_architecture_are_named() {
     assert!(e.to_string().contains("attn_q_norm") || e.to_string().contains("key_length"), "{e}");
 }
 
+/// A file cut inside its tensor data is refused when it is opened (as `models import` and
+/// `models list` do), naming the first tensor that does not fit, and not only when that tensor is
+/// read.
+#[test]
+fn a_file_cut_in_its_tensor_data_is_refused_when_opened() {
+    let (dir, path) = tiny_file(&TinySpec::default());
+    let good = std::fs::read(&path).unwrap();
+    GgufFile::open(&path).unwrap();
+    let cut = dir.path().join("cut.gguf");
+    for keep in [good.len() - 1, good.len() - 100] {
+        std::fs::write(&cut, &good[..keep]).unwrap();
+        let e = GgufFile::open(&cut).err().unwrap_or_else(|| panic!("a file cut to {keep} of {} bytes opened", good.len()));
+        let shown = e.to_string();
+        assert!(matches!(e, ModelError::Corrupt { .. }) && shown.contains("tensor `") && shown.contains("truncated"), "{shown}");
+    }
+    if let Some(real) = crate::real_model_path() {
+        // The case: the first 5 MB of the 98 MB default model.
+        let mut head = vec![0u8; 5 << 20];
+        std::io::Read::read_exact(&mut std::fs::File::open(real).unwrap(), &mut head).unwrap();
+        std::fs::write(&cut, &head).unwrap();
+        let e = GgufFile::open(&cut).err().expect("the real model cut to 5 MB opened");
+        assert!(e.to_string().contains("truncated"), "{e}");
+    }
+}
+
 #[test]
 fn truncated_gemma3_files_give_errors_not_panics() {
     let dir = tempfile::tempdir().unwrap();
