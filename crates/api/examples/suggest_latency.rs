@@ -23,7 +23,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // SAFETY: first thing in main, before any thread exists.
     unsafe { localdx_api::runtime::configure() };
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let model = PathBuf::from(args.first().cloned().unwrap_or_else(|| "/work/main/models/SmolLM2-135M-Instruct.Q4_1.gguf".into()));
+    let model = PathBuf::from(args.first().cloned().unwrap_or_else(|| concat!(env!("CARGO_MANIFEST_DIR"), "/../../models/SmolLM2-135M-Instruct.Q4_1.gguf").into()));
     let runs: usize = args.get(1).map(|r| r.parse()).transpose()?.unwrap_or(20);
     let data = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/symptom2disease/Symptom2Disease.csv"));
     let mut reader = csv_rows(&std::fs::read_to_string(&data)?);
