@@ -264,7 +264,6 @@ use localdx_api::retrain::{DetectorVersionDto, RetrainDto};
 use localdx_api::suggest::{self, FeedbackDto, FeedbackInputDto, ModelChoice, Occlusion, SuggestionDto};
 use localdx_api::training::{self, RunDto, TrainDoneDto, TrainPlanDto, TrainProgressDto, TrainRequest};
 use localdx_api::{Cancel, ErrorCode};
-use std::path::Path;
 use std::sync::Mutex;
 use tauri::Manager;
 
@@ -286,14 +285,11 @@ impl Default for LoadedModels {
 #[derive(Default)]
 pub struct TrainingJob(Mutex<Option<Cancel>>);
 
-fn data_dir(ws: &Workspace) -> PathBuf {
-    ws.path.parent().map(Path::to_path_buf).unwrap_or_default()
-}
 fn runs_dir(ws: &Workspace) -> PathBuf {
-    data_dir(ws).join("runs")
+    localdx_api::workspace::Layout::for_db(&ws.path).runs
 }
 fn models_dir(ws: &Workspace) -> PathBuf {
-    localdx_api::workspace::models_dir(&ws.path)
+    localdx_api::workspace::Layout::for_db(&ws.path).models
 }
 
 #[tauri::command]
@@ -417,11 +413,6 @@ pub async fn list_feedback(ws: State<'_, Workspace>) -> Result<Vec<FeedbackDto>,
     ws.call(suggest::feedback).await
 }
 
-#[tauri::command]
-pub async fn feedback_csv(ws: State<'_, Workspace>) -> Result<String, ApiError> {
-    ws.call(suggest::feedback_csv).await
-}
-
 /// The report of `run_id` on `split`, compared with `vs_run` or the base model (`vs_base`).
 #[tauri::command]
 pub async fn run_report(
@@ -448,25 +439,20 @@ pub async fn run_report(
 /// Where exports go unless the user picks another place: `exports/` beside the database.
 #[tauri::command]
 pub fn export_dir(ws: State<'_, Workspace>) -> String {
-    data_dir(&ws).join("exports").display().to_string()
+    localdx_api::workspace::Layout::for_db(&ws.path).exports.display().to_string()
 }
 
-/// Writes an export (`.html` or `.csv` only) the UI already holds; returns the path written.
+/// Writes an evaluation report the UI holds (`.html` or `.csv`) through the API, which checks,
+/// refuses the workspace's own files and audits; returns the path written.
 #[tauri::command]
-pub async fn write_export(path: PathBuf, contents: String) -> Result<String, ApiError> {
-    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or_default().to_ascii_lowercase();
-    if ext != "html" && ext != "csv" {
-        return Err(ApiError::invalid("exports are .html or .csv files"));
-    }
-    tauri::async_runtime::spawn_blocking(move || {
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|e| ApiError::invalid(format!("{}: {e}", parent.display())))?;
-        }
-        std::fs::write(&path, contents).map_err(|e| ApiError::invalid(format!("{}: {e}", path.display())))?;
-        Ok(path.display().to_string())
-    })
-    .await
-    .map_err(|e| ApiError::new(ErrorCode::Internal, format!("the background task failed: {e}")))?
+pub async fn export_report(ws: State<'_, Workspace>, path: PathBuf, contents: String) -> Result<String, ApiError> {
+    ws.call(move |api| api.export_report(&path, &contents)).await
+}
+
+/// Writes the clinicians' feedback as CSV through the API; returns the path written.
+#[tauri::command]
+pub async fn export_feedback(ws: State<'_, Workspace>, path: PathBuf) -> Result<String, ApiError> {
+    ws.call(move |api| api.export_feedback(&path)).await
 }
 
 // ---------------------------------------------------------------------------------------------

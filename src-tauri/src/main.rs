@@ -62,10 +62,10 @@ fn main() {
             commands::suggest_note,
             commands::save_feedback,
             commands::list_feedback,
-            commands::feedback_csv,
             commands::run_report,
             commands::export_dir,
-            commands::write_export,
+            commands::export_report,
+            commands::export_feedback,
             // Accounts, session, audit trail, released versions.
             commands::workspace_status,
             commands::create_admin,

@@ -65,7 +65,7 @@ const EXPORTED: [&str; 4] = ["adapter_config.json", "adapter_model.safetensors",
 /// needs `unencrypted` (else it is refused as `blocked`, with the reason); every export is
 /// audited with the SHA-256 of each file written.
 pub fn export(api: &Api, runs_dir: &Path, run_id: &str, out: &Path, unencrypted: bool) -> Result<AdapterDto> {
-    api.check(Command::ExportAdapters)?;
+    let store = api.permit(Command::ExportAdapters)?;
     let vault = api.vault();
     if vault.is_sealed() && !unencrypted {
         return Err(ApiError::new(
@@ -90,7 +90,7 @@ pub fn export(api: &Api, runs_dir: &Path, run_id: &str, out: &Path, unencrypted:
     }
     let after = serde_json::json!({"dir": out.display().to_string(), "unencrypted": true, "files": files});
     let reason = if vault.is_sealed() { "exported unencrypted from an encrypted workspace (--unencrypted)" } else { "exported from a plain workspace" };
-    if let Err(e) = api.store().atomically(|| api.audit("adapters.export", &format!("run:{run_id}"), serde_json::Value::Null, after, reason)) {
+    if let Err(e) = store.atomically(|| api.audit("adapters.export", &format!("run:{run_id}"), serde_json::Value::Null, after, reason)) {
         // An export the audit trail does not record does not stay on disk.
         for name in EXPORTED {
             let _ = std::fs::remove_file(out.join(name));

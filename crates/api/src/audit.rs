@@ -8,7 +8,6 @@ use crate::{Api, ApiError, Command, ErrorCode, Result};
 use localdx_store::{AuditFilter, AuditRecord};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use sha2::{Digest, Sha256};
 use std::path::Path;
 
 /// One audit entry. `before` and `after` are the stored JSON values.
@@ -128,8 +127,8 @@ pub struct AuditVerifyDto {
 impl Api {
     /// Audit entries, oldest first.
     pub fn audit_list(&self, filter: &AuditFilterDto) -> Result<Vec<AuditEntryDto>> {
-        self.check(Command::ReadAudit)?;
-        Ok(self.store.audit_entries(&filter.to_filter()?)?.into_iter().map(AuditEntryDto::from).collect())
+        let store = self.permit(Command::ReadAudit)?;
+        Ok(store.audit_entries(&filter.to_filter()?)?.into_iter().map(AuditEntryDto::from).collect())
     }
 
     /// Writes every entry matching `filter` (paging ignored: all of them, oldest first) to `path`
@@ -137,11 +136,11 @@ impl Api {
     /// per line), then records the export itself in the trail (`audit.export`, with the filter,
     /// the count and the file's SHA-256). If that entry cannot be written, the file is removed.
     pub fn audit_export(&self, filter: &AuditFilterDto, format: &str, path: &Path) -> Result<AuditExportDto> {
-        self.check(Command::ReadAudit)?;
+        let store = self.permit(Command::ReadAudit)?;
         let mut all = filter.to_filter()?;
         all.before_seq = None;
         all.limit = None;
-        let entries: Vec<AuditEntryDto> = self.store.audit_entries(&all)?.into_iter().map(AuditEntryDto::from).collect();
+        let entries: Vec<AuditEntryDto> = store.audit_entries(&all)?.into_iter().map(AuditEntryDto::from).collect();
         let internal = |e: String| ApiError::new(ErrorCode::Internal, e);
         let mut bytes: Vec<u8> = Vec::new();
         match format {
@@ -163,34 +162,19 @@ impl Api {
             }
             other => return Err(ApiError::invalid(format!("unknown audit export format {other:?} (csv, jsonl)"))),
         }
-        let io = |e: std::io::Error| ApiError::invalid(format!("cannot write {}: {e}", path.display()));
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(io)?;
-        }
-        std::fs::write(path, &bytes).map_err(io)?;
-        let sha256: String = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
-        let recorded = self.audit(
-            "audit.export",
-            &format!("file:{}", path.display()),
-            json!(null),
-            json!({"format": format, "entries": entries.len(), "sha256": sha256, "filter": filter}),
-            "",
-        );
-        if let Err(e) = recorded {
-            let _ = std::fs::remove_file(path);
-            return Err(e);
-        }
-        Ok(AuditExportDto { path: path.display().to_string(), format: format.to_owned(), entries: entries.len() as u64, sha256 })
+        let details = json!({"format": format, "entries": entries.len(), "filter": filter});
+        let (written, sha256) = self.write_export(path, &["csv", "jsonl"], &bytes, "audit.export", details)?;
+        Ok(AuditExportDto { path: written, format: format.to_owned(), entries: entries.len() as u64, sha256 })
     }
 
     /// Walks the chain. With `expect_head` (a hash kept elsewhere), the chain must also still end
     /// at that hash or contain it.
     pub fn audit_verify(&self, expect_head: Option<&str>) -> Result<AuditVerifyDto> {
-        self.check(Command::ReadAudit)?;
-        let v = self.store.verify_audit()?;
+        let store = self.permit(Command::ReadAudit)?;
+        let v = store.verify_audit()?;
         let (mut broken_seq, mut reason) = (v.broken.as_ref().map(|b| b.seq), v.broken.map(|b| b.reason));
         if let (None, Some(expected)) = (broken_seq, expect_head) {
-            let all = self.store.audit_entries(&AuditFilter::default())?;
+            let all = store.audit_entries(&AuditFilter::default())?;
             if !all.iter().any(|e| e.hash == expected) {
                 broken_seq = Some(all.last().map_or(1, |e| e.seq));
                 reason = Some(format!("no entry has the expected head hash {expected}: the trail was rewritten"));

@@ -152,6 +152,6 @@ impl Api {
             from_runs: with_runs.then(|| plain_runs.display().to_string()),
         };
         let session = Session { user: admin.user.clone(), role: Role::Admin };
-        Ok((Api { store, session, keys: Some(Keys::new(file, master)), models: crate::workspace::models_dir(path) }, dto))
+        Ok((Api::assemble(store, session, Some(Keys::new(file, master)), path), dto))
     }
 }

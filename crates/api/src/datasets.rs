@@ -4,6 +4,7 @@
 //!
 //! Nothing here reads files itself or touches the network.
 
+use crate::Permit;
 use crate::{Api, ApiError, ErrorCode, Result};
 use localdx_ingest::{ColumnMapping, Format, ImportOptions, ImportReport, IngestError, LabelMap, SplitRatios};
 use localdx_job::{Cancel, Reporter};
@@ -354,29 +355,28 @@ impl Api {
     /// everything back (error code `cancelled`). Bad rows refuse the import unless
     /// `skipBadRows`: the report then has `datasetId: null` and lists them.
     pub fn import(&self, path: &Path, options: &ImportOptionsDto, reporter: &dyn Reporter, cancel: &Cancel) -> Result<ImportReportDto> {
-        self.check(crate::Command::ImportDataset)?;
+        let store = self.permit(crate::Command::ImportDataset)?;
         let mut opts = options.to_options()?;
         opts.actor = self.actor().to_owned();
-        Ok(localdx_ingest::import(&self.store, path, &opts, reporter, cancel)?.into())
+        Ok(localdx_ingest::import(&store, path, &opts, reporter, cancel)?.into())
     }
 
     /// All datasets, oldest first.
     pub fn datasets(&self) -> Result<Vec<DatasetDto>> {
-        self.check(crate::Command::ListDatasets)?;
-        Ok(self.store.datasets()?.iter().map(DatasetDto::from).collect())
+        let store = self.permit(crate::Command::ListDatasets)?;
+        Ok(store.datasets()?.iter().map(DatasetDto::from).collect())
     }
 
-    fn dataset_or_404(&self, id: i64) -> Result<Dataset> {
-        self.store.dataset(id)?.ok_or_else(|| ApiError::not_found(format!("no dataset {id}")))
+    fn dataset_or_404(&self, store: &Permit<'_>, id: i64) -> Result<Dataset> {
+        store.dataset(id)?.ok_or_else(|| ApiError::not_found(format!("no dataset {id}")))
     }
 
     /// One dataset with counts per split and per label.
     pub fn dataset(&self, id: i64) -> Result<DatasetDetailDto> {
-        self.check(crate::Command::ViewDataset)?;
-        let d = self.dataset_or_404(id)?;
-        let stats = self.store.dataset_stats(id)?;
-        let rejected_rows = self
-            .store
+        let store = self.permit(crate::Command::ViewDataset)?;
+        let d = self.dataset_or_404(&store, id)?;
+        let stats = store.dataset_stats(id)?;
+        let rejected_rows = store
             .rejections(id)?
             .into_iter()
             .take(1000)
@@ -396,19 +396,19 @@ impl Api {
     /// A page of a dataset's records (at most [`MAX_PAGE`]), optionally only those whose text
     /// contains `search` (case-insensitive).
     pub fn records(&self, dataset_id: i64, offset: u64, limit: u64, search: Option<&str>) -> Result<RecordPageDto> {
-        self.check(crate::Command::ReadRawRecords)?;
-        self.dataset_or_404(dataset_id)?;
+        let store = self.permit(crate::Command::ReadRawRecords)?;
+        self.dataset_or_404(&store, dataset_id)?;
         let limit = limit.min(MAX_PAGE);
         let search = search.map(str::trim).filter(|s| !s.is_empty());
-        let total = self.store.record_count(dataset_id, search)?;
-        let records = self.store.records(dataset_id, offset, limit, search)?.into_iter().map(RecordDto::from).collect();
+        let total = store.record_count(dataset_id, search)?;
+        let records = store.records(dataset_id, offset, limit, search)?.into_iter().map(RecordDto::from).collect();
         Ok(RecordPageDto { total, offset, limit, records })
     }
 
     /// One record.
     pub fn record(&self, id: i64) -> Result<RecordDto> {
-        self.check(crate::Command::ReadRawRecords)?;
-        let r = self.store.record(id)?.ok_or_else(|| ApiError::not_found(format!("no record {id}")))?;
+        let store = self.permit(crate::Command::ReadRawRecords)?;
+        let r = store.record(id)?.ok_or_else(|| ApiError::not_found(format!("no record {id}")))?;
         Ok(r.into())
     }
 }

@@ -7,6 +7,7 @@
 //! detector runs the rules alone and says so in [`DetectorDto::warning`]; it never drops the
 //! model silently. The tagger is loaded once per models folder and process (about 90 MB).
 
+use crate::Permit;
 use crate::{Api, ApiError, ErrorCode, Result};
 use localdx_phi::{Detection, Engine, PhiConfig};
 use localdx_tagger::Tagger;
@@ -106,21 +107,28 @@ impl Detector {
 impl Api {
     /// The detector for this workspace: `config`'s rules with the tagger from its models folder,
     /// carrying the newest retrained head the workspace kept (the shipped head when none).
+    /// A scan of text the caller holds (`phi detect` on a text) needs only `DetectPhi`.
     pub fn detector(&self, config: PhiConfig) -> Result<Detector> {
-        Ok(match self.active_tagger()? {
+        let store = self.permit(crate::Command::DetectPhi)?;
+        self.detector_for(&store, config)
+    }
+
+    /// [`Api::detector`] for an operation that already holds its permit (review, release, redact).
+    pub(crate) fn detector_for(&self, store: &Permit<'_>, config: PhiConfig) -> Result<Detector> {
+        Ok(match self.active_tagger(store)? {
             Some((tagger, version)) => Detector::with_tagger(config, tagger, version),
-            None => Detector::new(config, &self.models),
+            None => Detector::new(config, &self.layout.models),
         })
     }
 
     /// The tagger detection runs in this workspace and its version (None: the shipped head);
     /// `Ok(None)` when the encoder cannot be loaded.
-    pub(crate) fn active_tagger(&self) -> Result<Option<(Arc<Tagger>, Option<i64>)>> {
-        let shipped = match &*tagger(&self.models) {
+    pub(crate) fn active_tagger(&self, store: &Permit<'_>) -> Result<Option<(Arc<Tagger>, Option<i64>)>> {
+        let shipped = match &*tagger(&self.layout.models) {
             Ok(t) => t.clone(),
             Err(_) => return Ok(None),
         };
-        let Some((version, head)) = self.store.active_detector()? else { return Ok(Some((shipped, None))) };
+        let Some((version, head)) = store.active_detector()? else { return Ok(Some((shipped, None))) };
         let card: localdx_tagger::HeadCard = serde_json::from_str(&version.card)
             .map_err(|e| ApiError::new(ErrorCode::Internal, format!("detector version {}: its card does not parse: {e}", version.id)))?;
         let tagger = Tagger::with_encoder(shipped.encoder_arc(), &head, card)
@@ -130,6 +138,6 @@ impl Api {
 
     /// The models folder of this workspace.
     pub fn models_dir(&self) -> &Path {
-        &self.models
+        &self.layout.models
     }
 }

@@ -246,7 +246,7 @@ fn run_files(api: &Api, runs_dir: &Path, run_id: &str) -> Result<RunFiles> {
 
 /// The facts of run `run_id` (for the report's header).
 pub fn run_facts(api: &Api, runs_dir: &Path, run_id: &str) -> Result<RunFacts> {
-    api.check(crate::Command::Evaluate)?;
+    let store = api.permit(crate::Command::Evaluate)?;
     let files = run_files(api, runs_dir, run_id)?;
     let meta = &files.meta;
     let dataset_id: i64 = meta
@@ -254,7 +254,7 @@ pub fn run_facts(api: &Api, runs_dir: &Path, run_id: &str) -> Result<RunFacts> {
         .get("dataset_id")
         .and_then(|d| d.parse().ok())
         .ok_or_else(|| ApiError::invalid(format!("run {run_id} does not name its dataset")))?;
-    let dataset = match api.store().dataset(dataset_id)? {
+    let dataset = match store.dataset(dataset_id)? {
         Some(d) => format!(
             "{} \"{}\" ({} records, imported {}{})",
             d.id,

@@ -9,6 +9,7 @@
 //! Gold spans are raw PHI: stored in the database only, shown to stewards and admins only
 //! (`ManageGold`, `ReadQuality`), never exported; the audit trail records counts and ids, never text.
 
+use crate::Permit;
 use crate::review::{fresh_seed, sample};
 use crate::{Api, ApiError, Command, Result};
 use localdx_phi::eval::{self, GoldFormat, GoldNote, GoldSpan, Predicted, Scorer};
@@ -164,19 +165,19 @@ impl Api {
     /// Draws `size` notes of a dataset not yet gold, at random with `seed` (fresh when absent), as
     /// a gold sample for the steward to review. Stored and audited with the seed and the ids.
     pub fn gold_sample(&self, dataset_id: i64, size: usize, seed: Option<u64>) -> Result<GoldSampleDto> {
-        self.check(Command::ManageGold)?;
-        self.reviewable(dataset_id)?;
+        let store = self.permit(Command::ManageGold)?;
+        self.reviewable(&store, dataset_id)?;
         if size == 0 {
             return Err(ApiError::invalid("a gold sample needs at least 1 note (--size)"));
         }
         let seed = seed.unwrap_or_else(|| fresh_seed() & ((1 << 53) - 1));
-        self.store.atomically(|| -> Result<GoldSampleDto> {
-            let candidates = self.store.gold_candidates(dataset_id)?;
+        store.atomically(|| -> Result<GoldSampleDto> {
+            let candidates = store.gold_candidates(dataset_id)?;
             if candidates.is_empty() {
                 return Err(ApiError::invalid(format!("every note of dataset {dataset_id} is already a gold note")));
             }
             let record_ids = sample(&candidates, size, seed);
-            let sample_id = self.store.add_gold_sample(dataset_id, seed, &record_ids, self.actor())?;
+            let sample_id = store.add_gold_sample(dataset_id, seed, &record_ids, self.actor())?;
             self.audit(
                 "gold.sample",
                 &format!("dataset:{dataset_id}"),
@@ -194,11 +195,11 @@ impl Api {
     /// A matched note whose text differs from the record's is refused (the offsets would point
     /// elsewhere). One transaction, audited with counts.
     pub fn gold_import(&self, dataset_id: i64, path: &Path, format: &str) -> Result<GoldImportDto> {
-        self.check(Command::ManageGold)?;
-        self.reviewable(dataset_id)?;
+        let store = self.permit(Command::ManageGold)?;
+        self.reviewable(&store, dataset_id)?;
         let gold_format = format_of(format)?;
         let notes = eval::read_gold(path, gold_format)?;
-        let records = self.store.records(dataset_id, 0, u64::MAX, None)?;
+        let records = store.records(dataset_id, 0, u64::MAX, None)?;
         let mut by_id: HashMap<String, &Record> = HashMap::new();
         for r in &records {
             if let Some(x) = &r.external_id {
@@ -234,9 +235,9 @@ impl Api {
             return Err(ApiError::invalid(format!("{}: no note of the file matches a record id of dataset {dataset_id}", path.display())));
         }
         let spans: usize = matched.iter().map(|(_, s)| s.len()).sum();
-        self.store.atomically(|| -> Result<()> {
+        store.atomically(|| -> Result<()> {
             for (r, s) in &matched {
-                self.store.set_imported_gold(dataset_id, r.id, format, s, self.actor())?;
+                store.set_imported_gold(dataset_id, r.id, format, s, self.actor())?;
             }
             let file = path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
             self.audit(
@@ -253,7 +254,7 @@ impl Api {
     /// The gold of a gold note: for a sample note, the spans the steward kept or added in
     /// `review` (its review spans), with their final bounds and types; for an imported note, the
     /// file's stored spans.
-    pub(crate) fn gold_spans_of(&self, g: &localdx_store::GoldNote, review: &[localdx_store::ReviewSpan]) -> Result<Vec<GoldSpan>> {
+    pub(crate) fn gold_spans_of(&self, store: &Permit<'_>, g: &localdx_store::GoldNote, review: &[localdx_store::ReviewSpan]) -> Result<Vec<GoldSpan>> {
         Ok(if g.source == "sample" {
             review
                 .iter()
@@ -261,7 +262,7 @@ impl Api {
                 .map(|s| GoldSpan { span: Span::new(s.view.start, s.view.end), label: s.view.entity.clone() })
                 .collect()
         } else {
-            self.store.gold_spans(g.record_id)?.into_iter().map(|s| GoldSpan { span: Span::new(s.start, s.end), label: s.label }).collect()
+            store.gold_spans(g.record_id)?.into_iter().map(|s| GoldSpan { span: Span::new(s.start, s.end), label: s.label }).collect()
         })
     }
 
@@ -269,9 +270,9 @@ impl Api {
     /// steward kept or added, with their final bounds and types) and imported notes that detection
     /// has run on (gold = the file's spans), against the original detections of each note.
     pub fn review_quality(&self, dataset_id: i64) -> Result<QualityDto> {
-        self.check(Command::ReadQuality)?;
-        self.reviewable(dataset_id)?;
-        let gold_notes = self.store.gold_notes(dataset_id)?;
+        let store = self.permit(Command::ReadQuality)?;
+        self.reviewable(&store, dataset_id)?;
+        let gold_notes = store.gold_notes(dataset_id)?;
         let mut out_of_scope: BTreeSet<&str> = BTreeSet::new();
         for g in &gold_notes {
             if let Some(f) = g.format.as_deref() {
@@ -283,10 +284,10 @@ impl Api {
         let mut records: Vec<Record> = Vec::new();
         let mut measured = 0;
         for g in &gold_notes {
-            let record = self.store.record(g.record_id)?.ok_or_else(|| ApiError::not_found(format!("no record {}", g.record_id)))?;
+            let record = store.record(g.record_id)?.ok_or_else(|| ApiError::not_found(format!("no record {}", g.record_id)))?;
             let status = if g.source == "sample" {
-                if self.store.note_signed_off(g.record_id)? { "measured" } else { "open" }
-            } else if self.store.note_in_review(g.record_id)? {
+                if store.note_signed_off(g.record_id)? { "measured" } else { "open" }
+            } else if store.note_in_review(g.record_id)? {
                 "measured"
             } else {
                 "undetected"
@@ -295,7 +296,7 @@ impl Api {
             if status != "measured" {
                 continue;
             }
-            let spans = self.store.review_spans(g.record_id)?;
+            let spans = store.review_spans(g.record_id)?;
             let predicted: Vec<Predicted> = spans
                 .iter()
                 .filter(|s| s.origin == "detected")
@@ -310,7 +311,7 @@ impl Api {
                     score: s.score as f32,
                 })
                 .collect();
-            let gold = self.gold_spans_of(g, &spans)?;
+            let gold = self.gold_spans_of(&store, g, &spans)?;
             let note = GoldNote { id: g.record_id.to_string(), patient: record.patient_id.clone().unwrap_or_default(), text: record.text.clone(), spans: gold };
             scorer.add(&note, &predicted);
             measured += 1;

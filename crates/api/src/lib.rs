@@ -13,6 +13,8 @@ pub mod convert;
 pub mod datasets;
 pub mod detector;
 pub mod eval;
+pub mod exports;
+mod gate;
 pub mod gold;
 pub mod models;
 pub mod phi;
@@ -88,19 +90,5 @@ impl From<localdx_store::StoreError> for ApiError {
 
 pub type Result<T, E = ApiError> = std::result::Result<T, E>;
 
-/// An open LocalDx workspace: one database, used by one process at a time through this handle,
-/// as one logged-in user ([`Api::open`], [`Api::init`] in `session`).
-pub struct Api {
-    pub(crate) store: localdx_store::Store,
-    pub(crate) session: localdx_access::Session,
-    pub(crate) keys: Option<session::Keys>,
-    /// The models folder (see [`workspace::models_dir`]).
-    pub(crate) models: std::path::PathBuf,
-}
-
-impl Api {
-    /// The store underneath, for crates that add API modules.
-    pub fn store(&self) -> &localdx_store::Store {
-        &self.store
-    }
-}
+pub use gate::Api;
+pub(crate) use gate::Permit;

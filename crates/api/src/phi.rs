@@ -394,8 +394,8 @@ pub fn evaluate_gold(
 impl Api {
     /// The project's PHI configuration (defaults when none is stored).
     pub fn phi_config(&self) -> Result<PhiConfig> {
-        self.check(crate::Command::ReadPhiConfig)?;
-        match self.store.setting(CONFIG_KEY)? {
+        let store = self.permit(crate::Command::ReadPhiConfig)?;
+        match store.setting(CONFIG_KEY)? {
             Some(json) => Ok(PhiConfig::from_json(&json)?),
             None => Ok(PhiConfig::default()),
         }
@@ -404,11 +404,11 @@ impl Api {
     /// Validates and stores the project's PHI configuration (the JSON form of [`PhiConfig`]);
     /// returns the stored, normalised configuration.
     pub fn set_phi_config(&self, json: &str) -> Result<PhiConfig> {
-        self.check(crate::Command::ChangePhiConfig)?;
+        let store = self.permit(crate::Command::ChangePhiConfig)?;
         let config = PhiConfig::from_json(json)?;
-        let before = self.store.setting(CONFIG_KEY)?.and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok()).unwrap_or_default();
-        self.store.atomically(|| -> Result<()> {
-            self.store.set_setting(CONFIG_KEY, &config.to_json())?;
+        let before = store.setting(CONFIG_KEY)?.and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok()).unwrap_or_default();
+        store.atomically(|| -> Result<()> {
+            store.set_setting(CONFIG_KEY, &config.to_json())?;
             self.audit("phi.config", "settings:phi.config", before, serde_json::from_str(&config.to_json()).unwrap_or_default(), "")
         })?;
         Ok(config)
@@ -416,12 +416,12 @@ impl Api {
 
     /// The project's surrogate secret, created on first use.
     pub fn phi_secret(&self) -> Result<Vec<u8>> {
-        self.check(crate::Command::RedactDataset)?;
-        let hex = match self.store.setting(SECRET_KEY)? {
+        let store = self.permit(crate::Command::RedactDataset)?;
+        let hex = match store.setting(SECRET_KEY)? {
             Some(s) => s,
             None => {
                 let s = localdx_phi::redact::new_secret()?;
-                self.store.set_setting(SECRET_KEY, &s)?;
+                store.set_setting(SECRET_KEY, &s)?;
                 s
             }
         };
@@ -430,15 +430,15 @@ impl Api {
 
     /// Detects PHI in every record of a dataset.
     pub fn phi_detect_dataset(&self, dataset_id: i64, reporter: &dyn Reporter, cancel: &Cancel) -> Result<Vec<RecordSpansDto>> {
-        self.check(crate::Command::DetectPhi)?;
-        let ds = self.store.dataset(dataset_id)?.ok_or_else(|| ApiError::not_found(format!("no dataset {dataset_id}")))?;
-        let detector = self.detector(self.phi_config()?)?;
+        let store = self.permit(crate::Command::DetectPhi)?;
+        let ds = store.dataset(dataset_id)?.ok_or_else(|| ApiError::not_found(format!("no dataset {dataset_id}")))?;
+        let detector = self.detector_for(&store, self.phi_config()?)?;
         let mut meter = Meter::new("detect", "notes", Some(ds.records), reporter);
         let mut out = Vec::new();
         let page = 500;
         let mut offset = 0;
         loop {
-            let records = self.store.records(dataset_id, offset, page, None)?;
+            let records = store.records(dataset_id, offset, page, None)?;
             if records.is_empty() {
                 break;
             }
@@ -460,11 +460,11 @@ impl Api {
     /// Records keep their ids, patients, labels and splits; surrogates are keyed by the record's
     /// patient (or the record itself when it has none).
     pub fn phi_redact_dataset(&self, dataset_id: i64, strategy: StrategyDto, name: Option<&str>, reporter: &dyn Reporter, cancel: &Cancel) -> Result<RedactReportDto> {
-        self.check(crate::Command::RedactDataset)?;
-        let ds = self.store.dataset(dataset_id)?.ok_or_else(|| ApiError::not_found(format!("no dataset {dataset_id}")))?;
+        let store = self.permit(crate::Command::RedactDataset)?;
+        let ds = store.dataset(dataset_id)?.ok_or_else(|| ApiError::not_found(format!("no dataset {dataset_id}")))?;
         let config = self.phi_config()?;
         let secret = self.phi_secret()?;
-        let engine = self.detector(config.clone())?;
+        let engine = self.detector_for(&store, config.clone())?;
         let strategy_value = to_strategy(strategy, &secret);
         let strategy_name = serde_json::to_value(strategy).unwrap_or(serde_json::Value::Null);
         let new = NewDataset {
@@ -478,13 +478,13 @@ impl Api {
             options: serde_json::json!({ "derivation": "phi-redaction", "strategy": strategy_name, "phiConfig": serde_json::from_str::<serde_json::Value>(&config.to_json()).unwrap_or_default() }),
             created_by: "local".to_string(),
         };
-        let mut writer = self.store.dataset_writer(&new)?;
+        let mut writer = store.dataset_writer(&new)?;
         let mut meter = Meter::new("redact", "notes", Some(ds.records), reporter);
         let (mut done, mut spans) = (0u64, 0u64);
         let mut per_type: BTreeMap<String, u64> = BTreeMap::new();
         let mut offset = 0;
         loop {
-            let records = self.store.records(dataset_id, offset, 500, None)?;
+            let records = store.records(dataset_id, offset, 500, None)?;
             if records.is_empty() {
                 break;
             }

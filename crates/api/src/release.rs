@@ -11,6 +11,7 @@
 //! Clinicians, training and exports read released versions only ([`Api::released_records`],
 //! [`Api::training_version`], [`Api::export_release`]); nothing here returns raw text.
 
+use crate::Permit;
 use crate::datasets::{RecordDto, RecordPageDto, MAX_PAGE};
 use crate::phi::StrategyDto;
 use crate::{Api, ApiError, Command, ErrorCode, Result};
@@ -139,9 +140,9 @@ impl Api {
     /// `blocked`) while a note is open or when the leakage scan finds anything; the message lists
     /// what to fix.
     pub fn release(&self, dataset_id: i64, strategy: StrategyDto, reporter: &dyn Reporter, cancel: &Cancel) -> Result<ReleaseDto> {
-        self.check(Command::ReleaseDataset)?;
-        let ds = self.reviewable(dataset_id)?;
-        let open = self.store.open_notes(dataset_id)?;
+        let store = self.permit(Command::ReleaseDataset)?;
+        let ds = self.reviewable(&store, dataset_id)?;
+        let open = store.open_notes(dataset_id)?;
         if !open.is_empty() {
             let first: Vec<String> = open.iter().take(10).map(|id| id.to_string()).collect();
             return Err(ApiError::new(
@@ -162,14 +163,14 @@ impl Api {
         };
         // The scan: the project's configuration and learned terms, plus every term the steward
         // rejected in this dataset (decided not to be PHI).
-        let (mut scan_config, _, _) = self.learned_config()?;
+        let (mut scan_config, _, _) = self.learned_config(&store)?;
         let mut out: Vec<Redacted> = Vec::with_capacity(ds.records as usize);
         let mut leaks: Vec<LeakDto> = Vec::new();
         let mut spans_total = 0u64;
-        let records = self.store.records(dataset_id, 0, u64::MAX, None)?;
+        let records = store.records(dataset_id, 0, u64::MAX, None)?;
         let mut per_record = Vec::with_capacity(records.len());
         for r in &records {
-            let spans = self.store.review_spans(r.id)?;
+            let spans = store.review_spans(r.id)?;
             for s in spans.iter().filter(|s| s.view.state == SpanState::Rejected) {
                 if let Some(t) = r.text.get(s.view.start..s.view.end) {
                     scan_config.allow.push(t.trim().to_owned());
@@ -178,7 +179,7 @@ impl Api {
             per_record.push(spans);
         }
         // the same union as detection, so the scan is as strong as what the steward reviewed
-        let detector = self.detector(scan_config)?;
+        let detector = self.detector_for(&store, scan_config)?;
         let mut meter = Meter::new("release", "notes", Some(ds.records), reporter);
         for (i, (r, spans)) in records.iter().zip(&per_record).enumerate() {
             if cancel.is_cancelled() {
@@ -230,7 +231,7 @@ impl Api {
             ));
         }
         let sha256 = content_hash(&out)?;
-        let n = self.store.releases(Some(dataset_id))?.len() + 1;
+        let n = store.releases(Some(dataset_id))?.len() + 1;
         let new = NewDataset {
             name: format!("{} (release {n})", ds.name),
             source_path: None,
@@ -242,7 +243,7 @@ impl Api {
             options: json!({"derivation": "release", "strategy": strategy_name}),
             created_by: self.actor().to_owned(),
         };
-        let mut writer = self.store.dataset_writer(&new)?;
+        let mut writer = store.dataset_writer(&new)?;
         for r in &out {
             writer.insert(&NewRecord {
                 external_id: r.external_id.as_deref(),
@@ -263,27 +264,27 @@ impl Api {
             reason: "",
         })?;
         let version_id = writer.finish()?;
-        let release = self.store.release_of_version(version_id)?.ok_or_else(|| ApiError::new(ErrorCode::Internal, "the release vanished"))?;
+        let release = store.release_of_version(version_id)?.ok_or_else(|| ApiError::new(ErrorCode::Internal, "the release vanished"))?;
         Ok(release.into())
     }
 
     /// Releases of one dataset (or all), oldest first.
     pub fn releases(&self, dataset_id: Option<i64>) -> Result<Vec<ReleaseDto>> {
-        self.check(Command::ListReleases)?;
-        Ok(self.store.releases(dataset_id)?.into_iter().map(ReleaseDto::from).collect())
+        let store = self.permit(Command::ListReleases)?;
+        Ok(store.releases(dataset_id)?.into_iter().map(ReleaseDto::from).collect())
     }
 
     /// The released version training (and clinicians) use for `dataset_id`: the dataset itself
     /// when it is a released version, else its newest release. Blocked when there is none.
     pub fn training_version(&self, dataset_id: i64) -> Result<ReleaseDto> {
-        self.check(Command::ReadReleased)?;
-        if let Some(r) = self.store.release_of_version(dataset_id)? {
+        let store = self.permit(Command::ReadReleased)?;
+        if let Some(r) = store.release_of_version(dataset_id)? {
             return Ok(r.into());
         }
-        if self.store.dataset(dataset_id)?.is_none() {
+        if store.dataset(dataset_id)?.is_none() {
             return Err(ApiError::not_found(format!("no dataset {dataset_id}")));
         }
-        self.store.releases(Some(dataset_id))?.pop().map(ReleaseDto::from).ok_or_else(|| {
+        store.releases(Some(dataset_id))?.pop().map(ReleaseDto::from).ok_or_else(|| {
             ApiError::new(ErrorCode::Blocked, format!("dataset {dataset_id} has no released version: review it and release it first (`localdx release {dataset_id}`)"))
         })
     }
@@ -291,32 +292,33 @@ impl Api {
     /// Every record of the released version training should use for `dataset_id` (see
     /// [`Api::training_version`]), in id order.
     pub fn training_records(&self, dataset_id: i64) -> Result<(ReleaseDto, Vec<Record>)> {
+        let store = self.permit(Command::ReadReleased)?;
         let release = self.training_version(dataset_id)?;
-        let records = self.store.records(release.version_id, 0, u64::MAX, None)?;
+        let records = store.records(release.version_id, 0, u64::MAX, None)?;
         Ok((release, records))
     }
 
-    fn version_or_refuse(&self, version_id: i64) -> Result<Release> {
-        self.store.release_of_version(version_id)?.ok_or_else(|| {
+    fn version_or_refuse(&self, store: &Permit<'_>, version_id: i64) -> Result<Release> {
+        store.release_of_version(version_id)?.ok_or_else(|| {
             ApiError::new(ErrorCode::Forbidden, format!("dataset {version_id} is not a released version; only released versions can be read here"))
         })
     }
 
     /// A page of a released version's (redacted) records.
     pub fn released_records(&self, version_id: i64, offset: u64, limit: u64) -> Result<RecordPageDto> {
-        self.check(Command::ReadReleased)?;
-        self.version_or_refuse(version_id)?;
+        let store = self.permit(Command::ReadReleased)?;
+        self.version_or_refuse(&store, version_id)?;
         let limit = limit.min(MAX_PAGE);
-        let total = self.store.record_count(version_id, None)?;
-        let records = self.store.records(version_id, offset, limit, None)?.into_iter().map(RecordDto::from).collect();
+        let total = store.record_count(version_id, None)?;
+        let records = store.records(version_id, offset, limit, None)?.into_iter().map(RecordDto::from).collect();
         Ok(RecordPageDto { total, offset, limit, records })
     }
 
     /// Writes a released version to `path` as `jsonl` or `csv` (never a raw dataset), audited.
     pub fn export_release(&self, version_id: i64, path: &Path, format: &str) -> Result<ExportDto> {
-        self.check(Command::ExportReleased)?;
-        let release = self.version_or_refuse(version_id)?;
-        let records = self.store.records(version_id, 0, u64::MAX, None)?;
+        let store = self.permit(Command::ExportReleased)?;
+        let release = self.version_or_refuse(&store, version_id)?;
+        let records = store.records(version_id, 0, u64::MAX, None)?;
         let io = |e: std::io::Error| ApiError::invalid(format!("cannot write {}: {e}", path.display()));
         let mut bytes: Vec<u8> = Vec::new();
         match format {

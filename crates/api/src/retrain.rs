@@ -104,26 +104,26 @@ impl From<TaggerError> for ApiError {
 impl Api {
     /// Fine-tunes the tagger on the dataset's signed-off notes and keeps it if gold recall holds.
     pub fn review_retrain_detector(&self, dataset_id: i64, reporter: &dyn Reporter, cancel: &Cancel) -> Result<RetrainDto> {
-        self.check(Command::RetrainDetector)?;
-        self.reviewable(dataset_id)?;
+        let store = self.permit(Command::RetrainDetector)?;
+        self.reviewable(&store, dataset_id)?;
         let clock = std::time::Instant::now();
-        let Some((current, started_from)) = self.active_tagger()? else {
-            let why = match &*crate::detector::tagger(&self.models) {
+        let Some((current, started_from)) = self.active_tagger(&store)? else {
+            let why = match &*crate::detector::tagger(&self.layout.models) {
                 Err(e) => e.clone(),
                 Ok(_) => "the tagger did not load".to_string(),
             };
             return Err(ApiError::new(ErrorCode::Blocked, format!("cannot retrain the PHI tagger: {why}")));
         };
 
-        let gold_notes = self.store.gold_notes(dataset_id)?;
+        let gold_notes = store.gold_notes(dataset_id)?;
         let gold_ids: BTreeSet<i64> = gold_notes.iter().map(|g| g.record_id).collect();
         let mut gold = Vec::new();
         for g in &gold_notes {
-            let record = self.store.record(g.record_id)?.ok_or_else(|| ApiError::not_found(format!("no record {}", g.record_id)))?;
-            if g.source == "sample" && !self.store.note_signed_off(g.record_id)? {
+            let record = store.record(g.record_id)?.ok_or_else(|| ApiError::not_found(format!("no record {}", g.record_id)))?;
+            if g.source == "sample" && !store.note_signed_off(g.record_id)? {
                 continue;
             }
-            let spans = self.gold_spans_of(g, &self.store.review_spans(g.record_id)?)?;
+            let spans = self.gold_spans_of(&store, g, &store.review_spans(g.record_id)?)?;
             gold.push(GoldNote { id: g.record_id.to_string(), patient: record.patient_id.clone().unwrap_or_default(), text: record.text, spans });
         }
         if gold.is_empty() {
@@ -134,13 +134,12 @@ impl Api {
         }
 
         let mut examples = Vec::new();
-        for record_id in self.store.signed_off_notes(dataset_id)? {
+        for record_id in store.signed_off_notes(dataset_id)? {
             if gold_ids.contains(&record_id) {
                 continue;
             }
-            let record = self.store.record(record_id)?.ok_or_else(|| ApiError::not_found(format!("no record {record_id}")))?;
-            let spans = self
-                .store
+            let record = store.record(record_id)?.ok_or_else(|| ApiError::not_found(format!("no record {record_id}")))?;
+            let spans = store
                 .review_spans(record_id)?
                 .iter()
                 .filter(|s| s.view.state.redacts())
@@ -174,7 +173,7 @@ impl Api {
         meter.finish(0);
         let (head, epochs) = train::train_from(start, &prepared, &[], &options, &|e| reporter.report(&meter.progress(e.epoch as u64)), &cancelled)?;
 
-        let config = self.learned_config()?.0;
+        let config = self.learned_config(&store)?.0;
         let before = score(&Detector::with_tagger(config.clone(), current.clone(), started_from), &gold);
         let head_bytes = head.to_bytes()?;
         let mut card: HeadCard = current.card().clone();
@@ -210,8 +209,8 @@ impl Api {
             kept,
             created_by: self.actor().to_string(),
         };
-        let version_id = self.store.atomically(|| -> Result<i64> {
-            let id = self.store.add_detector_version(&version)?;
+        let version_id = store.atomically(|| -> Result<i64> {
+            let id = store.add_detector_version(&version)?;
             self.audit(
                 "review.retrain_detector",
                 &format!("dataset:{dataset_id}"),
@@ -239,10 +238,9 @@ impl Api {
 
     /// Every retrained version, newest first, and which one detection runs.
     pub fn detector_versions(&self) -> Result<Vec<DetectorVersionDto>> {
-        self.check(Command::ReadQuality)?;
-        let active = self.store.active_detector()?.map(|(v, _)| v.id);
-        Ok(self
-            .store
+        let store = self.permit(Command::ReadQuality)?;
+        let active = store.active_detector()?.map(|(v, _)| v.id);
+        Ok(store
             .detector_versions()?
             .into_iter()
             .map(|v| DetectorVersionDto {

@@ -9,6 +9,7 @@
 //! Offsets in the DTOs are **char** offsets (with byte offsets beside them), as everywhere in the
 //! API. The rules (state machine, sign-off) live in `localdx-store`; detection in `localdx-phi`.
 
+use crate::Permit;
 use crate::datasets::RecordDto;
 use crate::{Api, ApiError, Command, ErrorCode, Result};
 use localdx_job::{Cancel, Meter, Reporter};
@@ -216,14 +217,14 @@ pub fn sample(items: &[i64], k: usize, seed: u64) -> Vec<i64> {
 }
 
 impl Api {
-    fn record_or_404(&self, record_id: i64) -> Result<Record> {
-        self.store.record(record_id)?.ok_or_else(|| ApiError::not_found(format!("no record {record_id}")))
+    fn record_or_404(&self, store: &Permit<'_>, record_id: i64) -> Result<Record> {
+        store.record(record_id)?.ok_or_else(|| ApiError::not_found(format!("no record {record_id}")))
     }
 
     /// Refuses to review a released version (it is redacted and immutable).
-    pub(crate) fn reviewable(&self, dataset_id: i64) -> Result<localdx_store::Dataset> {
-        let ds = self.store.dataset(dataset_id)?.ok_or_else(|| ApiError::not_found(format!("no dataset {dataset_id}")))?;
-        if self.store.release_of_version(dataset_id)?.is_some() {
+    pub(crate) fn reviewable(&self, store: &Permit<'_>, dataset_id: i64) -> Result<localdx_store::Dataset> {
+        let ds = store.dataset(dataset_id)?.ok_or_else(|| ApiError::not_found(format!("no dataset {dataset_id}")))?;
+        if store.release_of_version(dataset_id)?.is_some() {
             return Err(ApiError::invalid(format!("dataset {dataset_id} is a released version; review its source dataset")));
         }
         Ok(ds)
@@ -231,10 +232,10 @@ impl Api {
 
     /// The project's PHI configuration plus the confirmed learned terms and context words; the
     /// counts are of allow- and deny-list terms.
-    pub(crate) fn learned_config(&self) -> Result<(PhiConfig, usize, usize)> {
+    pub(crate) fn learned_config(&self, store: &Permit<'_>) -> Result<(PhiConfig, usize, usize)> {
         let mut config = self.phi_config()?;
         let (mut allow, mut deny) = (0, 0);
-        for t in self.store.terms()?.into_iter().filter(|t| t.confirmed_by.is_some()) {
+        for t in store.terms()?.into_iter().filter(|t| t.confirmed_by.is_some()) {
             match (t.list.as_str(), t.entity.as_deref().and_then(EntityType::parse)) {
                 ("allow", _) => {
                     config.allow.push(t.term);
@@ -262,12 +263,12 @@ impl Api {
     /// for review (replacing undecided detections of an earlier run; decisions stand). One
     /// transaction: a cancel leaves the queue as it was.
     pub fn review_detect(&self, dataset_id: i64, reporter: &dyn Reporter, cancel: &Cancel) -> Result<DetectSummaryDto> {
-        self.check(Command::DetectPhi)?;
+        let store = self.permit(Command::DetectPhi)?;
         self.check(Command::DecideSpans)?;
-        let ds = self.reviewable(dataset_id)?;
-        let (config, allow_terms, deny_terms) = self.learned_config()?;
+        let ds = self.reviewable(&store, dataset_id)?;
+        let (config, allow_terms, deny_terms) = self.learned_config(&store)?;
         let context_terms = config.context.len();
-        let detector = self.detector(config)?;
+        let detector = self.detector_for(&store, config)?;
         let mut summary = DetectSummaryDto {
             dataset_id,
             notes: 0,
@@ -279,11 +280,11 @@ impl Api {
             context_terms,
             detector: detector.dto(),
         };
-        self.store.atomically(|| -> Result<()> {
+        store.atomically(|| -> Result<()> {
             let mut meter = Meter::new("detect", "notes", Some(ds.records), reporter);
             let mut offset = 0;
             loop {
-                let records = self.store.records(dataset_id, offset, 500, None)?;
+                let records = store.records(dataset_id, offset, 500, None)?;
                 if records.is_empty() {
                     break;
                 }
@@ -292,7 +293,7 @@ impl Api {
                         return Err(ApiError::new(ErrorCode::Cancelled, "detection cancelled; the review queue is unchanged"));
                     }
                     summary.notes += 1;
-                    if self.store.note_signed_off(r.id)? {
+                    if store.note_signed_off(r.id)? {
                         summary.skipped_signed_off += 1;
                         continue;
                     }
@@ -316,7 +317,7 @@ impl Api {
                             }),
                         })
                         .collect();
-                    let queued = self.store.queue_detections(dataset_id, r.id, &spans)?;
+                    let queued = store.queue_detections(dataset_id, r.id, &spans)?;
                     summary.spans += queued;
                     for s in &spans {
                         *summary.per_type.entry(s.entity.clone()).or_default() += 1;
@@ -340,11 +341,11 @@ impl Api {
 
     /// A note with its spans (raw text: stewards and admins only).
     pub fn review_note(&self, record_id: i64) -> Result<ReviewNoteDto> {
-        self.check(Command::ReadReview)?;
-        let record = self.record_or_404(record_id)?;
+        let store = self.permit(Command::ReadReview)?;
+        let record = self.record_or_404(&store, record_id)?;
         let index = CharIndex::new(&record.text);
-        let spans: Vec<ReviewSpanDto> = self.store.review_spans(record_id)?.into_iter().map(|s| span_dto(&record.text, &index, s)).collect();
-        let state = if self.store.note_signed_off(record_id)? { "signed_off" } else { "open" };
+        let spans: Vec<ReviewSpanDto> = store.review_spans(record_id)?.into_iter().map(|s| span_dto(&record.text, &index, s)).collect();
+        let state = if store.note_signed_off(record_id)? { "signed_off" } else { "open" };
         let undecided = spans.iter().filter(|s| s.state == SpanState::Undecided).count();
         Ok(ReviewNoteDto { record: record.into(), state: state.to_owned(), spans, undecided })
     }
@@ -354,14 +355,14 @@ impl Api {
     /// threshold, so the lowest scores are the closest calls; a tagger span scores its probability),
     /// then the notes with no undecided detection, in id order.
     pub fn review_open_notes(&self, dataset_id: i64, uncertain_first: bool) -> Result<Vec<i64>> {
-        self.check(Command::ReadReview)?;
-        self.reviewable(dataset_id)?;
-        let open = self.store.open_notes(dataset_id)?;
+        let store = self.permit(Command::ReadReview)?;
+        self.reviewable(&store, dataset_id)?;
+        let open = store.open_notes(dataset_id)?;
         if !uncertain_first {
             return Ok(open);
         }
         let mut least: BTreeMap<i64, f64> = BTreeMap::new();
-        for s in self.store.undecided_spans(dataset_id, None, None)?.into_iter().filter(|s| s.origin == "detected") {
+        for s in store.undecided_spans(dataset_id, None, None)?.into_iter().filter(|s| s.origin == "detected") {
             let e = least.entry(s.record_id).or_insert(f64::INFINITY);
             *e = e.min(s.score);
         }
@@ -370,9 +371,9 @@ impl Api {
 
     /// Notes signed off and spans per state.
     pub fn review_counts(&self, dataset_id: i64) -> Result<ReviewCountsDto> {
-        self.check(Command::ReadReview)?;
-        self.reviewable(dataset_id)?;
-        let c = self.store.review_counts(dataset_id)?;
+        let store = self.permit(Command::ReadReview)?;
+        self.reviewable(&store, dataset_id)?;
+        let c = store.review_counts(dataset_id)?;
         Ok(ReviewCountsDto {
             dataset_id,
             notes: c.notes,
@@ -383,9 +384,9 @@ impl Api {
 
     /// Decides on one span. A rejection proposes the span's text for the allow-list.
     pub fn review_decide(&self, span_id: i64, decision: &DecisionDto, reason: &str) -> Result<ReviewSpanDto> {
-        self.check(Command::DecideSpans)?;
-        let span = self.store.review_span(span_id)?.ok_or_else(|| ApiError::not_found(format!("no span {span_id} in review")))?;
-        let record = self.record_or_404(span.record_id)?;
+        let store = self.permit(Command::DecideSpans)?;
+        let span = store.review_span(span_id)?.ok_or_else(|| ApiError::not_found(format!("no span {span_id} in review")))?;
+        let record = self.record_or_404(&store, span.record_id)?;
         let index = CharIndex::new(&record.text);
         let (decision, action) = match decision {
             DecisionDto::Accept => (Decision::Accept, "review.accept"),
@@ -396,13 +397,13 @@ impl Api {
                 (Decision::Resize { start: b.start, end: b.end }, "review.resize")
             }
         };
-        let after = self.store.atomically(|| -> Result<ReviewSpan> {
-            let (before, after) = self.store.decide(span_id, &decision, &record.text, self.actor(), false)?;
+        let after = store.atomically(|| -> Result<ReviewSpan> {
+            let (before, after) = store.decide(span_id, &decision, &record.text, self.actor(), false)?;
             self.audit(action, &format!("span:{span_id}"), audit_view(&before), audit_view(&after), reason)?;
             if matches!(decision, Decision::Reject) {
                 let term = record.text.get(before.view.start..before.view.end).unwrap_or_default().trim();
                 if !term.is_empty() {
-                    self.store.propose_term("allow", term, None, span.dataset_id, self.actor())?;
+                    store.propose_term("allow", term, None, span.dataset_id, self.actor())?;
                 }
             }
             Ok(after)
@@ -414,28 +415,27 @@ impl Api {
     /// the deny-list and the words right before it as a context word of its type (never words of
     /// this or another PHI span of the note; see `localdx_phi::learned::cue_before`).
     pub fn review_add_span(&self, record_id: i64, start: usize, end: usize, type_name: &str, reason: &str) -> Result<ReviewSpanDto> {
-        self.check(Command::DecideSpans)?;
-        let record = self.record_or_404(record_id)?;
-        self.reviewable(record.dataset_id)?;
+        let store = self.permit(Command::DecideSpans)?;
+        let record = self.record_or_404(&store, record_id)?;
+        self.reviewable(&store, record.dataset_id)?;
         let entity = entity(type_name)?;
         let index = CharIndex::new(&record.text);
         let b = index.byte_span(start, end).map_err(|e| ApiError::invalid(e.to_string()))?;
-        let span = self.store.atomically(|| -> Result<ReviewSpan> {
-            let span = self.store.add_review_span(record.dataset_id, record_id, &record.text, b.start, b.end, entity.as_str(), self.actor())?;
+        let span = store.atomically(|| -> Result<ReviewSpan> {
+            let span = store.add_review_span(record.dataset_id, record_id, &record.text, b.start, b.end, entity.as_str(), self.actor())?;
             self.audit("review.add", &format!("span:{}", span.id), json!(null), audit_view(&span), reason)?;
             let term = record.text.get(b.start..b.end).unwrap_or_default().trim();
             if !term.is_empty() {
-                self.store.propose_term("deny", term, Some(entity.as_str()), record.dataset_id, self.actor())?;
+                store.propose_term("deny", term, Some(entity.as_str()), record.dataset_id, self.actor())?;
             }
-            let phi: Vec<localdx_span::Span> = self
-                .store
+            let phi: Vec<localdx_span::Span> = store
                 .review_spans(record_id)?
                 .into_iter()
                 .filter(|s| s.id != span.id && s.view.state != SpanState::Rejected)
                 .map(|s| localdx_span::Span::new(s.view.start, s.view.end))
                 .collect();
             if let Some(words) = localdx_phi::learned::cue_before(&record.text, b, &phi) {
-                self.store.propose_term("context", &words, Some(entity.as_str()), record.dataset_id, self.actor())?;
+                store.propose_term("context", &words, Some(entity.as_str()), record.dataset_id, self.actor())?;
             }
             Ok(span)
         })?;
@@ -444,10 +444,10 @@ impl Api {
 
     /// Undoes the newest decision in a note.
     pub fn review_undo(&self, record_id: i64) -> Result<ReviewNoteDto> {
-        self.check(Command::DecideSpans)?;
-        self.record_or_404(record_id)?;
-        self.store.atomically(|| -> Result<()> {
-            let (before, after) = self.store.undo_review(record_id)?;
+        let store = self.permit(Command::DecideSpans)?;
+        self.record_or_404(&store, record_id)?;
+        store.atomically(|| -> Result<()> {
+            let (before, after) = store.undo_review(record_id)?;
             self.audit("review.undo", &format!("span:{}", before.id), audit_view(&before), after.as_ref().map_or(json!(null), audit_view), "")
         })?;
         self.review_note(record_id)
@@ -455,21 +455,21 @@ impl Api {
 
     /// Signs a note off (refused while a span is undecided).
     pub fn review_sign_off(&self, record_id: i64) -> Result<()> {
-        self.check(Command::DecideSpans)?;
-        let record = self.record_or_404(record_id)?;
-        self.reviewable(record.dataset_id)?;
-        self.store.atomically(|| -> Result<()> {
-            self.store.sign_off(record.dataset_id, record_id, self.actor())?;
+        let store = self.permit(Command::DecideSpans)?;
+        let record = self.record_or_404(&store, record_id)?;
+        self.reviewable(&store, record.dataset_id)?;
+        store.atomically(|| -> Result<()> {
+            store.sign_off(record.dataset_id, record_id, self.actor())?;
             self.audit("review.sign_off", &format!("record:{record_id}"), json!({"state": "open"}), json!({"state": "signed_off"}), "")
         })
     }
 
     /// Reopens a signed-off note.
     pub fn review_reopen(&self, record_id: i64, reason: &str) -> Result<()> {
-        self.check(Command::DecideSpans)?;
-        self.record_or_404(record_id)?;
-        self.store.atomically(|| -> Result<()> {
-            self.store.reopen(record_id)?;
+        let store = self.permit(Command::DecideSpans)?;
+        self.record_or_404(&store, record_id)?;
+        store.atomically(|| -> Result<()> {
+            store.reopen(record_id)?;
             self.audit("review.reopen", &format!("record:{record_id}"), json!({"state": "signed_off"}), json!({"state": "open"}), reason)
         })
     }
@@ -478,8 +478,8 @@ impl Api {
     /// once with the count, the filter and a random spot-check sample of the accepted spans;
     /// optionally signs off every note left without undecided spans. One transaction.
     pub fn review_accept_all(&self, dataset_id: i64, req: &BulkAcceptDto) -> Result<BulkResultDto> {
-        self.check(Command::DecideSpans)?;
-        self.reviewable(dataset_id)?;
+        let store = self.permit(Command::DecideSpans)?;
+        self.reviewable(&store, dataset_id)?;
         let type_name = req.entity.as_deref().map(entity).transpose()?.map(|e| e.as_str());
         if let Some(s) = req.min_score {
             if !(0.0..=1.0).contains(&s) {
@@ -487,28 +487,28 @@ impl Api {
             }
         }
         let seed = req.seed.unwrap_or_else(fresh_seed);
-        self.store.atomically(|| -> Result<BulkResultDto> {
-            let spans = self.store.undecided_spans(dataset_id, type_name, req.min_score)?;
+        store.atomically(|| -> Result<BulkResultDto> {
+            let spans = store.undecided_spans(dataset_id, type_name, req.min_score)?;
             let mut ids = Vec::with_capacity(spans.len());
             for s in &spans {
-                if self.store.note_signed_off(s.record_id)? {
+                if store.note_signed_off(s.record_id)? {
                     continue;
                 }
-                self.store.decide(s.id, &Decision::Accept, "", self.actor(), true)?;
+                store.decide(s.id, &Decision::Accept, "", self.actor(), true)?;
                 ids.push(s.id);
             }
             let spot_check = sample(&ids, req.spot_check.unwrap_or(20), seed);
             let mut signed_off = 0;
             if req.sign_off {
-                for record_id in self.store.open_notes(dataset_id)? {
-                    match self.store.sign_off(dataset_id, record_id, self.actor()) {
+                for record_id in store.open_notes(dataset_id)? {
+                    match store.sign_off(dataset_id, record_id, self.actor()) {
                         Ok(()) => signed_off += 1,
                         Err(localdx_store::StoreError::Review(localdx_store::ReviewError::Undecided { .. })) => {}
                         Err(e) => return Err(e.into()),
                     }
                 }
             }
-            let open_notes = self.store.open_notes(dataset_id)?.len() as u64;
+            let open_notes = store.open_notes(dataset_id)?.len() as u64;
             self.audit(
                 "review.bulk_accept",
                 &format!("dataset:{dataset_id}"),
@@ -525,9 +525,8 @@ impl Api {
 
     /// Learned terms, oldest first.
     pub fn review_terms(&self) -> Result<Vec<TermDto>> {
-        self.check(Command::ReadReview)?;
-        Ok(self
-            .store
+        let store = self.permit(Command::ReadReview)?;
+        Ok(store
             .terms()?
             .into_iter()
             .map(|t| TermDto {
@@ -544,9 +543,9 @@ impl Api {
 
     /// Confirms a learned term or context word: the next detection run uses it.
     pub fn review_confirm_term(&self, term_id: i64) -> Result<()> {
-        self.check(Command::ConfirmTerms)?;
-        self.store.atomically(|| -> Result<()> {
-            if !self.store.confirm_term(term_id, self.actor())? {
+        let store = self.permit(Command::ConfirmTerms)?;
+        store.atomically(|| -> Result<()> {
+            if !store.confirm_term(term_id, self.actor())? {
                 return Err(ApiError::not_found(format!("no learned term {term_id}")));
             }
             self.audit("review.confirm_term", &format!("term:{term_id}"), json!({"confirmed": false}), json!({"confirmed": true}), "")

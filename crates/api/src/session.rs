@@ -15,7 +15,7 @@
 //! Nothing here stores or logs a password or an unwrapped key.
 
 use crate::{Api, ApiError, ErrorCode, Result};
-use localdx_access::{check, login_delay, password, AccessError, Command, KeyFile, MasterKey, Role, Session};
+use localdx_access::{login_delay, password, AccessError, Command, KeyFile, MasterKey, Role, Session};
 use localdx_sealed::{Sealer, Vault};
 use localdx_store::{AuditEntry, Store};
 use serde::Serialize;
@@ -212,7 +212,7 @@ impl Api {
             ApiError::new(ErrorCode::Store, format!("{e}; remove {} and try again", path.display()))
         })?;
         let session = Session { user: admin.user.clone(), role: Role::Admin };
-        Ok(Api { store, session, keys: Some(Keys::new(file, master)), models: crate::workspace::models_dir(path) })
+        Ok(Api::assemble(store, session, Some(Keys::new(file, master)), path))
     }
 
     /// Opens the database at `path`. With `login`, it must be an encrypted database and the user
@@ -226,7 +226,7 @@ impl Api {
                 return Err(ApiError::new(ErrorCode::Unauthorized, format!("{} is encrypted: log in with a user name and password", path.display())));
             }
             let store = Store::open(path, None)?;
-            return Ok(Api { store, session: Session { user: LOCAL_USER.into(), role: Role::Admin }, keys: None, models: crate::workspace::models_dir(path) });
+            return Ok(Api::assemble(store, Session { user: LOCAL_USER.into(), role: Role::Admin }, None, path));
         };
         if !key_path.exists() {
             return Err(ApiError::invalid(format!(
@@ -254,7 +254,7 @@ impl Api {
             reason: "",
         })?;
         let session = Session { user: user.name, role };
-        Ok(Api { store, session, keys: Some(Keys::new(file, unlocked.key)), models: crate::workspace::models_dir(path) })
+        Ok(Api::assemble(store, session, Some(Keys::new(file, unlocked.key)), path))
     }
 
     /// How this workspace stores the files it writes beside the database (training runs):
@@ -279,24 +279,6 @@ impl Api {
         SessionDto { user: self.session.user.clone(), role: self.session.role, encrypted: self.keys.is_some() }
     }
 
-    /// Refuses `command` unless the session's role may run it (the permission matrix of
-    /// `localdx-access`). Every `Api` method calls this first.
-    pub fn check(&self, command: Command) -> Result<()> {
-        Ok(check(self.session.role, command)?)
-    }
-
-    /// The acting user's name (for `created_by`, audit entries).
-    pub fn actor(&self) -> &str {
-        &self.session.user
-    }
-
-    /// Appends to the audit trail as the acting user (for API modules that audit their own
-    /// actions: training start, model deletion ...).
-    pub fn audit(&self, action: &str, subject: &str, before: serde_json::Value, after: serde_json::Value, reason: &str) -> Result<()> {
-        self.store.audit(&AuditEntry { actor: &self.session.user, action, subject, before, after, reason })?;
-        Ok(())
-    }
-
     fn keys(&self) -> Result<&Keys> {
         self.keys
             .as_ref()
@@ -306,46 +288,46 @@ impl Api {
     /// Adds an account (admins only). Its password seals the same master key: nothing is
     /// re-encrypted.
     pub fn add_user(&self, name: &str, role: &str, new_password: &str) -> Result<UserDto> {
-        self.check(Command::ManageUsers)?;
+        let store = self.permit(Command::ManageUsers)?;
         let keys = self.keys()?;
         let role = Role::parse(role)?;
         localdx_access::validate_name(name)?;
         localdx_access::validate_password(new_password)?;
-        if self.store.user(name)?.is_some() {
+        if store.user(name)?.is_some() {
             return Err(AccessError::UserExists(name.to_owned()).into());
         }
         let hash = password::hash(new_password)?;
         let mut file = keys.file.lock().map_err(|_| ApiError::new(ErrorCode::Internal, "the key file lock is poisoned"))?;
-        self.store.atomically(|| -> Result<()> {
-            self.store.add_user(name, role.as_str(), &hash, &self.session.user)?;
+        store.atomically(|| -> Result<()> {
+            store.add_user(name, role.as_str(), &hash, &self.session.user)?;
             self.audit("user.add", &format!("user:{name}"), json!(null), json!({"role": role}), "")?;
             // Inside the transaction: if sealing fails, the account is not created either.
             file.add(name, new_password, &keys.master)?;
             Ok(())
         })?;
-        let user = self.store.user(name)?.ok_or_else(|| ApiError::not_found(format!("no user {name}")))?;
+        let user = store.user(name)?.ok_or_else(|| ApiError::not_found(format!("no user {name}")))?;
         user_dto(&user)
     }
 
     /// Every account (admins only).
     pub fn users(&self) -> Result<Vec<UserDto>> {
-        self.check(Command::ListUsers)?;
-        self.store.users()?.iter().map(user_dto).collect()
+        let store = self.permit(Command::ListUsers)?;
+        store.users()?.iter().map(user_dto).collect()
     }
 
     /// Disables an account (admins only): its key file entry is removed, so its password no longer
     /// opens the database; the account stays for the audit trail. An admin cannot disable
     /// themselves.
     pub fn disable_user(&self, name: &str, reason: &str) -> Result<()> {
-        self.check(Command::ManageUsers)?;
+        let store = self.permit(Command::ManageUsers)?;
         let keys = self.keys()?;
         if name == self.session.user {
             return Err(ApiError::invalid("you cannot disable your own account"));
         }
-        let user = self.store.user(name)?.ok_or_else(|| ApiError::not_found(format!("no user {name}")))?;
+        let user = store.user(name)?.ok_or_else(|| ApiError::not_found(format!("no user {name}")))?;
         let mut file = keys.file.lock().map_err(|_| ApiError::new(ErrorCode::Internal, "the key file lock is poisoned"))?;
-        self.store.atomically(|| -> Result<()> {
-            self.store.set_user_disabled(name, true)?;
+        store.atomically(|| -> Result<()> {
+            store.set_user_disabled(name, true)?;
             self.audit("user.disable", &format!("user:{name}"), json!({"disabled": user.disabled}), json!({"disabled": true}), reason)?;
             if file.users().iter().any(|u| u == name) {
                 file.remove(name)?;
@@ -357,17 +339,17 @@ impl Api {
     /// Changes the acting user's password: their key file entry is sealed again, the data is
     /// not touched.
     pub fn change_password(&self, current: &str, new_password: &str) -> Result<()> {
-        self.check(Command::ChangeOwnPassword)?;
+        let store = self.permit(Command::ChangeOwnPassword)?;
         let keys = self.keys()?;
-        let user = self.store.user(&self.session.user)?.ok_or_else(|| ApiError::not_found("the logged-in user no longer exists"))?;
+        let user = store.user(&self.session.user)?.ok_or_else(|| ApiError::not_found("the logged-in user no longer exists"))?;
         if !password::verify(current, &user.password_hash) {
             return Err(AccessError::BadCredentials.into());
         }
         localdx_access::validate_password(new_password)?;
         let hash = password::hash(new_password)?;
         let mut file = keys.file.lock().map_err(|_| ApiError::new(ErrorCode::Internal, "the key file lock is poisoned"))?;
-        self.store.atomically(|| -> Result<()> {
-            self.store.set_user_password_hash(&user.name, &hash)?;
+        store.atomically(|| -> Result<()> {
+            store.set_user_password_hash(&user.name, &hash)?;
             self.audit("user.password", &format!("user:{}", user.name), json!(null), json!(null), "")?;
             file.set_password(&user.name, new_password, &keys.master)?;
             Ok(())

@@ -250,11 +250,14 @@ pub fn suggest_with(api: &Api, runs_dir: &Path, models_dir: &Path, choice: &Mode
 /// The first `limit` records of the test split of a dataset: the cases the Suggestions screen
 /// offers (notes the runs never trained on).
 pub fn test_cases(api: &Api, dataset_id: i64, limit: usize) -> Result<Vec<crate::datasets::RecordDto>> {
-    if api.store().dataset(dataset_id)?.is_none() {
+    // A released version's notes are redacted and any role that reads releases may see them;
+    // an imported dataset's are raw text, for stewards and admins only.
+    let released = api.permit(crate::Command::ReadReleased).and_then(|store| Ok(store.release_of_version(dataset_id)?.is_some()));
+    let store = api.permit(if released? { crate::Command::ReadReleased } else { crate::Command::ReadRawRecords })?;
+    if store.dataset(dataset_id)?.is_none() {
         return Err(ApiError::not_found(format!("no dataset {dataset_id}")));
     }
-    Ok(api
-        .store()
+    Ok(store
         .records(dataset_id, 0, u64::MAX, None)?
         .into_iter()
         .filter(|r| r.split == localdx_store::Split::Test)
@@ -316,9 +319,9 @@ impl From<localdx_store::Feedback> for FeedbackDto {
 /// Stores feedback (and logs it); a record id must exist.
 /// Stores a verdict on a suggestion as the logged-in user (those who may score notes).
 pub fn save_feedback(api: &Api, input: &FeedbackInputDto) -> Result<FeedbackDto> {
-    api.check(Command::Predict)?;
+    let store = api.permit(Command::Predict)?;
     if let Some(r) = input.record_id {
-        if api.store().record(r)?.is_none() {
+        if store.record(r)?.is_none() {
             return Err(ApiError::not_found(format!("no record {r}")));
         }
     }
@@ -334,18 +337,18 @@ pub fn save_feedback(api: &Api, input: &FeedbackInputDto) -> Result<FeedbackDto>
         verdict: &input.verdict,
         probability: input.probability,
     };
-    let id = api.store().add_feedback(&new).map_err(|e| match e {
+    let id = store.add_feedback(&new).map_err(|e| match e {
         localdx_store::StoreError::Invalid(m) => ApiError::invalid(m),
         other => other.into(),
     })?;
-    let stored = api.store().feedback()?.into_iter().find(|f| f.id == id).ok_or_else(|| ApiError::not_found(format!("feedback {id} was not stored")))?;
+    let stored = store.feedback()?.into_iter().find(|f| f.id == id).ok_or_else(|| ApiError::not_found(format!("feedback {id} was not stored")))?;
     Ok(stored.into())
 }
 
 /// All feedback, oldest first.
 pub fn feedback(api: &Api) -> Result<Vec<FeedbackDto>> {
-    api.check(Command::Evaluate)?;
-    Ok(api.store().feedback()?.into_iter().map(FeedbackDto::from).collect())
+    let store = api.permit(Command::Evaluate)?;
+    Ok(store.feedback()?.into_iter().map(FeedbackDto::from).collect())
 }
 
 fn csv_field(s: &str) -> String {
@@ -359,9 +362,9 @@ fn csv_field(s: &str) -> String {
 /// The feedback as CSV, one row per verdict: accepted and added diagnoses are new labels for
 /// their record, rejected ones are labels the clinician refused.
 pub fn feedback_csv(api: &Api) -> Result<String> {
-    api.check(Command::Evaluate)?;
+    let store = api.permit(Command::Evaluate)?;
     let mut out = String::from("feedback_id,created_at,actor,dataset_id,record_id,model,label,verdict,probability\n");
-    for f in api.store().feedback()? {
+    for f in store.feedback()? {
         let opt = |v: Option<i64>| v.map(|x| x.to_string()).unwrap_or_default();
         out.push_str(&format!(
             "{},{},{},{},{},{},{},{},{}\n",

@@ -95,11 +95,11 @@ pub struct PredictionDto {
     pub predictions: Vec<Scored>,
 }
 
-fn store_records(api: &Api, dataset_id: i64) -> Result<Vec<localdx_store::Record>> {
-    if api.store().dataset(dataset_id)?.is_none() {
+fn store_records(store: &crate::Permit<'_>, dataset_id: i64) -> Result<Vec<localdx_store::Record>> {
+    if store.dataset(dataset_id)?.is_none() {
         return Err(ApiError::not_found(format!("no dataset {dataset_id}")));
     }
-    Ok(api.store().records(dataset_id, 0, u64::MAX, None)?)
+    Ok(store.records(dataset_id, 0, u64::MAX, None)?)
 }
 
 /// The words the model reads for each label: ICD-10-CM codes get their official names from the
@@ -117,8 +117,8 @@ fn label_texts(models_dir: &Path, labels: &[String]) -> Result<Vec<String>> {
 
 /// The training data of a dataset: labels from its train and validation records.
 /// `models_dir` is where the ICD-10-CM names table is looked for (`None`: labels read as written).
-fn train_data(api: &Api, dataset_id: i64, models_dir: Option<&Path>) -> Result<(TrainData, bool)> {
-    let records = store_records(api, dataset_id)?;
+fn train_data(store: &crate::Permit<'_>, dataset_id: i64, models_dir: Option<&Path>) -> Result<(TrainData, bool)> {
+    let records = store_records(store, dataset_id)?;
     let mut labels: Vec<String> = records
         .iter()
         .filter(|r| r.split != Split::Test)
@@ -190,7 +190,7 @@ impl PreparedRun {
 
 /// Checks `req` and reads the training data of a new run in a new folder under `runs_dir`.
 pub fn prepare_train(api: &Api, runs_dir: &Path, models_dir: &Path, req: &TrainRequest) -> Result<PreparedRun> {
-    api.check(crate::Command::Train)?;
+    let store = api.permit(crate::Command::Train)?;
     let model_name = req.model.clone().unwrap_or_else(|| "default".into());
     let model_path = crate::models::resolve(models_dir, &model_name)?;
     let preset_name = req.preset.as_deref().unwrap_or("quick");
@@ -233,7 +233,7 @@ pub fn prepare_train(api: &Api, runs_dir: &Path, models_dir: &Path, req: &TrainR
         cfg.seed = seed;
     }
     let dataset_id = trainable_version(api, req.dataset_id)?;
-    let (data, multi_label) = train_data(api, dataset_id, Some(models_dir))?;
+    let (data, multi_label) = train_data(&store, dataset_id, Some(models_dir))?;
     if multi_label {
         cfg.head_kind = localdx_model::HeadKind::MultiLabel;
     }
@@ -256,7 +256,7 @@ pub fn prepare_train(api: &Api, runs_dir: &Path, models_dir: &Path, req: &TrainR
 
 /// Reads the data of stopped run `run_id` to continue it from its last checkpoint.
 pub fn prepare_resume(api: &Api, runs_dir: &Path, run_id: &str) -> Result<PreparedRun> {
-    api.check(crate::Command::Train)?;
+    let store = api.permit(crate::Command::Train)?;
     let dir = run_dir(runs_dir, run_id)?;
     let vault = api.vault();
     let files = RunFiles::open(&dir, &vault)?;
@@ -267,7 +267,7 @@ pub fn prepare_resume(api: &Api, runs_dir: &Path, run_id: &str) -> Result<Prepar
         .and_then(|d| d.parse().ok())
         .ok_or_else(|| ApiError::invalid(format!("run {run_id} does not name its dataset")))?;
     // The head was initialised when the run started: the label texts of the run stand.
-    let (mut data, _) = train_data(api, dataset_id, None)?;
+    let (mut data, _) = train_data(&store, dataset_id, None)?;
     data.label_texts = files.meta.label_texts.clone();
     if data.labels != files.meta.labels {
         return Err(ApiError::invalid(format!("the labels of dataset {dataset_id} changed since run {run_id} started")));
@@ -366,12 +366,12 @@ pub enum Scorer<'a> {
 /// Loads the model that `scorer` names: a run's best adapters and head, or a base model with a
 /// zero-shot head from the labels and training notes of `dataset_id` (unused for a run).
 pub fn predictor(api: &Api, runs_dir: &Path, models_dir: &Path, scorer: Scorer, dataset_id: i64) -> Result<Predictor> {
-    api.check(crate::Command::Predict)?;
+    let store = api.permit(crate::Command::Predict)?;
     Ok(match scorer {
         Scorer::Run(run_id) => Predictor::from_run(&run_dir(runs_dir, run_id)?, &api.vault())?,
         Scorer::Base(name) | Scorer::BaseLike(name, _) => {
             let path = crate::models::resolve(models_dir, name)?;
-            let (data, multi_label) = train_data(api, dataset_id, Some(models_dir))?;
+            let (data, multi_label) = train_data(&store, dataset_id, Some(models_dir))?;
             let mut cfg = Preset::Quick.config();
             if let Scorer::BaseLike(_, run_id) = scorer {
                 let run = RunFiles::open(&run_dir(runs_dir, run_id)?, &api.vault())?.meta.config;
@@ -390,8 +390,9 @@ pub fn predictor(api: &Api, runs_dir: &Path, models_dir: &Path, scorer: Scorer, 
 /// Scores the records of one split of a dataset.
 pub fn predict(api: &Api, runs_dir: &Path, models_dir: &Path, scorer: Scorer, dataset_id: i64, split: &str) -> Result<Vec<PredictionDto>> {
     let split: Split = split.parse().map_err(|_| ApiError::invalid(format!("unknown split {split} (train, validation, test)")))?;
+    let store = api.permit(crate::Command::Predict)?;
     let predictor = predictor(api, runs_dir, models_dir, scorer, dataset_id)?;
-    let records: Vec<_> = store_records(api, dataset_id)?.into_iter().filter(|r| r.split == split).collect();
+    let records: Vec<_> = store_records(&store, dataset_id)?.into_iter().filter(|r| r.split == split).collect();
     let texts: Vec<&str> = records.iter().map(|r| r.text.as_str()).collect();
     let scored = predictor.predict(&texts)?;
     Ok(records
@@ -591,8 +592,9 @@ fn measured_speeds(runs_dir: &Path, vault: &Vault) -> Vec<(String, TrainConfig, 
 
 /// Models, presets with time estimates and machine memory for training on `dataset_id`.
 pub fn plan(api: &Api, runs_dir: &Path, models_dir: &Path, dataset_id: i64) -> Result<TrainPlanDto> {
+    let store = api.permit(crate::Command::Train)?;
     let dataset_id = trainable_version(api, dataset_id)?;
-    let (data, _) = train_data(api, dataset_id, None)?;
+    let (data, _) = train_data(&store, dataset_id, None)?;
     let models = crate::models::list(models_dir)?.into_iter().map(model_choice).collect();
     let speeds = measured_speeds(runs_dir, &api.vault());
     let presets = [Preset::Quick, Preset::Balanced, Preset::Thorough]

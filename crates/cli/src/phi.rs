@@ -93,7 +93,7 @@ pub fn run(ctx: &Context, cmd: PhiCommand) -> Result<()> {
             let text = read_input(file.as_ref())?;
             let strategy: StrategyDto = strategy.parse()?;
             let secret = if strategy == StrategyDto::Surrogate { secret(ctx)? } else { Vec::new() };
-            let out = api::redact_text(&config(ctx)?, &localdx_api::workspace::models_dir(&ctx.db), &text, strategy, &patient, &secret);
+            let out = api::redact_text(&config(ctx)?, &localdx_api::workspace::Layout::for_db(&ctx.db).models, &text, strategy, &patient, &secret);
             if ctx.json {
                 println!("{}", serde_json::json!({ "text": out }));
             } else {
@@ -174,7 +174,7 @@ fn text_detector(ctx: &Context, source: &str) -> Result<api::TextDetector> {
         let workspace = ctx.open()?;
         api::TextDetector::from_detector(workspace.detector(workspace.phi_config()?)?)
     } else {
-        api::TextDetector::for_source(&config(ctx)?, &localdx_api::workspace::models_dir(&ctx.db), source)?
+        api::TextDetector::for_source(&config(ctx)?, &localdx_api::workspace::Layout::for_db(&ctx.db).models, source)?
     };
     if let Some(w) = detector.detector().warning {
         eprintln!("warning: {w}");
@@ -242,7 +242,7 @@ fn redact_dataset(ctx: &Context, id: i64, strategy: &str, name: Option<&str>) ->
 fn eval(ctx: &Context, config: &api::PhiConfig, gold: &PathBuf, format: &str, part: &str, source: &str, misses: usize) -> Result<()> {
     let bar = ctx.progress_bar();
     let report = |p: &Progress| bar.update(p);
-    let models = localdx_api::workspace::models_dir(&ctx.db);
+    let models = localdx_api::workspace::Layout::for_db(&ctx.db).models;
     let result = api::evaluate_gold(config, &models, gold, format, part, source, misses, &report);
     bar.finish();
     let r: PhiEvalDto = result?;

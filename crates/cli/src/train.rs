@@ -91,7 +91,7 @@ pub struct PredictArgs {
 }
 
 pub fn runs_dir(ctx: &Context) -> PathBuf {
-    ctx.db.parent().map(|p| p.join("runs")).unwrap_or_else(|| PathBuf::from("runs"))
+    localdx_api::workspace::Layout::for_db(&ctx.db).runs
 }
 
 fn progress(ctx: &Context) -> (crate::output::Bar, impl Fn(&str, &TrainEvent) + '_) {

@@ -132,7 +132,7 @@ pub fn init(ctx: &Context, args: InitArgs) -> Result<()> {
 /// `localdx init --from PLAIN.sqlite`.
 fn convert(ctx: &Context, plain: &Path, admin: String, password: String) -> Result<()> {
     let runs = crate::train::runs_dir(ctx);
-    let plain_runs = plain.parent().map(|p| p.join("runs")).unwrap_or_else(|| "runs".into());
+    let plain_runs = localdx_api::workspace::Layout::for_db(plain).runs;
     let (_api, out) = Api::init_from(&ctx.db, &Credentials::new(admin, password), plain, &plain_runs, &runs)?;
     // The warning goes to stderr, with --json too: the plain copy is still readable by anyone.
     let leftovers = match &out.from_runs {

@@ -805,7 +805,6 @@ export const backend = {
     invoke<Suggestion>('suggest_note', { choice, text, topK, attribution }),
   saveFeedback: (input: FeedbackInput) => invoke<Feedback>('save_feedback', { input }),
   feedback: () => invoke<Feedback[]>('list_feedback'),
-  feedbackCsv: () => invoke<string>('feedback_csv'),
   runReport: (runId: string, vsRun: string | null, vsBase: boolean, split: string) =>
     invoke<Report>('run_report', { runId, vsRun, vsBase, split, date: new Date().toISOString().slice(0, 16).replace('T', ' ') + ' UTC' }),
   workspaceStatus: () => invoke<WorkspaceStatus>('workspace_status'),
@@ -822,7 +821,10 @@ export const backend = {
   releases: () => invoke<Release[]>('list_releases'),
   releasedRecords: (versionId: number, offset: number, limit: number) => invoke<RecordPage>('released_records', { versionId, offset, limit }),
   exportDir: () => invoke<string>('export_dir'),
-  writeExport: (path: string, contents: string) => invoke<string>('write_export', { path, contents }),
+  /** Writes a report the UI holds (.html or .csv); the backend checks, audits and refuses the workspace's own files. */
+  exportReport: (path: string, contents: string) => invoke<string>('export_report', { path, contents }),
+  /** Writes the clinicians' feedback as CSV (built by the backend). */
+  exportFeedback: (path: string) => invoke<string>('export_feedback', { path }),
 };
 
 /** Calls `handler` with every progress report until the returned function is called. */

@@ -229,3 +229,33 @@ fn audit_filters_and_export_are_admin_only_and_the_export_is_audited() {
     assert_eq!(sam.audit_export(&filter, "csv", &out.join("sam.csv")).unwrap_err().code, ErrorCode::Forbidden);
     assert!(!out.join("sam.csv").exists());
 }
+
+/// The Suggestions screen's test cases: a clinician reads a released version's (redacted) notes
+/// but not the raw notes of the dataset it came from; a steward reads both. Exports go through
+/// the API: a clinician may write a report, nobody may write over the workspace's database.
+#[test]
+fn test_cases_and_exports_follow_the_matrix() {
+    let dir = tempfile::tempdir().unwrap();
+    let admin = workspace(dir.path());
+    let steward = login(dir.path(), STEWARD);
+    let (raw, version) = released_dataset(&steward, dir.path());
+    let clinician = login(dir.path(), CLINICIAN);
+    let released = localdx_api::suggest::test_cases(&clinician, version, 10).unwrap();
+    assert!(!released.is_empty() && released.iter().all(|r| !r.text.contains(NAME)), "redacted cases");
+    let refused = localdx_api::suggest::test_cases(&clinician, raw, 10).unwrap_err();
+    assert_eq!(refused.code, ErrorCode::Forbidden, "{}", refused.message);
+    assert!(localdx_api::suggest::test_cases(&steward, raw, 10).unwrap().iter().any(|r| r.text.contains(NAME)));
+
+    let written = clinician.export_report(&dir.path().join("out/report.html"), "<html></html>").unwrap();
+    assert!(written.ends_with("report.html"));
+    let db = dir.path().join("ldx.sqlite");
+    for who in [&admin, &steward, &clinician] {
+        let e = who.export_report(&db.with_extension("sqlite.keys"), "x").unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidInput, "not an export type: {}", e.message);
+        let e = who.export_report(&dir.path().join("runs/report.csv"), "x").unwrap_err();
+        assert_eq!(e.code, ErrorCode::Forbidden, "{}", e.message);
+    }
+    let audited = admin.audit_list(&AuditFilterDto { action: Some("export.report".into()), ..Default::default() }).unwrap();
+    assert_eq!(audited.len(), 1, "one export written, one audited");
+    assert_eq!(audited[0].actor, CLINICIAN.0);
+}
