@@ -19,7 +19,8 @@ export LOCALDX_DB="${LOCALDX_DB:-$PWD/.localdx/localdx.sqlite}"
 mkdir -p "$(dirname "$LOCALDX_DB")"
 
 npm run --silent ui:build
-cargo build -p localdx-cli
+# Both binaries in one invocation: one feature resolution, so no dependency is built twice.
+cargo build -p localdx-cli -p localdx-app
 localdx=target/debug/localdx
 
 # Read the list whole before searching it: `grep -q` in a pipe exits at its first match, and under
@@ -37,4 +38,4 @@ if [ -z "${DISPLAY:-}" ] && [ -z "${WAYLAND_DISPLAY:-}" ]; then
   echo "start: run 'npm start' from a desktop session to open the window, or use 'target/debug/localdx'."
   exit 0
 fi
-exec npm run --silent app
+exec target/debug/localdx-app

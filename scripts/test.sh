@@ -4,7 +4,8 @@
 #   2. builds the UI (the desktop crate embeds ui/dist at compile time);
 #   3. runs the Rust tests of the whole workspace (engine crates, CLI, desktop shell);
 #   4. type-checks the UI;
-#   5. runs the end-to-end test: the real desktop binary under Xvfb, driven through WebDriver.
+#   5. runs the Quick start's set-up three times on a fresh database, headless (tests/start/twice.sh);
+#   6. runs the end-to-end test: the real desktop binary under Xvfb, driven through WebDriver.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,6 +18,12 @@ echo "== cargo test"
 cargo test --workspace --no-fail-fast
 echo "== ui check"
 npm run --silent ui:check
+echo "== quick start, three times over"
+bash tests/start/twice.sh
 echo "== end-to-end"
-npm run --silent e2e
+# `cargo test --workspace` has just built target/debug/localdx-app (cargo builds a package's
+# binaries for its integration tests) with ui/dist embedded: the end-to-end test drives that one
+# instead of building the app again with another feature set (a second build of candle and the
+# model crates on a fresh machine).
+E2E_SKIP_BUILD=1 npm run --silent e2e
 echo "test: all suites passed"
