@@ -19,19 +19,9 @@ use tauri::{AppHandle, Emitter, State};
 pub const PROGRESS_EVENT: &str = "progress";
 
 /// What the UI shows in its footer: where the data lives.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct WorkspaceInfo {
-    database: String,
-    version: &'static str,
-}
-
 #[tauri::command]
-pub fn workspace_info(ws: State<'_, Workspace>) -> WorkspaceInfo {
-    WorkspaceInfo {
-        database: ws.path.display().to_string(),
-        version: env!("CARGO_PKG_VERSION"),
-    }
+pub fn workspace_info(ws: State<'_, Workspace>) -> localdx_api::workspace::WorkspaceInfoDto {
+    localdx_api::workspace::WorkspaceInfoDto::for_db(&ws.path)
 }
 
 #[tauri::command]

@@ -40,6 +40,20 @@ impl Layout {
     }
 }
 
+/// What the app shows in its footer: where the data lives and which build reads it.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkspaceInfoDto {
+    pub database: String,
+    pub version: &'static str,
+}
+
+impl WorkspaceInfoDto {
+    pub fn for_db(db: &Path) -> WorkspaceInfoDto {
+        WorkspaceInfoDto { database: db.display().to_string(), version: env!("CARGO_PKG_VERSION") }
+    }
+}
+
 /// The models folder: `$LOCALDX_MODELS` when it is set and not empty, else `models/` beside the
 /// database.
 fn models_dir(db: &Path) -> PathBuf {

@@ -71,6 +71,16 @@ fn interfaces_are_read_from_typescript() {
     assert_eq!(field_name("    deep: number;"), None);
 }
 
+/// Every interface of backend.ts is compared with real API JSON by a test of this file: its name
+/// appears here as a string. A new interface without a check fails this test.
+#[test]
+fn every_interface_of_backend_ts_is_checked() {
+    let ts = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../ui/src/lib/backend.ts")).expect("backend.ts");
+    let here = include_str!("wire.rs");
+    let unchecked: Vec<String> = interfaces(&ts).into_keys().filter(|name| !here.contains(&format!("\"{name}\","))).collect();
+    assert!(unchecked.is_empty(), "interfaces of backend.ts no test compares with the API's JSON: {unchecked:?}");
+}
+
 #[test]
 fn backend_ts_matches_the_api_json() {
     let ts_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../ui/src/lib/backend.ts");
@@ -342,6 +352,10 @@ fn review_gold_and_quality_types_match_the_api_json() {
     seen.push(("Detector", summary["detector"].clone()));
     seen.push(("DetectSummary", summary));
     let note = api.review_note(record).expect("note");
+    let note_json = serde_json::to_value(&note).expect("json");
+    seen.push(("ReviewSpan", note_json["spans"][0].clone()));
+    seen.push(("ReviewNote", note_json));
+    seen.push(("ReviewCounts", serde_json::to_value(api.review_counts(id).expect("counts")).expect("json")));
     for s in &note.spans {
         let decision = if s.entity == "date" { DecisionDto::Reject } else { DecisionDto::Accept };
         api.review_decide(s.id, &decision, "").expect("decide");
@@ -350,6 +364,10 @@ fn review_gold_and_quality_types_match_the_api_json() {
     api.review_add_span(record, at, at + 9, "location", "").expect("add");
     api.review_sign_off(record).expect("sign off");
     seen.push(("Term", serde_json::to_value(&api.review_terms().expect("terms")[0]).expect("json")));
+    let bulk = localdx_api::review::BulkAcceptDto { sign_off: true, ..Default::default() };
+    seen.push(("BulkAccept", serde_json::to_value(&bulk).expect("json")));
+    seen.push(("BulkResult", serde_json::to_value(api.review_accept_all(id, &bulk).expect("bulk accept")).expect("json")));
+    seen.push(("WorkspaceInfo", serde_json::to_value(localdx_api::workspace::WorkspaceInfoDto::for_db(&dir.path().join("wire.sqlite"))).expect("json")));
     let quality = serde_json::to_value(api.review_quality(id).expect("quality")).expect("json");
     seen.push(("GoldNote", quality["notes"][0].clone()));
     seen.push(("TypeQuality", quality["perType"][0].clone()));
