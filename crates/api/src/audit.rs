@@ -122,6 +122,8 @@ pub struct AuditVerifyDto {
     /// The first broken entry and why (none when `ok`).
     pub broken_seq: Option<i64>,
     pub reason: Option<String>,
+    /// SQLite's check of the database file: `ok`, or the problems it found (one per line).
+    pub integrity: String,
 }
 
 impl Api {
@@ -168,7 +170,8 @@ impl Api {
     }
 
     /// Walks the chain. With `expect_head` (a hash kept elsewhere), the chain must also still end
-    /// at that hash or contain it.
+    /// at that hash or contain it. Also runs SQLite's integrity check of the file (after a crash
+    /// or a full disk, both say whether anything was damaged).
     pub fn audit_verify(&self, expect_head: Option<&str>) -> Result<AuditVerifyDto> {
         let store = self.permit(Command::ReadAudit)?;
         let v = store.verify_audit()?;
@@ -187,6 +190,7 @@ impl Api {
             head_hash: v.head.map(|h| h.1),
             broken_seq,
             reason,
+            integrity: store.integrity_check()?,
         })
     }
 }

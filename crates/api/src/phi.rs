@@ -476,7 +476,7 @@ impl Api {
             parent_id: Some(dataset_id),
             seed: ds.seed,
             options: serde_json::json!({ "derivation": "phi-redaction", "strategy": strategy_name, "phiConfig": serde_json::from_str::<serde_json::Value>(&config.to_json()).unwrap_or_default() }),
-            created_by: "local".to_string(),
+            created_by: self.actor().to_owned(),
         };
         let mut writer = store.dataset_writer(&new)?;
         let mut meter = Meter::new("redact", "notes", Some(ds.records), reporter);
@@ -512,7 +512,18 @@ impl Api {
             }
             offset += records.len() as u64;
         }
-        writer.log_event("local", "phi.redact", Some(&dataset_id.to_string()), &serde_json::json!({ "records": done, "spans": spans, "perType": per_type }))?;
+        let detail = serde_json::json!({ "records": done, "spans": spans, "perType": per_type, "strategy": strategy_name });
+        writer.log_event(self.actor(), "phi.redact", Some(&dataset_id.to_string()), &detail)?;
+        // An unreviewed redacted copy (no steward decided its spans): recorded in the audit trail,
+        // in the same transaction, so it is never mistaken for a release.
+        writer.audit(&localdx_store::AuditEntry {
+            actor: self.actor(),
+            action: "phi.redact",
+            subject: &format!("dataset:{dataset_id}"),
+            before: serde_json::Value::Null,
+            after: detail,
+            reason: "unreviewed redacted copy (not a release)",
+        })?;
         let new_id = writer.finish()?;
         meter.finish(done);
         Ok(RedactReportDto { source_dataset_id: dataset_id, dataset_id: new_id, records: done, spans, per_type })

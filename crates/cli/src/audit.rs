@@ -1,4 +1,4 @@
-//! `localdx audit verify` and `localdx audit list`: check the hash chain of the audit trail (exit
+//! `localdx audit verify` and `localdx audit list`: check the hash chain of the audit trail and SQLite's integrity check of the file (exit
 //! status 1 and the first broken entry when it is broken) and list entries with filters. Admins
 //! only; thin shells over `localdx_api::audit`.
 
@@ -35,11 +35,17 @@ pub fn run(ctx: &Context, cmd: AuditCommand) -> Result<()> {
     match cmd {
         AuditCommand::Verify { expect_head } => {
             let v = api.audit_verify(expect_head.as_deref())?;
-            ctx.emit(&v, |v| match (v.ok, v.broken_seq) {
-                (true, _) => println!("audit trail intact: {} entries, head {} {}", v.entries, v.head_seq.unwrap_or(0), v.head_hash.as_deref().unwrap_or("-")),
-                (false, seq) => println!("audit trail BROKEN at entry {}: {}", seq.unwrap_or(0), v.reason.as_deref().unwrap_or("")),
+            ctx.emit(&v, |v| {
+                match (v.ok, v.broken_seq) {
+                    (true, _) => println!("audit trail intact: {} entries, head {} {}", v.entries, v.head_seq.unwrap_or(0), v.head_hash.as_deref().unwrap_or("-")),
+                    (false, seq) => println!("audit trail BROKEN at entry {}: {}", seq.unwrap_or(0), v.reason.as_deref().unwrap_or("")),
+                }
+                match v.integrity.as_str() {
+                    "ok" => println!("database file: integrity check ok"),
+                    problems => println!("database file DAMAGED (SQLite's integrity check):\n{problems}"),
+                }
             })?;
-            if !v.ok {
+            if !v.ok || v.integrity != "ok" {
                 std::process::exit(1);
             }
             Ok(())

@@ -99,6 +99,14 @@ impl Store {
         Self::init(conn, true)
     }
 
+    /// SQLite's own check of the file (`PRAGMA integrity_check`): `ok`, or the problems it found,
+    /// one per line.
+    pub fn integrity_check(&self) -> Result<String> {
+        let mut stmt = self.conn.prepare("PRAGMA integrity_check")?;
+        let rows: Vec<String> = stmt.query_map([], |r| r.get::<_, String>(0))?.collect::<rusqlite::Result<_>>()?;
+        Ok(rows.join("\n"))
+    }
+
     /// Runs `f` in one immediate transaction: everything it writes (and every audit entry it
     /// appends) commits together, or nothing does when it fails. Not reentrant.
     pub fn atomically<T, E: From<StoreError>>(&self, f: impl FnOnce() -> std::result::Result<T, E>) -> std::result::Result<T, E> {

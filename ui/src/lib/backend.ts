@@ -233,6 +233,8 @@ export interface AuditVerify {
   headHash: string | null;
   brokenSeq: number | null;
   reason: string | null;
+  /** SQLite's integrity check of the database file: 'ok', or the problems found. */
+  integrity: string;
 }
 
 /** `AuditExportDto`: what an audit export wrote. */

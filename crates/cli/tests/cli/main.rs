@@ -3,6 +3,7 @@
 //! Real data sets are read from `../shared/data/` and skipped with a message when absent.
 
 mod eval;
+mod faults;
 mod review;
 mod suggest;
 
