@@ -188,6 +188,9 @@ pub fn run(ctx: &Context, cmd: ReviewCommand) -> Result<()> {
                     r.example_spans,
                     r.gold_notes
                 );
+                if r.held_back > 0 {
+                    println!("  threshold {:.2}, chosen on {} held-back signed-off notes", r.threshold, r.held_back);
+                }
                 println!("  union token recall    {:.4} -> {:.4}", r.before.token_recall, r.after.token_recall);
                 println!("  union token precision {:.4} -> {:.4}", r.before.token_precision, r.after.token_precision);
                 println!("{} ({:.0} s)", r.verdict, r.seconds);

@@ -331,6 +331,9 @@ export interface Retrain {
   verdict: string;
   examples: number;
   exampleSpans: number;
+  /** Signed-off notes held back to choose the new head's threshold. */
+  heldBack: number;
+  threshold: number;
   goldNotes: number;
   before: GoldFigures;
   after: GoldFigures;

@@ -73,7 +73,10 @@ fn retraining_on_decisions_is_measured_on_gold_stored_audited_and_kept_only_when
     let stages = std::sync::Mutex::new(Vec::new());
     let reporter = |p: &localdx_api::Progress| stages.lock().unwrap().push(p.stage.clone());
     let r = s.review_retrain_detector(id, &reporter, &Cancel::new()).unwrap();
-    assert_eq!((r.examples, r.gold_notes), (16 - gold.record_ids.len(), gold.record_ids.len()), "gold notes are measured, never trained on");
+    let signed_off = 16 - gold.record_ids.len();
+    assert_eq!(r.held_back, signed_off / 5, "every fifth signed-off note chooses the threshold: {r:?}");
+    assert_eq!((r.examples + r.held_back, r.gold_notes), (signed_off, gold.record_ids.len()), "gold notes are measured, never trained on");
+    assert!((0.05..=0.99).contains(&r.threshold), "a threshold from the grid: {r:?}");
     assert!(r.example_spans >= r.examples, "{r:?}");
     assert_eq!(r.started_from, None);
     assert_eq!(r.kept, r.after.token_recall >= r.before.token_recall, "{r:?}");
