@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 apt_packages=(
   libwebkit2gtk-4.1-dev libgtk-3-dev librsvg2-dev libayatana-appindicator3-dev libsoup-3.0-dev
   libjavascriptcoregtk-4.1-dev libxdo-dev webkit2gtk-driver xvfb xauth imagemagick sqlite3 unzip
-  build-essential pkg-config libssl-dev
+  build-essential pkg-config libssl-dev strace util-linux
 )
 missing=()
 for p in "${apt_packages[@]}"; do

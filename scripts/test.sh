@@ -5,7 +5,9 @@
 #   3. runs the Rust tests of the whole workspace (engine crates, CLI, desktop shell);
 #   4. type-checks the UI;
 #   5. runs the Quick start's set-up three times on a fresh database, headless (tests/start/twice.sh);
-#   6. runs the end-to-end test: the real desktop binary under Xvfb, driven through WebDriver.
+#   6. runs the command-line pipeline (import to report) with no network, counting socket calls
+#      (tests/offline/pipeline.sh);
+#   7. runs the end-to-end test: the real desktop binary under Xvfb, driven through WebDriver.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,6 +22,8 @@ echo "== ui check"
 npm run --silent ui:check
 echo "== quick start, three times over"
 bash tests/start/twice.sh
+echo "== the pipeline in a namespace without network"
+bash tests/offline/pipeline.sh
 echo "== end-to-end"
 # `cargo test --workspace` has just built target/debug/localdx-app (cargo builds a package's
 # binaries for its integration tests) with ui/dist embedded: the end-to-end test drives that one
