@@ -545,13 +545,67 @@ async function main() {
         await (await byId('retrain-result')).waitForDisplayed({ timeout: 300_000, timeoutMsg: 'the retraining finishes' });
         const result = await textOf('retrain-result');
         check(/gold token recall (would drop )?[0-9.]+ -> [0-9.]+ on 4 notes/.test(result), `the result gives gold recall before and after, got "${result}"`);
-        check(result.includes('Trained on 8 notes'), `gold notes are not trained on, got "${result}"`);
+        check(result.includes('Trained on 7 notes') && result.includes('on 1 held-back notes'), `gold notes are not trained on; every fifth signed-off note chooses the threshold, got "${result}"`);
         const versions = await textOf('detector-versions');
         const kept = !result.includes('not kept');
         check(versions.includes(kept ? '(in use)' : 'no'), `the version is listed as ${kept ? 'in use' : 'not kept'}, got "${versions}"`);
         await shot('retrain-detector');
       });
     }
+
+    await test('hostile input: script and HTML in a file name, a dataset name, a label, a note and the search box never run', async () => {
+      // Each payload sets a marker when it runs; none may, and no element may come of one.
+      const payload = (/** @type {string} */ where) => `<img src=x onerror="window.__xss='${where}'">`;
+      const dir = join(WORK, '<b>hostile</b>');
+      execFileSync('mkdir', ['-p', dir]);
+      const path = join(dir, `${payload('file')}.csv`.replaceAll('/', '_'));
+      const note = `Rash again. ${payload('note')} <script>window.__xss='script'</script> Plan: review.`;
+      const label = `<svg onload="window.__xss='label'">`;
+      const rows = ['note,diagnosis', `"${note.replaceAll('"', '""')}","${label.replaceAll('"', '""')}"`, '"Cough for two days.",J06.9'];
+      writeFileSync(path, rows.join('\n') + '\n');
+      const name = `${payload('name')} clinic`;
+      await click('nav-datasets');
+      await click('import-button');
+      await (await byId('import-path')).setValue(path);
+      await (await byId('import-name')).setValue(name);
+      await click('import-preview');
+      await (await byId('preview-table')).waitForDisplayed({ timeout: TIMEOUT });
+      await (await byId('map-textColumn')).selectByVisibleText('note');
+      await (await byId('map-labelColumn')).selectByVisibleText('diagnosis');
+      await click('import-start');
+      await browser.waitUntil(async () => (await (await byId('import-result')).getText()).includes('Imported'), {
+        timeout: 60_000,
+        timeoutMsg: 'the hostile file imports',
+      });
+      check((await textOf('import-result')).includes(name), 'the result names the dataset literally');
+      await click('open-dataset');
+      const row = await browser.$('[data-testid="record-row"]');
+      await row.waitForClickable({ timeout: TIMEOUT });
+      await (await byId('record-search')).setValue(payload('search'));
+      await (await byId('record-search')).setValue('Rash');
+      await browser.waitUntil(async () => (await (await byId('record-total')).getText()).startsWith('1 matching'), {
+        timeout: TIMEOUT,
+        timeoutMsg: 'the search finds the hostile note',
+      });
+      const match = await browser.$('[data-testid="record-row"]');
+      await match.waitForClickable({ timeout: TIMEOUT });
+      await match.click();
+      await browser.waitUntil(async () => (await textOf('record-text')) === note, { timeout: TIMEOUT, timeoutMsg: 'the hostile note is shown literally' });
+      await click('back-to-datasets');
+      const list = await textOf('dataset-list');
+      check(list.includes(name), `the dataset list shows the name literally, got "${list.slice(0, 300)}"`);
+      /** @type {{ marker: unknown, injected: number }} */
+      const after = await browser.execute(() => ({
+        // WebDriver returns undefined as null: the type tells them apart.
+        // @ts-expect-error the marker a payload would set
+        marker: typeof window.__xss === 'undefined' ? 'unset' : String(window.__xss),
+        injected:
+          document.querySelectorAll('img[src="x"], svg[onload]').length + Array.from(document.scripts).filter((e) => (e.textContent ?? '').includes('__xss')).length,
+      }));
+      check(after.marker === 'unset', `a payload ran: window.__xss = ${String(after.marker)}`);
+      check(after.injected === 0, `${after.injected} elements were made from hostile text`);
+      await shot('hostile-input');
+    });
 
     // Last, because the native dialog is modal and WebDriver cannot close it.
     await test('import: "Browse…" opens the native file dialog', async () => {
