@@ -7,7 +7,8 @@
 #   5. runs the Quick start's set-up three times on a fresh database, headless (tests/start/twice.sh);
 #   6. runs the command-line pipeline (import to report) with no network, counting socket calls
 #      (tests/offline/pipeline.sh);
-#   7. runs the end-to-end test: the real desktop binary under Xvfb, driven through WebDriver.
+#   7. fills a small tmpfs under import and training (tests/faults/full-disk.sh);
+#   8. runs the end-to-end test: the real desktop binary under Xvfb, driven through WebDriver.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,6 +25,8 @@ echo "== quick start, three times over"
 bash tests/start/twice.sh
 echo "== the pipeline in a namespace without network"
 bash tests/offline/pipeline.sh
+echo "== a full disk during import and training"
+bash tests/faults/full-disk.sh
 echo "== end-to-end"
 # `cargo test --workspace` has just built target/debug/localdx-app (cargo builds a package's
 # binaries for its integration tests) with ui/dist embedded: the end-to-end test drives that one

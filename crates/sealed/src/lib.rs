@@ -197,13 +197,18 @@ impl Vault {
             let p = shown(p);
             move |source| SealError::Io { path: p, source }
         };
-        {
+        let written = (|| {
             use std::io::Write;
             let mut f = std::fs::File::create(&tmp).map_err(io(&tmp))?;
             f.write_all(bytes.as_deref().unwrap_or(plain)).map_err(io(&tmp))?;
             f.sync_all().map_err(io(&tmp))?;
+            std::fs::rename(&tmp, path).map_err(io(path))
+        })();
+        if written.is_err() {
+            // A full disk or a failed rename: the part written goes, the old file stays.
+            let _ = std::fs::remove_file(&tmp);
         }
-        std::fs::rename(&tmp, path).map_err(io(path))
+        written
     }
 
     /// The content of the file at `path`: opened when the vault seals, as stored when plain. A
@@ -276,6 +281,19 @@ mod tests {
         let path = Path::new("best.safetensors");
         let sealed = a.seal(path, b"weights").unwrap();
         assert!(matches!(b.open(path, &sealed), Err(SealError::Damaged { .. })));
+    }
+
+    /// A write that fails (here the rename: a folder holds the name) leaves no temporary file;
+    /// `tests/faults/full-disk.sh` does the same with a real full disk.
+    #[test]
+    fn a_failed_write_leaves_no_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("best.safetensors");
+        std::fs::create_dir_all(path.join("occupied")).unwrap();
+        for vault in [Vault::Plain, Vault::sealed(Sealer::derive(&[1u8; 32], RUN_FILES))] {
+            assert!(matches!(vault.write(&path, b"weights"), Err(SealError::Io { .. })));
+            assert!(!temporary(&path).exists(), "the part written is removed");
+        }
     }
 
     #[test]

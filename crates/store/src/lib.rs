@@ -48,7 +48,7 @@ use std::path::Path;
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// SQLite refused an operation (I/O error, locked database, constraint violation ...).
-    #[error("database error: {0}")]
+    #[error("{}", sqlite_message(.0))]
     Sqlite(#[from] rusqlite::Error),
     /// The key does not open the file: it is not a LocalDx database, or it is encrypted with another
     /// key (or is encrypted and no key was given).
@@ -69,6 +69,18 @@ pub enum StoreError {
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// What a person reads for an SQLite failure: the conditions a user can act on in words (every
+/// write is a transaction, so a failed one stored nothing), the rest as SQLite says it.
+fn sqlite_message(e: &rusqlite::Error) -> String {
+    use rusqlite::ErrorCode as C;
+    match e.sqlite_error_code() {
+        Some(C::DiskFull) => "the disk holding the database is full: nothing of this operation was stored; free some space and try again".into(),
+        Some(C::DatabaseBusy | C::DatabaseLocked) => "the database is busy in another LocalDx process; try again when it has finished".into(),
+        Some(C::ReadOnly) => "the database file is read-only here: nothing was stored".into(),
+        _ => format!("database error: {e}"),
+    }
+}
 
 /// An open LocalDx database.
 pub struct Store {
