@@ -283,6 +283,42 @@ async function main() {
       check(!(await exists('record-text')), 'no raw note text is shown');
       const body = String(await browser.execute(() => document.body.textContent ?? ''));
       check(!body.includes('Quackenbush'), 'the name appears nowhere in the window');
+
+      // The matrix through the real Tauri commands, called from the window as the clinician (as a
+      // script in the page could): every steward or admin command is refused by the backend.
+      /** @type {string[]} */
+      const answers = await browser.executeAsync((done) => {
+        /** @type {[string, Record<string, unknown>][]} */
+        const calls = [
+          ['list_records', { datasetId: 1, offset: 0, limit: 10, search: null }],
+          ['get_record', { id: 1 }],
+          ['test_cases', { datasetId: 1 }],
+          ['review_note', { recordId: 1 }],
+          ['review_counts', { datasetId: 1 }],
+          ['review_decide', { spanId: 1, decision: { kind: 'accept' } }],
+          ['review_terms', {}],
+          ['gold_sample', { datasetId: 1, size: 1, seed: 1 }],
+          ['review_quality', { datasetId: 1 }],
+          ['release_dataset', { datasetId: 1, strategy: 'tag' }],
+          ['list_users', {}],
+          ['add_user', { name: 'mallory', role: 'admin', password: 'a long enough password' }],
+          ['audit_list', { filter: {} }],
+          ['audit_verify', {}],
+          ['list_datasets', {}],
+        ];
+        // @ts-expect-error Tauri's own bridge, present in the app's window
+        const invoke = window.__TAURI_INTERNALS__.invoke;
+        Promise.all(
+          calls.map(([cmd, args]) =>
+            invoke(cmd, args).then(
+              () => `${cmd}: allowed`,
+              (/** @type {any} */ e) => `${cmd}: ${e?.code ?? JSON.stringify(e)}`,
+            ),
+          ),
+        ).then(done);
+      });
+      const wrong = answers.filter((a) => !(a.startsWith('list_datasets') ? a.endsWith(': allowed') : a.endsWith(': forbidden')));
+      check(wrong.length === 0, `each steward or admin command refused as forbidden (list_datasets allowed), got ${JSON.stringify(wrong)}`);
     });
 
     await test('admin: the audit trail lists the logins, decisions and release; the chain is intact; export', async () => {
