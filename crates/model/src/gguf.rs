@@ -185,7 +185,10 @@ fn check_tensor_table(content: &Content, file_len: u64) -> std::result::Result<(
     names.sort();
     for name in names {
         let info = &content.tensor_infos[name];
-        let (elements, block) = (info.shape.elem_count() as u64, info.ggml_dtype.block_size() as u64);
+        let Some(elements) = info.shape.dims().iter().try_fold(1u64, |n, &d| n.checked_mul(d as u64)) else {
+            return Err(format!("tensor `{name}` declares shape {:?}, more elements than any file holds", info.shape.dims()));
+        };
+        let block = info.ggml_dtype.block_size() as u64;
         if elements % block != 0 {
             return Err(format!(
                 "tensor `{name}` has {elements} elements of type {:?}, not a whole number of its {block}-element blocks",

@@ -5,6 +5,7 @@
 
 mod access;
 mod detector;
+mod fuzz;
 mod gold;
 mod retrain;
 mod review;
