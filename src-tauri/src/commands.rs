@@ -11,7 +11,6 @@ use localdx_api::datasets::{
     RecordPageDto,
 };
 use localdx_api::{ApiError, Progress};
-use serde::Serialize;
 use std::path::PathBuf;
 use tauri::{AppHandle, Emitter, State};
 
