@@ -186,7 +186,7 @@ impl Gemma3 {
     /// Loads a Gemma 3 GGUF file with the given options.
     pub fn load(file: &mut GgufFile, opts: &LoadOptions) -> Result<Gemma3> {
         let cfg = Gemma3Config::from_gguf(file)?;
-        let (storage, storage_reason) = choose_storage_for(cfg.projection_params(), opts.storage, opts.memory_budget);
+        let (storage, storage_reason) = choose_storage_for(cfg.projection_params(), opts.storage, opts.memory_budget, &opts.device);
         let dev = &opts.device;
         let mut rng = StdRng::seed_from_u64(opts.seed);
         let (d, hd, ff) = (cfg.hidden, cfg.head_dim, cfg.intermediate);
@@ -202,7 +202,7 @@ impl Gemma3 {
                         check_finite(&full, &q.dequantize(&Device::Cpu)?)?;
                         FrozenWeight::Quantized(Arc::new(q))
                     }
-                    _ => FrozenWeight::Dense(file.dense(&full, &[out, inp], dev)?),
+                    _ => FrozenWeight::dense(file.dense(&full, &[out, inp], dev)?, storage)?,
                 };
                 let lora = opts.lora.as_ref().filter(|l| l.targets.contains(&target) && l.adapts_layer(i, cfg.layers));
                 LoraLinear::new(base, None, inp, out, lora, &mut rng)
@@ -380,9 +380,6 @@ impl Gemma3 {
     pub fn base_weight(&self, layer: usize, target: Target) -> Option<Tensor> {
         let blk = self.blocks.get(layer)?;
         let (_, l) = blk.projections().into_iter().find(|(t, _)| *t == target)?;
-        match &l.base {
-            FrozenWeight::Dense(w) => Some(w.clone()),
-            FrozenWeight::Quantized(q) => q.dequantize(&Device::Cpu).ok(),
-        }
+        l.base.to_dense()
     }
 }

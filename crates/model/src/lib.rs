@@ -8,6 +8,7 @@
 //! ones of [`synthetic`], for tests). Training loops, optimisers and checkpoints live in
 //! `localdx-train`.
 
+pub mod bf16;
 pub mod decoder;
 pub mod error;
 pub mod fused;

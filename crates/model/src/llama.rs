@@ -87,22 +87,34 @@ pub enum BaseStorage {
     Dense,
     /// Keep the quantized blocks; dequantize on the fly in the backward pass.
     Quantized,
+    /// bf16 panels for the CPU's bf16 kernels (AMX or AVX512_BF16, see [`crate::bf16`]); the same
+    /// bytes as dense f32, as two packings (forward and input gradient).
+    Bf16,
 }
 
-/// Picks dense f32 when it fits in `memory_budget` bytes, else quantized. On CPU, candle's
-/// quantized matmul is only fast when the inner dimension is a multiple of 256, and even then
-/// the f32 GEMM with the backward's re-dequantization avoided wins for small models, so dense is
-/// preferred whenever it fits. Returns the choice and the reason, for the user.
-pub fn choose_storage(cfg: &LlamaConfig, requested: BaseStorage, memory_budget: u64) -> (BaseStorage, String) {
-    choose_storage_for(cfg.projection_params(), requested, memory_budget)
+/// Picks a dense base (bf16 panels where the CPU has bf16 kernels, else f32) when it fits in
+/// `memory_budget` bytes, else quantized. On CPU, candle's quantized matmul is only fast when the
+/// inner dimension is a multiple of 256, and even then the f32 GEMM with the backward's
+/// re-dequantization avoided wins for small models, so dense is preferred whenever it fits.
+/// Returns the choice and the reason, for the user.
+pub fn choose_storage(cfg: &LlamaConfig, requested: BaseStorage, memory_budget: u64, device: &Device) -> (BaseStorage, String) {
+    choose_storage_for(cfg.projection_params(), requested, memory_budget, device)
 }
 
 /// [`choose_storage`] for a model whose projections hold `projection_params` weights.
-pub fn choose_storage_for(projection_params: usize, requested: BaseStorage, memory_budget: u64) -> (BaseStorage, String) {
+pub fn choose_storage_for(projection_params: usize, requested: BaseStorage, memory_budget: u64, device: &Device) -> (BaseStorage, String) {
     let dense_bytes = projection_params as u64 * 4;
+    let (kernel, why) = crate::bf16::Kernel::chosen();
+    let bf16 = kernel.packs_bf16() && device.is_cpu();
+    let packed = || format!("bf16 base, {why}");
     match requested {
         BaseStorage::Dense => (BaseStorage::Dense, "dense f32 base (requested)".into()),
         BaseStorage::Quantized => (BaseStorage::Quantized, "quantized base (requested)".into()),
+        BaseStorage::Bf16 if bf16 => (BaseStorage::Bf16, format!("{} (requested)", packed())),
+        BaseStorage::Bf16 => (BaseStorage::Dense, format!("dense f32 base: bf16 was requested but {why}")),
+        BaseStorage::Auto if dense_bytes <= memory_budget && bf16 => {
+            (BaseStorage::Bf16, format!("{}; {} MiB fits the {} MiB budget", packed(), dense_bytes >> 20, memory_budget >> 20))
+        }
         BaseStorage::Auto if dense_bytes <= memory_budget => (
             BaseStorage::Dense,
             format!(
@@ -208,7 +220,7 @@ impl Llama {
     /// Loads a llama GGUF file with the given options.
     pub fn load(file: &mut GgufFile, opts: &LoadOptions) -> Result<Llama> {
         let cfg = LlamaConfig::from_gguf(file)?;
-        let (storage, storage_reason) = choose_storage(&cfg, opts.storage, opts.memory_budget);
+        let (storage, storage_reason) = choose_storage(&cfg, opts.storage, opts.memory_budget, &opts.device);
         let dev = &opts.device;
         let mut rng = StdRng::seed_from_u64(opts.seed);
         let (d, kv, ff) = (cfg.hidden, cfg.kv_heads * cfg.head_dim, cfg.intermediate);
@@ -231,7 +243,7 @@ impl Llama {
                             Some(p) => w.index_select(p, 0)?,
                             None => w,
                         };
-                        (FrozenWeight::Dense(w), None)
+                        (FrozenWeight::dense(w, storage)?, None)
                     }
                 };
                 let lora = opts.lora.as_ref().filter(|l| l.targets.contains(&target) && l.adapts_layer(i, cfg.layers));
@@ -395,10 +407,7 @@ impl Llama {
             Target::UpProj => &blk.up,
             Target::DownProj => &blk.down,
         };
-        match &l.base {
-            FrozenWeight::Dense(w) => Some(w.clone()),
-            FrozenWeight::Quantized(q) => q.dequantize(&Device::Cpu).ok(),
-        }
+        l.base.to_dense()
     }
 }
 

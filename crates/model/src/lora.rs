@@ -6,6 +6,7 @@
 //! its quantized form behind [`QuantizedMatMul`], a custom op whose backward returns only the input
 //! gradient (`grad @ dequantize(W)`), because candle's own quantized matmul has no backward pass.
 
+use crate::bf16::{Kernel, PackedB};
 use crate::error::Result;
 use crate::fused::{slice, with_values};
 use crate::sgemm::{sgemm, written, Operand};
@@ -92,6 +93,46 @@ pub enum FrozenWeight {
     Dense(Tensor),
     /// Kept quantized; multiplied through [`QuantizedMatMul`].
     Quantized(Arc<QTensor>),
+    /// bf16 panels for the bf16 kernels (CPU), packed once at load.
+    Bf16(Arc<PackedWeight>),
+}
+
+/// A frozen `W` `[out, in]` as bf16 panels for both products a LoRA step needs: `x W^T` forward
+/// and `dy W` for the input gradient (each `out * in` bf16 values, so the pair takes the bytes the
+/// f32 weight took).
+pub struct PackedWeight {
+    pub out: usize,
+    pub inp: usize,
+    kernel: Kernel,
+    /// `W^T`, `[in, out]`.
+    forward: PackedB,
+    /// `W`, `[out, in]`.
+    backward: PackedB,
+}
+
+impl PackedWeight {
+    /// Packs an f32 `W` `[out, in]` for `kernel` (which must run on this CPU, or be
+    /// [`Kernel::F32`]: the plain reference loop).
+    pub fn new(w: &Tensor, kernel: Kernel) -> Result<PackedWeight> {
+        let (out, inp) = w.dims2()?;
+        let values = w.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?;
+        Ok(PackedWeight { out, inp, kernel, forward: PackedB::transposed(&values, out, inp), backward: PackedB::rows(&values, out, inp) })
+    }
+
+    pub fn kernel(&self) -> Kernel {
+        self.kernel
+    }
+
+    /// `W` as stored (each value rounded to bf16), as an f32 tensor.
+    pub fn to_dense(&self, device: &candle_core::Device) -> Result<Tensor> {
+        let values: Vec<f32> = (0..self.out * self.inp).map(|i| self.backward.get(i / self.inp, i % self.inp)).collect();
+        Ok(Tensor::from_vec(values, (self.out, self.inp), device)?)
+    }
+
+    /// Bytes held by the panels.
+    pub fn bytes(&self) -> usize {
+        self.forward.bytes() + self.backward.bytes()
+    }
 }
 
 /// `x W^T` with a quantized `W`; backward gives `grad W` for the input and nothing for `W`.
@@ -112,32 +153,73 @@ impl CustomOp1 for QuantizedMatMul {
     }
 }
 
-/// `x W^T` with a frozen dense `W` `[out, in]`; backward gives `grad W` for the input and nothing
-/// for `W`. candle's own matmul backward always computes the gradient of both operands, which
-/// for a frozen base is a wasted `[in, out]` GEMM (plus a zero fill and an add) per projection.
-/// Both directions run on [`crate::sgemm`], reading `W` in place.
-pub struct FrozenDenseMatMul(pub Tensor);
+/// `x W^T` with a frozen dense or bf16 `W` `[out, in]`; backward gives `grad W` for the input and
+/// nothing for `W`. candle's own matmul backward always computes the gradient of both operands,
+/// which for a frozen base is a wasted `[in, out]` GEMM (plus a zero fill and an add) per
+/// projection. Both directions run on [`crate::sgemm`] (reading `W` in place) or [`crate::bf16`].
+pub struct FrozenDenseMatMul(pub FrozenWeight);
 
 /// `grad W` for [`FrozenDenseMatMul`]'s backward (no backward of its own).
-struct FrozenDenseMatMulGrad(Tensor);
+struct FrozenDenseMatMulGrad(FrozenWeight);
+
+/// `(out, in)` of a dense or bf16 frozen weight.
+fn frozen_dims(w: &FrozenWeight) -> candle_core::Result<(usize, usize)> {
+    match w {
+        FrozenWeight::Dense(t) => t.dims2(),
+        FrozenWeight::Bf16(p) => Ok((p.out, p.inp)),
+        FrozenWeight::Quantized(_) => Err(candle_core::Error::Msg("frozen dense matmul: quantized weight".into())),
+    }
+}
+
+/// `y = x W^T` (`transpose`, `x` `[m, in]`, `y` `[m, out]`) or `y = x W` (`x` `[m, out]`, `y`
+/// `[m, in]`), added to `y` with `accumulate`, for a dense f32 or bf16 `W`.
+///
+/// # Safety
+/// `y` must be valid for `m` rows of the product's width and `x` must hold `m` rows of its depth.
+unsafe fn frozen_product(w: &FrozenWeight, x: &[f32], m: usize, transpose: bool, y: *mut f32, accumulate: bool, threads: usize) -> candle_core::Result<()> {
+    let (out, inp) = frozen_dims(w)?;
+    let (depth, width) = if transpose { (inp, out) } else { (out, inp) };
+    debug_assert!(x.len() >= m * depth);
+    let xo = Operand::rows(x.as_ptr(), depth);
+    match w {
+        FrozenWeight::Bf16(p) => {
+            let b = if transpose { &p.forward } else { &p.backward };
+            // SAFETY: the caller's sizes; the kernel was checked when the weight was packed.
+            unsafe { crate::bf16::gemm(p.kernel, m, xo, b, y, width, accumulate, 1.0, threads) };
+            Ok(())
+        }
+        FrozenWeight::Dense(t) => with_values([t], |[w]| {
+            let b = if transpose { Operand::transposed(w.as_ptr(), inp) } else { Operand::rows(w.as_ptr(), inp) };
+            // SAFETY: W is [out, in] row-major, read as W^T or W; the caller's sizes.
+            unsafe { sgemm((m, width, depth), xo, b, y, width, accumulate, 1.0, threads) };
+            Ok(())
+        }),
+        FrozenWeight::Quantized(_) => unreachable!("frozen_dims refused it"),
+    }
+}
 
 /// `y[m, out] = x[m, inp] W^T` (`transpose`) or `y[m, out] = x[m, inp] W` for the CustomOps above.
-fn dense(storage: &CpuStorage, layout: &Layout, w: &Tensor, transpose: bool) -> candle_core::Result<(CpuStorage, Shape)> {
+fn dense(storage: &CpuStorage, layout: &Layout, w: &FrozenWeight, transpose: bool) -> candle_core::Result<(CpuStorage, Shape)> {
     let x = slice(storage, layout, "frozen dense matmul")?;
-    let (rows, cols) = w.dims2()?;
+    let (rows, cols) = frozen_dims(w)?;
     let (inp, out) = if transpose { (cols, rows) } else { (rows, cols) };
     if !x.len().is_multiple_of(inp) {
         return Err(candle_core::Error::Msg(format!("frozen dense matmul: input {:?} does not end in {inp}", layout.shape())));
     }
     let m = x.len() / inp;
-    let y = with_values([w], |[w]| {
-        let b = if transpose { Operand::transposed(w.as_ptr(), cols) } else { Operand::rows(w.as_ptr(), cols) };
-        // SAFETY: y is [m, out] row-major, written whole (no accumulation); x is [m, inp]
-        // row-major, W is [rows, cols] row-major and read as W^T or W; all sizes checked above.
-        Ok(unsafe {
-            written(m * out, |y| sgemm((m, out, inp), Operand::rows(x.as_ptr(), inp), b, y, out, false, 1.0, candle_core::utils::get_num_threads()))
+    let mut failed = None;
+    // SAFETY: y is [m, out] row-major, written whole (no accumulation); x is [m, inp].
+    let y = unsafe {
+        written(m * out, |y| {
+            if let Err(e) = frozen_product(w, x, m, transpose, y, false, candle_core::utils::get_num_threads()) {
+                std::ptr::write_bytes(y, 0, m * out);
+                failed = Some(e);
+            }
         })
-    })?;
+    };
+    if let Some(e) = failed {
+        return Err(e);
+    }
     let mut dims = layout.shape().dims().to_vec();
     *dims.last_mut().expect("non-scalar input") = out;
     Ok((CpuStorage::F32(y), Shape::from(dims)))
@@ -168,12 +250,31 @@ impl CustomOp1 for FrozenDenseMatMulGrad {
 }
 
 impl FrozenWeight {
+    /// A dense weight kept as `storage` says: bf16 panels for the kernel this process chose
+    /// ([`Kernel::chosen`]) with [`crate::BaseStorage::Bf16`], else as it is.
+    pub fn dense(w: Tensor, storage: crate::BaseStorage) -> Result<FrozenWeight> {
+        Ok(match storage {
+            crate::BaseStorage::Bf16 => FrozenWeight::Bf16(Arc::new(PackedWeight::new(&w, Kernel::chosen().0)?)),
+            _ => FrozenWeight::Dense(w),
+        })
+    }
+
+    /// `W` as an f32 tensor on the CPU (as stored: rounded for bf16, dequantized for quantized).
+    pub fn to_dense(&self) -> Option<Tensor> {
+        match self {
+            FrozenWeight::Dense(w) => Some(w.clone()),
+            FrozenWeight::Quantized(q) => q.dequantize(&candle_core::Device::Cpu).ok(),
+            FrozenWeight::Bf16(p) => p.to_dense(&candle_core::Device::Cpu).ok(),
+        }
+    }
+
     /// `x W^T` for `x` of shape `[m, in]`.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         Ok(match self {
             FrozenWeight::Dense(w) if w.device().is_cpu() && w.dtype() == DType::F32 => {
-                x.contiguous()?.apply_op1(FrozenDenseMatMul(w.clone()))?
+                x.contiguous()?.apply_op1(FrozenDenseMatMul(self.clone()))?
             }
+            FrozenWeight::Bf16(_) => x.contiguous()?.apply_op1(FrozenDenseMatMul(self.clone()))?,
             FrozenWeight::Dense(w) => x.matmul(&w.t()?)?,
             FrozenWeight::Quantized(q) => x.contiguous()?.apply_op1(QuantizedMatMul(q.clone()))?,
         })
@@ -212,7 +313,7 @@ impl LoraLinear {
             Some(cfg) => {
                 let dev = match &base {
                     FrozenWeight::Dense(w) => w.device().clone(),
-                    FrozenWeight::Quantized(_) => candle_core::Device::Cpu,
+                    FrozenWeight::Quantized(_) | FrozenWeight::Bf16(_) => candle_core::Device::Cpu,
                 };
                 // kaiming_uniform_(a=sqrt(5)) on [r, in] gives bound 1/sqrt(in).
                 let bound = 1.0 / (in_dim as f32).sqrt();
@@ -228,10 +329,15 @@ impl LoraLinear {
 
     /// `x` is `[m, in]`; `rng` is given during training (enables dropout), `None` at inference.
     pub fn forward(&self, x: &Tensor, rng: Option<&mut StdRng>) -> Result<Tensor> {
-        if let (Some(ad), None, FrozenWeight::Dense(w)) = (&self.adapter, &self.out_perm, &self.base) {
+        if let (Some(ad), None) = (&self.adapter, &self.out_perm) {
             let dropout = rng.is_some() && ad.dropout > 0.0;
-            if !dropout && crate::fused::supported(w.device(), w.dtype()) && x.dtype() == DType::F32 {
-                let op = LoraMatMul { w: w.clone(), scale: ad.scale as f32 };
+            let fused = match &self.base {
+                FrozenWeight::Dense(w) => crate::fused::supported(w.device(), w.dtype()),
+                FrozenWeight::Bf16(_) => true,
+                FrozenWeight::Quantized(_) => false,
+            };
+            if !dropout && fused && x.dtype() == DType::F32 && x.device().is_cpu() {
+                let op = LoraMatMul { w: self.base.clone(), scale: ad.scale as f32 };
                 return Ok(x.contiguous()?.apply_op3(ad.a.as_tensor(), ad.b.as_tensor(), op)?);
             }
         }
@@ -262,14 +368,14 @@ impl LoraLinear {
 /// `[m, r]` products. The composed form costs a candle matmul per factor (slow at width `r`), an
 /// add and their saved tensors. Without dropout only (dropout masks `x` in the low-rank branch).
 struct LoraMatMul {
-    w: Tensor,
+    w: FrozenWeight,
     scale: f32,
 }
 
 impl LoraMatMul {
     /// `(m, in, out, r)` for input `x` of `len` values, checked against `W`, `A` and `B`.
     fn dims(&self, len: usize, a: &Shape, b: &Shape) -> candle_core::Result<(usize, usize, usize, usize)> {
-        let (out, inp) = self.w.dims2()?;
+        let (out, inp) = frozen_dims(&self.w)?;
         let (r, a_in) = a.dims2()?;
         let (b_out, b_r) = b.dims2()?;
         if a_in != inp || b_out != out || b_r != r || !len.is_multiple_of(inp) {
@@ -300,17 +406,22 @@ impl candle_core::CustomOp3 for LoraMatMul {
         let (m, inp, out, r) = self.dims(x.len(), la.shape(), lb.shape())?;
         let threads = candle_core::utils::get_num_threads();
         let xo = Operand::rows(x.as_ptr(), inp);
-        let y = with_values([&self.w], |[w]| {
-            // SAFETY (all three): row-major buffers of the sizes checked in `dims`; xa and y are
-            // written whole before the last product is added to y.
-            Ok(unsafe {
-                let xa = written(m * r, |xa| sgemm((m, r, inp), xo, Operand::transposed(a.as_ptr(), inp), xa, r, false, 1.0, threads));
-                written(m * out, |y| {
-                    sgemm((m, out, inp), xo, Operand::transposed(w.as_ptr(), inp), y, out, false, 1.0, threads);
-                    sgemm((m, out, r), Operand::rows(xa.as_ptr(), r), Operand::transposed(b.as_ptr(), r), y, out, true, self.scale, threads);
-                })
-            })
-        })?;
+        // SAFETY (all three): row-major buffers of the sizes checked in `dims`; xa and y are
+        // written whole before the last product is added to y.
+        let y = unsafe {
+            let xa = written(m * r, |xa| sgemm((m, r, inp), xo, Operand::transposed(a.as_ptr(), inp), xa, r, false, 1.0, threads));
+            let mut failed = Ok(());
+            let y = written(m * out, |y| {
+                failed = frozen_product(&self.w, x, m, true, y, false, threads);
+                if failed.is_err() {
+                    std::ptr::write_bytes(y, 0, m * out);
+                }
+            });
+            failed?;
+            let mut y = y;
+            sgemm((m, out, r), Operand::rows(xa.as_ptr(), r), Operand::transposed(b.as_ptr(), r), y.as_mut_ptr(), out, true, self.scale, threads);
+            y
+        };
         let mut dims = lx.shape().dims().to_vec();
         *dims.last_mut().expect("non-scalar input") = out;
         Ok((CpuStorage::F32(y), Shape::from(dims)))
@@ -327,7 +438,7 @@ impl candle_core::CustomOp3 for LoraMatMul {
         let (m, inp, out, r) = self.dims(x.elem_count(), a.shape(), b.shape())?;
         let threads = candle_core::utils::get_num_threads();
         let s = self.scale;
-        let (dx, da, db) = with_values([x, a, b, dy, &self.w], |[x, a, b, dy, w]| {
+        let (dx, da, db) = with_values([x, a, b, dy], |[x, a, b, dy]| {
             let (xo, dyo) = (Operand::rows(x.as_ptr(), inp), Operand::rows(dy.as_ptr(), out));
             // SAFETY: row-major buffers of the sizes checked in `dims`, each written whole by its
             // first product before anything reads or adds to it.
@@ -336,13 +447,27 @@ impl candle_core::CustomOp3 for LoraMatMul {
                 let xa = written(m * r, |xa| sgemm((m, r, inp), xo, Operand::transposed(a.as_ptr(), inp), xa, r, false, 1.0, threads));
                 let dyb = written(m * r, |dyb| sgemm((m, r, out), dyo, Operand::rows(b.as_ptr(), r), dyb, r, false, 1.0, threads));
                 // dx = dy W + s dyb A
-                let dx = written(m * inp, |dx| {
-                    sgemm((m, inp, out), dyo, Operand::rows(w.as_ptr(), inp), dx, inp, false, 1.0, threads);
-                    sgemm((m, inp, r), Operand::rows(dyb.as_ptr(), r), Operand::rows(a.as_ptr(), inp), dx, inp, true, s, threads);
+                let mut failed = Ok(());
+                let mut dx = written(m * inp, |dx| {
+                    failed = frozen_product(&self.w, dy, m, false, dx, false, threads);
+                    if failed.is_err() {
+                        std::ptr::write_bytes(dx, 0, m * inp);
+                    }
                 });
+                failed?;
+                sgemm((m, inp, r), Operand::rows(dyb.as_ptr(), r), Operand::rows(a.as_ptr(), inp), dx.as_mut_ptr(), inp, true, s, threads);
                 // dA = s dyb^T x, dB = s dy^T xa
                 let da = written(r * inp, |da| sgemm((r, inp, m), Operand::transposed(dyb.as_ptr(), r), xo, da, inp, false, s, threads));
-                let db = written(out * r, |db| sgemm((out, r, m), Operand::transposed(dy.as_ptr(), out), Operand::rows(xa.as_ptr(), r), db, r, false, s, threads));
+                // dB^T = s xa^T dy ([r, out]: dy read by rows, not gathered by columns), then
+                // transposed (out * r values).
+                let dbt = written(r * out, |dbt| sgemm((r, out, m), Operand::transposed(xa.as_ptr(), r), dyo, dbt, out, false, s, threads));
+                let db = written(out * r, |db| {
+                    for (i, row) in dbt.chunks_exact(out).enumerate() {
+                        for (j, v) in row.iter().enumerate() {
+                            *db.add(j * r + i) = *v;
+                        }
+                    }
+                });
                 Ok((dx, da, db))
             }
         })?;

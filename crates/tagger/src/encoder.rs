@@ -68,8 +68,14 @@ fn file(dir: &Path, name: &str) -> Result<PathBuf> {
 impl Encoder {
     /// Loads `config.json`, `tokenizer.json` and `model.safetensors` from `dir`, checking each:
     /// a missing file names itself and the setup step, a truncated or altered one is refused here
-    /// rather than on the first note.
+    /// rather than on the first note. The projections run on the kernel this process chose
+    /// (`localdx_model::bf16::Kernel::chosen`: bf16 panels where the CPU has AMX or AVX512_BF16).
     pub fn load(dir: &Path) -> Result<Encoder> {
+        Encoder::load_with(dir, localdx_model::bf16::Kernel::chosen().0)
+    }
+
+    /// [`Encoder::load`] with the projections on `kernel` (one this CPU runs, or f32).
+    pub fn load_with(dir: &Path, kernel: localdx_model::bf16::Kernel) -> Result<Encoder> {
         let config_path = file(dir, "config.json")?;
         let tokenizer_path = file(dir, "tokenizer.json")?;
         let weights_path = file(dir, "model.safetensors")?;
@@ -84,7 +90,7 @@ impl Encoder {
         tokenizer.with_truncation(None).map_err(|e| corrupt(&tokenizer_path, e.to_string()))?;
         tokenizer.with_padding(None);
         let tensors = read_tensors(&weights_path)?;
-        let fast = crate::fast::FastBert::from_tensors(&tensors, config.num_hidden_layers, config.num_attention_heads, config.layer_norm_eps)
+        let fast = crate::fast::FastBert::from_tensors(&tensors, config.num_hidden_layers, config.num_attention_heads, config.layer_norm_eps, kernel)
             .map_err(|e| corrupt(&weights_path, e.to_string()))?;
         Ok(Encoder { fast, tokenizer, dir: dir.to_path_buf() })
     }
@@ -235,7 +241,7 @@ mod tests {
             eprintln!("skipping: no encoder in {}", dir.display());
             return;
         }
-        let enc = Encoder::load(&dir).unwrap();
+        let enc = Encoder::load_with(&dir, localdx_model::bf16::Kernel::F32).unwrap();
         let text = "Seen by Dr. JOHN SMITH on 3/4/2019 at Mercy Hospital; call 617-555-0134. ".repeat(25);
         let pieces = enc.pieces(&text);
         assert!(windows(pieces.len()).len() >= 3, "{} pieces", pieces.len());
@@ -245,6 +251,20 @@ mod tests {
         let scale = reference.iter().map(|v| v.abs()).fold(0f32, f32::max);
         assert!(worst < 1e-3 * scale.max(1.0), "largest difference {worst} (values up to {scale})");
         assert!(enc.states(&enc.pieces("")).unwrap().is_empty());
+        // The bf16 kernels this CPU runs: each projection rounds its inputs and weights to 8
+        // significant bits, through 6 layers; the states stay within 5% of the largest (the
+        // detection figures in the PHI tests are measured on the chosen kernel).
+        for kernel in [localdx_model::bf16::Kernel::Avx512Bf16, localdx_model::bf16::Kernel::Amx] {
+            if !kernel.supported() {
+                eprintln!("not run on this CPU: {}", kernel.describe());
+                continue;
+            }
+            let states = Encoder::load_with(&dir, kernel).unwrap().states(&pieces).unwrap();
+            let worst = states.iter().zip(&reference).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+            let mean = states.iter().zip(&reference).map(|(a, b)| (a - b).abs()).sum::<f32>() / states.len() as f32;
+            eprintln!("{}: largest difference {worst}, mean {mean} (values up to {scale})", kernel.describe());
+            assert!(worst < 5e-2 * scale.max(1.0), "{}: largest difference {worst} (values up to {scale})", kernel.describe());
+        }
     }
 
     #[test]

@@ -10,22 +10,40 @@
 
 use crate::error::{Result, TaggerError};
 use candle_core::Tensor;
+use localdx_model::bf16::{gemm as gemm16, Kernel, PackedB};
 use localdx_model::sgemm::{sgemm, Operand};
 use std::collections::HashMap;
 
 /// Width of the hidden state.
 const H: usize = crate::encoder::HIDDEN;
 
+/// A projection's weight `W` `[out, k]`: f32, or `W^T` as bf16 panels for a bf16 kernel
+/// (`localdx_model::bf16`, the same kernels as the frozen base of the language models).
+enum Weight {
+    F32(Vec<f32>),
+    Bf16(PackedB, Kernel),
+}
+
+impl Weight {
+    fn new(w: Vec<f32>, out: usize, k: usize, kernel: Kernel) -> Weight {
+        if kernel.packs_bf16() {
+            Weight::Bf16(PackedB::transposed(&w, out, k), kernel)
+        } else {
+            Weight::F32(w)
+        }
+    }
+}
+
 struct Layer {
     /// query, key and value weights stacked: `[3H, H]`, and their biases `[3H]`.
-    wqkv: Vec<f32>,
+    wqkv: Weight,
     bqkv: Vec<f32>,
-    wo: Vec<f32>,
+    wo: Weight,
     bo: Vec<f32>,
     ln1: (Vec<f32>, Vec<f32>),
-    w1: Vec<f32>,
+    w1: Weight,
     b1: Vec<f32>,
-    w2: Vec<f32>,
+    w2: Weight,
     b2: Vec<f32>,
     ln2: (Vec<f32>, Vec<f32>),
 }
@@ -44,8 +62,10 @@ pub struct FastBert {
 }
 
 impl FastBert {
-    /// From the checkpoint's tensors (HF BERT names, with or without a `bert.` prefix).
-    pub fn from_tensors(tensors: &HashMap<String, Tensor>, layers: usize, heads: usize, eps: f64) -> Result<FastBert> {
+    /// From the checkpoint's tensors (HF BERT names, with or without a `bert.` prefix), with the
+    /// projections on `kernel` (bf16 panels for a bf16 kernel; embeddings, norms, attention and
+    /// biases stay f32).
+    pub fn from_tensors(tensors: &HashMap<String, Tensor>, layers: usize, heads: usize, eps: f64, kernel: Kernel) -> Result<FastBert> {
         let get = |name: &str, dims: &[usize]| -> Result<Vec<f32>> {
             let t = tensors
                 .get(name)
@@ -76,14 +96,14 @@ impl FastBert {
                 bqkv.extend(get(&format!("{p}.attention.self.{part}.bias"), &[H])?);
             }
             out.push(Layer {
-                wqkv,
+                wqkv: Weight::new(wqkv, 3 * H, H, kernel),
                 bqkv,
-                wo: get(&format!("{p}.attention.output.dense.weight"), &[H, H])?,
+                wo: Weight::new(get(&format!("{p}.attention.output.dense.weight"), &[H, H])?, H, H, kernel),
                 bo: get(&format!("{p}.attention.output.dense.bias"), &[H])?,
                 ln1: ln(&format!("{p}.attention.output.LayerNorm"))?,
-                w1: get(&format!("{p}.intermediate.dense.weight"), &[intermediate, H])?,
+                w1: Weight::new(get(&format!("{p}.intermediate.dense.weight"), &[intermediate, H])?, intermediate, H, kernel),
                 b1: get(&format!("{p}.intermediate.dense.bias"), &[intermediate])?,
-                w2: get(&format!("{p}.output.dense.weight"), &[H, intermediate])?,
+                w2: Weight::new(get(&format!("{p}.output.dense.weight"), &[H, intermediate])?, H, intermediate, kernel),
                 b2: get(&format!("{p}.output.dense.bias"), &[H])?,
                 ln2: ln(&format!("{p}.output.LayerNorm"))?,
             });
@@ -165,12 +185,22 @@ impl FastBert {
     }
 }
 
-/// `y[rows, out] = x[rows, k] W^T + b` with `W` `[out, k]` row-major.
-fn linear(x: &[f32], rows: usize, k: usize, w: &[f32], b: &[f32], y: &mut [f32], threads: usize) {
+/// `y[rows, out] = x[rows, k] W^T + b` with `W` `[out, k]`.
+fn linear(x: &[f32], rows: usize, k: usize, w: &Weight, b: &[f32], y: &mut [f32], threads: usize) {
     let out = b.len();
-    debug_assert!(x.len() >= rows * k && w.len() == out * k && y.len() >= rows * out);
-    // SAFETY: the sizes above bound every element read or written; `y` is its own buffer.
-    unsafe { sgemm((rows, out, k), Operand::rows(x.as_ptr(), k), Operand::transposed(w.as_ptr(), k), y.as_mut_ptr(), out, false, 1.0, threads) };
+    debug_assert!(x.len() >= rows * k && y.len() >= rows * out);
+    match w {
+        Weight::F32(w) => {
+            assert_eq!(w.len(), out * k, "weight of {} values is not [{out}, {k}]", w.len());
+            // SAFETY: the sizes above bound every element read or written; `y` is its own buffer.
+            unsafe { sgemm((rows, out, k), Operand::rows(x.as_ptr(), k), Operand::transposed(w.as_ptr(), k), y.as_mut_ptr(), out, false, 1.0, threads) };
+        }
+        Weight::Bf16(w, kernel) => {
+            assert!(w.k() == k && w.n() == out, "panels [{}, {}] for a [{k}, {out}] product", w.k(), w.n());
+            // SAFETY: as above; the kernel was chosen as one this CPU runs.
+            unsafe { gemm16(*kernel, rows, Operand::rows(x.as_ptr(), k), w, y.as_mut_ptr(), out, false, 1.0, threads) };
+        }
+    }
     for row in y[..rows * out].chunks_exact_mut(out) {
         for (v, bias) in row.iter_mut().zip(b) {
             *v += bias;

@@ -42,7 +42,10 @@ fn bench(model_path: &std::path::Path, args: &[String]) -> anyhow::Result<()> {
     let steps: usize = arg(args, "--steps").map_or(Ok(5), |s| s.parse())?;
     let storage = match arg(args, "--storage").as_deref() {
         Some("quantized") => localdx_model::BaseStorage::Quantized,
-        _ => localdx_model::BaseStorage::Dense,
+        Some("dense") => localdx_model::BaseStorage::Dense,
+        Some("bf16") => localdx_model::BaseStorage::Bf16,
+        // What training chooses: bf16 panels where the CPU has bf16 kernels (LOCALDX_KERNELS).
+        _ => localdx_model::BaseStorage::Auto,
     };
     let t0 = Instant::now();
     let model = Model::load(model_path, &LoadOptions { lora: Some(LoraConfig::default()), storage, ..LoadOptions::default() })?;
@@ -75,12 +78,13 @@ fn bench(model_path: &std::path::Path, args: &[String]) -> anyhow::Result<()> {
         (t.elapsed().as_secs_f64(), cpu_seconds() - c)
     };
     println!(
-        "{{\"seq\": {seq}, \"train_tokens_per_second\": {:.1}, \"forward_tokens_per_second\": {:.1}, \"train_tokens_per_cpu_second\": {:.1}, \"forward_tokens_per_cpu_second\": {:.1}, \"storage\": \"{:?}\"}}",
+        "{{\"seq\": {seq}, \"train_tokens_per_second\": {:.1}, \"forward_tokens_per_second\": {:.1}, \"train_tokens_per_cpu_second\": {:.1}, \"forward_tokens_per_cpu_second\": {:.1}, \"storage\": \"{:?}\", \"kernel\": \"{}\"}}",
         seq as f64 / mean,
         seq as f64 / fwd,
         seq as f64 / cpu_mean.max(1e-9),
         seq as f64 / fwd_cpu.max(1e-9),
-        model.llama.storage
+        model.llama.storage,
+        if model.llama.storage == localdx_model::BaseStorage::Bf16 { localdx_model::bf16::Kernel::chosen().0.name() } else { "f32" },
     );
     Ok(())
 }

@@ -3,6 +3,7 @@
 
 mod gemma3;
 mod gguf;
+mod bf16;
 mod fused;
 mod grad;
 mod sgemm;
