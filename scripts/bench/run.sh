@@ -95,7 +95,8 @@ done 2>&1 | tee /tmp/localdx-train-bench.txt
 echo "GEMM: PyTorch and NumPy"
 "$venv/bin/python" "$root/scripts/bench/gemm_peers.py" --threads "$threads"
 echo "llama.cpp forward seq=512"
-"$venv/bin/python" "$root/scripts/bench/llamacpp_bench.py" --gguf "$gguf" --seq 512 --threads "$threads" | tee /tmp/localdx-llamacpp-bench.txt
+"$venv/bin/python" "$root/scripts/bench/llamacpp_bench.py" --gguf "$gguf" --seq 512 --threads "$threads" | tee /tmp/localdx-llamacpp-bench.txt \
+  || echo "llama.cpp failed (exit $?): no llama.cpp ratio in this run"
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 # Ratios against the strongest peer mode, from the lines above.
 python3 - /tmp/localdx-train-bench.txt /tmp/localdx-llamacpp-bench.txt <<'PY'
