@@ -575,13 +575,16 @@ mod amx {
                         asm!("tilezero tmm0", "tilezero tmm1", "tilezero tmm2", "tilezero tmm3", options(nostack, nomem));
                     }
                     for s in 0..steps {
+                        // Each load as late as its first use: the tiles have no renaming, so
+                        // a step's load waits for the last product reading that tile; ordered
+                        // this way, loads overlap the products before them.
                         asm!(
                             "tileloadd tmm4, [{a0} + {sa}]",
-                            "tileloadd tmm5, [{a1} + {sa}]",
                             "tileloadd tmm6, [{b0} + {sb}]",
-                            "tileloadd tmm7, [{b1} + {sb}]",
                             "tdpbf16ps tmm0, tmm4, tmm6",
+                            "tileloadd tmm7, [{b1} + {sb}]",
                             "tdpbf16ps tmm1, tmm4, tmm7",
+                            "tileloadd tmm5, [{a1} + {sa}]",
                             "tdpbf16ps tmm2, tmm5, tmm6",
                             "tdpbf16ps tmm3, tmm5, tmm7",
                             a0 = in(reg) a0.add(s * PAD),
