@@ -455,7 +455,7 @@ async function main() {
         await shot('suggestions');
 
         await click('sugg-source-typed');
-        await (await byId('sugg-text')).setValue('Seen by Dr. John Smith on 03/02/2024, phone 555-123-4567. Wheezing and tight chest at night, uses an inhaler.');
+        await (await byId('sugg-text')).setValue('Seen by Dr. John Smith on 03/02/2024, phone 555-123-4567. Wheezing and tight chest at night, known asthma, uses an inhaler. Denies dermatitis.');
         await click('sugg-go');
         await browser.waitUntil(async () => (await browser.$$('[data-testid="sugg-col-base"] [data-testid="sugg-row"]').getElements()).length > 0, {
           timeout: 180_000,
@@ -463,6 +463,21 @@ async function main() {
         });
         const phi = await browser.$$('[data-testid="sugg-note"] mark.phi').getElements();
         check(phi.length > 0, 'PHI in the typed note is highlighted');
+        // Evidence: every label is listed (4 labels, top 5), each with the words matching its name.
+        const texts = async (/** @type {string} */ selector) => {
+          const els = await browser.$$(selector).getElements();
+          const out = [];
+          for (let i = 0; i < els.length; i++) out.push(await els[i].getText());
+          return out;
+        };
+        const evidence = await texts('[data-testid="sugg-col-base"] [data-testid="sugg-evidence"]');
+        check(evidence.some((t) => t.includes('asthma') && !t.includes('(denied)')), `asthma is shown as evidence, got ${JSON.stringify(evidence)}`);
+        check(evidence.some((t) => /dermatitis\s*\(denied\)/.test(t)), `the denied dermatitis is shown as denied, got ${JSON.stringify(evidence)}`);
+        const runTop = await (await browser.$('[data-testid="sugg-col-run"] [data-testid="sugg-row"] .label')).getText();
+        const marked = await texts('[data-testid="sugg-note"] mark.evidence');
+        if (runTop === 'J45.909') check(marked.includes('asthma'), `the run's top label's evidence is highlighted in the note, got ${JSON.stringify(marked)}`);
+        else if (runTop === 'L30.9') check(marked.length === 0, `a denied finding is not highlighted as support, got ${JSON.stringify(marked)}`);
+        await shot('suggestions-evidence');
         const gold2 = await contentOf('sugg-col-gold');
         check(gold2.includes('no recorded diagnosis'), 'a typed note has no recorded diagnosis');
 

@@ -1,6 +1,8 @@
 //! Diagnostic suggestions for one note: ranked labels with probabilities from a run or from the base
-//! model's zero-shot head, the words that most changed the top suggestion (occlusion), and the
-//! clinicians' feedback on them (accept, reject, add a diagnosis), stored and exportable as CSV.
+//! model's zero-shot head, each with the words of the note that match its name
+//! ([`localdx_evidence`]: affirmed, denied or a relative's), the words that most changed the top
+//! suggestion (occlusion), and the clinicians' feedback on them (accept, reject, add a diagnosis),
+//! stored and exportable as CSV.
 //!
 //! Occlusion is honest and bounded: the note's words are grouped into at most
 //! [`Occlusion::max_windows`] consecutive windows, each window is removed in turn, and the note is
@@ -30,6 +32,52 @@ pub struct SuggestedLabelDto {
     pub icd10: bool,
     /// The label's ICD-10 name when the label is an ICD-10 code and a name is known.
     pub name: Option<String>,
+    /// Words of the note that match the label's name (or the label itself), in note order.
+    pub evidence: Vec<EvidenceDto>,
+}
+
+/// A word of the note matching a suggested label's name.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EvidenceDto {
+    /// Char offsets into the note.
+    pub start: usize,
+    pub end: usize,
+    pub text: String,
+    /// Under a negation ("denies chest pain"): shown, but no support.
+    pub negated: bool,
+    /// A relative's finding (family history): shown, but no support.
+    pub relative: bool,
+}
+
+/// The evidence in `text` for each of `labels` (matched by their names), char offsets.
+fn evidence_for(text: &str, labels: &[(String, Option<String>)]) -> Vec<Vec<EvidenceDto>> {
+    let names = labels.iter().flat_map(|(label, name)| std::iter::once((label.clone(), label.clone())).chain(name.clone().map(|n| (label.clone(), n))));
+    let lexicon = localdx_evidence::Lexicon::new(names);
+    let found = lexicon.find(text);
+    // Byte offset -> char offset, for the spans found.
+    let chars = |byte: usize| text[..byte].chars().count();
+    labels
+        .iter()
+        .map(|(label, _)| {
+            let mut out: Vec<EvidenceDto> = found
+                .iter()
+                .filter(|e| &e.label == label)
+                .flat_map(|e| {
+                    e.spans.iter().map(move |&(bs, be)| EvidenceDto {
+                        start: chars(bs),
+                        end: chars(be),
+                        text: text[bs..be].to_owned(),
+                        negated: e.negated,
+                        relative: e.experiencer == localdx_evidence::Experiencer::Family,
+                    })
+                })
+                .collect();
+            out.sort_by_key(|e| (e.start, e.end));
+            out.dedup_by_key(|e| (e.start, e.end));
+            out
+        })
+        .collect()
 }
 
 /// A stretch of the note whose removal lowered the top suggestion's probability.
@@ -207,10 +255,12 @@ pub fn suggest(p: &Predictor, model: &str, text: &str, top_k: usize, occlusion: 
     let full = p.predict(&[text])?.into_iter().next().unwrap_or_default();
     let score_seconds = started.elapsed().as_secs_f64();
     let tokens = p.model.encode_truncated(text, p.config.max_len, p.config.head_share).len();
+    let top: Vec<(String, Option<String>)> = full.iter().take(top_k.max(1)).map(|s| (s.label.clone(), label_name(names, &s.label))).collect();
+    let evidence = evidence_for(text, &top);
     let labels: Vec<SuggestedLabelDto> = full
         .iter()
-        .take(top_k.max(1))
-        .map(|s| SuggestedLabelDto { label: s.label.clone(), probability: f64::from(s.probability), icd10: is_icd10_code(&s.label), name: label_name(names, &s.label) })
+        .zip(top.into_iter().zip(evidence))
+        .map(|(s, ((label, name), evidence))| SuggestedLabelDto { icd10: is_icd10_code(&label), label, probability: f64::from(s.probability), name, evidence })
         .collect();
     let started = Instant::now();
     let (attribution, windows) = match (occlusion, full.first()) {

@@ -46,6 +46,18 @@ fn print_suggestion(s: &SuggestionDto) {
     for (i, l) in s.labels.iter().enumerate() {
         let name = l.name.as_deref().map(|n| format!("  {n}")).unwrap_or_default();
         println!("{:>2}. {:<20} {:.3}{name}", i + 1, l.label, l.probability);
+        if !l.evidence.is_empty() {
+            let words: Vec<String> = l
+                .evidence
+                .iter()
+                .map(|e| match (e.negated, e.relative) {
+                    (true, _) => format!("{} (denied)", e.text),
+                    (_, true) => format!("{} (family)", e.text),
+                    _ => e.text.clone(),
+                })
+                .collect();
+            println!("    in the note: {}", words.join(", "));
+        }
     }
     if !s.attribution.is_empty() {
         let words: Vec<String> = s.attribution.iter().map(|a| format!("\"{}\" (-{:.3})", a.text, a.drop)).collect();

@@ -188,7 +188,7 @@ fn backend_ts_matches_the_api_json() {
 #[test]
 fn training_suggestion_and_report_types_match_the_api_json() {
     use localdx_api::eval::{evaluate_scores, report_csv, EvalOptions, FactDto, PredictionRow, ReportDto, Scores, ScoredIn};
-    use localdx_api::suggest::{self, AttributionDto, FeedbackInputDto, SuggestedLabelDto, SuggestionDto};
+    use localdx_api::suggest::{self, AttributionDto, EvidenceDto, FeedbackInputDto, SuggestedLabelDto, SuggestionDto};
     use localdx_api::training::{self, RunDto, TrainDoneDto, TrainEvent, TrainProgressDto, TrainRequest};
 
     let ts_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../ui/src/lib/backend.ts");
@@ -259,7 +259,13 @@ fn training_suggestion_and_report_types_match_the_api_json() {
 
     let suggestion = SuggestionDto {
         model: "run-1".into(),
-        labels: vec![SuggestedLabelDto { label: "J45".into(), probability: 0.7, icd10: true, name: None }],
+        labels: vec![SuggestedLabelDto {
+            label: "J45".into(),
+            probability: 0.7,
+            icd10: true,
+            name: None,
+            evidence: vec![EvidenceDto { start: 0, end: 6, text: "asthma".into(), negated: false, relative: false }],
+        }],
         attribution: vec![AttributionDto { start: 0, end: 5, text: "cough".into(), drop: 0.2 }],
         tokens: 5,
         max_tokens: 64,
@@ -269,6 +275,7 @@ fn training_suggestion_and_report_types_match_the_api_json() {
     };
     let suggestion = serde_json::to_value(suggestion).expect("json");
     seen.push(("SuggestedLabel", suggestion["labels"][0].clone()));
+    seen.push(("Evidence", suggestion["labels"][0]["evidence"][0].clone()));
     seen.push(("Attribution", suggestion["attribution"][0].clone()));
     seen.push(("Suggestion", suggestion));
     let input = FeedbackInputDto {

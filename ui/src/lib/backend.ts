@@ -602,6 +602,18 @@ export interface SuggestedLabel {
   probability: number;
   icd10: boolean;
   name: string | null;
+  /** Words of the note matching the label's name, in note order. */
+  evidence: Evidence[];
+}
+
+/** `EvidenceDto`: a word of the note (char offsets) matching a suggested label's name; a denied or
+ *  a relative's finding is shown but gives no support. */
+export interface Evidence {
+  start: number;
+  end: number;
+  text: string;
+  negated: boolean;
+  relative: boolean;
 }
 
 /** `AttributionDto`: a stretch of the note (char offsets) whose removal lowered the top label. */

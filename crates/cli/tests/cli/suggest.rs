@@ -100,6 +100,22 @@ fn suggest_ranks_labels_and_names_the_words_that_mattered() {
     assert_eq!((plain["windows"].as_u64(), plain["attribution"].as_array().map(Vec::len)), (Some(0), Some(0)));
     assert_eq!(plain["labels"].as_array().unwrap().len(), 4, "--top-k defaults to 5; the dataset has 4 labels");
 
+    // Evidence: the words matching each label's ICD-10-CM name, with char offsets; a denied
+    // finding is shown as denied, and a label whose name is not in the note has none.
+    let note = "Known asthma since childhood, wheezing at night. Denies dermatitis.";
+    let (ok, s) = localdx_stdin(&db, &models, &["suggest", "--base", "default", "--dataset", &dataset, "--windows", "0"], note);
+    assert!(ok, "{s}");
+    let chars: Vec<char> = note.chars().collect();
+    let evidence = |code: &str| s["labels"].as_array().unwrap().iter().find(|l| l["label"] == code).map(|l| l["evidence"].as_array().unwrap().clone()).unwrap();
+    let asthma = evidence("J45.909");
+    assert_eq!(asthma.len(), 1, "{s}");
+    let (start, end) = (asthma[0]["start"].as_u64().unwrap() as usize, asthma[0]["end"].as_u64().unwrap() as usize);
+    assert_eq!(chars[start..end].iter().collect::<String>(), "asthma");
+    assert_eq!((asthma[0]["negated"].as_bool(), asthma[0]["relative"].as_bool()), (Some(false), Some(false)));
+    let dermatitis = evidence("L30.9");
+    assert_eq!((dermatitis.len(), dermatitis[0]["text"].as_str(), dermatitis[0]["negated"].as_bool()), (1, Some("dermatitis"), Some(true)), "{s}");
+    assert!(evidence("I10").is_empty() && evidence("E11.9").is_empty(), "{s}");
+
     // Negative rows: an empty note, a missing run, --base without --dataset, --top-k 0.
     let (ok, e) = localdx_stdin(&db, &models, &args, "  \n ");
     assert!(!ok && e["error"]["message"].as_str().unwrap().contains("empty"), "{e}");
