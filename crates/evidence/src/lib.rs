@@ -111,6 +111,9 @@ const FAMILY: &[&[&str]] = &[&["family", "history"], &["mother"], &["father"], &
 
 /// Words before a pre-trigger's reach ends.
 const PRE_REACH: usize = 6;
+/// A run of words without sentence punctuation is cut into sentences of at most this many
+/// words, so that the work per sentence stays bounded on text without punctuation.
+const MAX_SENTENCE: usize = 64;
 /// Words after a finding a post-trigger may follow.
 const POST_REACH: usize = 3;
 
@@ -149,7 +152,8 @@ struct Word {
 
 /// The note's words, numbered by sentence, and each sentence's heading, if any: the lower-case
 /// text before a colon that opens a line ("Family history: ..."), which holds until the next one.
-/// Sentences end at `.` (not a decimal point), `;`, `?`, `!` and at every line end.
+/// Sentences end at `.` (not a decimal point), `;`, `?`, `!`, at every line end and after
+/// [`MAX_SENTENCE`] words.
 fn words(note: &str) -> (Vec<Word>, Vec<Option<String>>) {
     let mut out = Vec::new();
     let mut headings: Vec<Option<String>> = Vec::new();
@@ -168,7 +172,13 @@ fn words(note: &str) -> (Vec<Word>, Vec<Option<String>>) {
             }
         }
         headings.push(heading.clone());
-        let sentence_of = |headings: &Vec<Option<String>>| headings.len() - 1;
+        let sentence_of = |headings: &mut Vec<Option<String>>, out: &Vec<Word>| {
+            let current = headings.len() - 1;
+            if out.len() >= MAX_SENTENCE && out[out.len() - MAX_SENTENCE].sentence == current {
+                headings.push(headings[current].clone());
+            }
+            headings.len() - 1
+        };
         let chars: Vec<(usize, char)> = line[body..].char_indices().map(|(i, c)| (i + body, c)).collect();
         let mut start = None;
         for (k, &(i, c)) in chars.iter().enumerate() {
@@ -178,7 +188,8 @@ fn words(note: &str) -> (Vec<Word>, Vec<Option<String>>) {
             }
             if let Some(s) = start.take() {
                 let w = &line[s..i];
-                out.push(Word { span: (base + s, base + i), lower: w.to_lowercase(), norm: normalise(w), sentence: sentence_of(&headings) });
+                let sentence = sentence_of(&mut headings, &out);
+                out.push(Word { span: (base + s, base + i), lower: w.to_lowercase(), norm: normalise(w), sentence });
             }
             let digit = |j: Option<&(usize, char)>| j.is_some_and(|(_, c)| c.is_ascii_digit());
             let decimal = c == '.' && k > 0 && digit(chars.get(k - 1)) && digit(chars.get(k + 1));
@@ -188,7 +199,8 @@ fn words(note: &str) -> (Vec<Word>, Vec<Option<String>>) {
         }
         if let Some(s) = start {
             let w = &line[s..];
-            out.push(Word { span: (base + s, base + line.len()), lower: w.to_lowercase(), norm: normalise(w), sentence: sentence_of(&headings) });
+            let sentence = sentence_of(&mut headings, &out);
+            out.push(Word { span: (base + s, base + line.len()), lower: w.to_lowercase(), norm: normalise(w), sentence });
         }
     }
     (out, headings)

@@ -81,3 +81,14 @@ fn spans_are_byte_ranges_of_the_original_text() {
     assert!(lexicon().support("").is_empty());
     assert!(lexicon().support("<b>&nbsp;</b>\u{0}\u{feff}").is_empty());
 }
+
+/// Text without punctuation is cut into bounded sentences: a note of 200,000 words of one line
+/// is matched word by word, not as one sentence whose every pair of words is compared.
+#[test]
+fn a_note_without_punctuation_is_matched_in_bounded_sentences() {
+    let note = "chest pain fever ".repeat(70_000);
+    let found = lexicon().support(&note);
+    let labels: Vec<&str> = found.iter().map(|s| s.label.as_str()).collect();
+    assert_eq!(labels, ["R07", "R50"]);
+    assert!(found[0].evidence.len() > 1000, "one match per bounded sentence: {}", found[0].evidence.len());
+}
