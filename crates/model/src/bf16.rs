@@ -263,7 +263,7 @@ impl PackedB {
 }
 
 thread_local! {
-    /// `A` in bf16, kept per thread across calls.
+    /// `A` in bf16, kept per thread across calls (the largest one used).
     static A16: RefCell<Vec<u16>> = const { RefCell::new(Vec::new()) };
 }
 
@@ -312,7 +312,12 @@ pub unsafe fn gemm(kernel: Kernel, m: usize, a: Operand, b: &PackedB, c: *mut f3
     }
     let mr = if kernel == Kernel::Amx { MR_AMX } else { MR_AVX };
     let mp = m.next_multiple_of(mr);
-    A16.with_borrow_mut(|a16| {
+    // The buffer is taken out of the thread-local for the call: while this thread waits for the
+    // other parts it may run another task of the pool that calls `gemm` too, which then finds an
+    // empty buffer of its own instead of a borrowed one.
+    let mut a16 = A16.with_borrow_mut(std::mem::take);
+    {
+        let a16 = &mut a16;
         a16.clear();
         a16.resize(mp * kp, 0);
         // SAFETY: the caller guarantees A's elements are readable.
@@ -338,6 +343,11 @@ pub unsafe fn gemm(kernel: Kernel, m: usize, a: Operand, b: &PackedB, c: *mut f3
             run(0);
         } else {
             (0..parts).into_par_iter().for_each(run);
+        }
+    }
+    A16.with_borrow_mut(|kept| {
+        if kept.capacity() < a16.capacity() {
+            *kept = a16;
         }
     });
 }

@@ -90,3 +90,15 @@ fn an_empty_product_writes_zeros_or_leaves_c() {
         assert!(c.iter().all(|v| *v == 0.0), "{kernel:?}: {c:?}");
     }
 }
+
+/// Called from inside the thread pool, many at once, each asking for two threads: every result
+/// stays right. (A thread waiting for its own parts may run another call; `gemm` takes its buffer
+/// out of the thread-local so such a call finds none borrowed. This test makes that interleaving
+/// possible but cannot force it: it checks the results, not the steal.)
+#[test]
+fn calls_nest_inside_the_thread_pool() {
+    use rayon::prelude::*;
+    for kernel in kernels() {
+        (0..64).into_par_iter().for_each(|i| check(kernel, 40 + i % 7, 96, 70, false, false, 1.0, 2));
+    }
+}
