@@ -6,6 +6,7 @@
 //!
 //! Prints one JSON line: notes, micro precision / recall / F1 of all affirmed categories, top-5
 //! recall (gold categories found among the five best supported, over all gold), and notes/s.
+//! `--category-names-only` keeps only the categories' own names (not their codes' names).
 
 use localdx_evidence::Lexicon;
 use std::collections::{BTreeMap, BTreeSet};
@@ -13,12 +14,18 @@ use std::time::Instant;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let (names, root, split) = match args.as_slice() {
-        [n, r, s] => (n, r, s),
-        _ => return Err("usage: codiesp_matcher ICD10CM.tsv CODIESP_DIR SPLIT".into()),
+    let (names, root, split, categories_only) = match args.as_slice() {
+        [n, r, s] => (n, r, s, false),
+        [n, r, s, flag] if flag == "--category-names-only" => (n, r, s, true),
+        _ => return Err("usage: codiesp_matcher ICD10CM.tsv CODIESP_DIR SPLIT [--category-names-only]".into()),
     };
     let table = std::fs::read_to_string(names).map_err(|e| format!("{names}: {e}"))?;
-    let pairs = table.lines().skip(1).filter_map(|l| l.split_once('\t')).map(|(code, name)| (code[..3.min(code.len())].to_uppercase(), name.to_string()));
+    let pairs = table
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_once('\t'))
+        .filter(|(code, _)| !categories_only || code.len() <= 3)
+        .map(|(code, name)| (code[..3.min(code.len())].to_uppercase(), name.to_string()));
     let lexicon = Lexicon::new(pairs);
     let split_dir = std::path::Path::new(root).join(split);
     let gold_path = split_dir.join(format!("{split}D.tsv"));

@@ -86,6 +86,8 @@ pub fn normalize_icd10(label: &str) -> Option<String> {
 #[derive(Debug, Clone, Default)]
 pub struct Icd10Names {
     names: HashMap<String, String>,
+    /// The codes of each three-character category, in table order.
+    codes: HashMap<String, Vec<String>>,
 }
 
 /// The names table could not be read.
@@ -116,15 +118,19 @@ impl Icd10Names {
     /// Parses the table; `Err(line)` names the first malformed line (1-based).
     pub fn parse(text: &str) -> Result<Icd10Names, usize> {
         let mut names = HashMap::new();
+        let mut codes: HashMap<String, Vec<String>> = HashMap::new();
         for (i, line) in text.lines().enumerate() {
             if line.trim().is_empty() || (i == 0 && line.starts_with("code\t")) {
                 continue;
             }
             let (code, desc) = line.split_once('\t').ok_or(i + 1)?;
             let code = normalize_icd10(code).ok_or(i + 1)?;
+            if code.len() > 3 {
+                codes.entry(code[..3].to_owned()).or_default().push(code.clone());
+            }
             names.insert(code, desc.trim().to_owned());
         }
-        Ok(Icd10Names { names })
+        Ok(Icd10Names { names, codes })
     }
 
     pub fn len(&self) -> usize {
@@ -150,6 +156,18 @@ impl Icd10Names {
             }
             key = &key[..key.len() - 1];
         }
+    }
+
+    /// Every name a label stands for: its own, and for a three-character category the names of
+    /// all its codes (what the note may say of it: "Lobar pneumonia" for J18). Empty when the
+    /// label is not an ICD-10-CM code in the table.
+    pub fn names_under(&self, label: &str) -> Vec<&str> {
+        let Some(code) = normalize_icd10(label) else { return Vec::new() };
+        let mut out: Vec<&str> = self.name(&code).into_iter().collect();
+        if code.len() == 3 {
+            out.extend(self.codes.get(&code).into_iter().flatten().filter_map(|c| self.names.get(c).map(String::as_str)));
+        }
+        out
     }
 
     /// The words a model should read for `label`: its ICD-10-CM name when it has one, else the
@@ -211,13 +229,19 @@ mod tests {
         assert_eq!(t.label_text("Common Cold"), "Common Cold");
         assert_eq!(t.label_text("r50.9"), "Fever, unspecified");
         assert_eq!(Icd10Names::parse("R50\tFever\nno tab here\n").unwrap_err(), 2);
+        // A category stands for its own name and its codes' names; a code for its own.
+        assert_eq!(t.names_under("R50"), ["Fever of other and unknown origin", "Fever, unspecified"]);
+        assert_eq!(t.names_under("R50.9"), ["Fever, unspecified"]);
+        assert_eq!(t.names_under("S72"), ["Fracture of unspecified part of neck of right femur"]);
+        assert!(t.names_under("Common Cold").is_empty());
     }
 
     #[test]
     fn real_table_from_shared_data() {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/icd10cm/icd10cm_codes_2026.tsv");
         if !Path::new(path).exists() {
-            eprintln!("skipped: {path} is absent");
+            assert_ne!(std::env::var("CI").as_deref(), Ok("true"), "CI=true: {path} is absent (the shared data sets sit beside the checkout)");
+            eprintln!("skipping: {path} is absent");
             return;
         }
         let t = Icd10Names::load(Path::new(path)).unwrap();
