@@ -274,15 +274,28 @@ const MR_AMX: usize = 32;
 /// Pairs of `k` per block of the AVX-512 kernel (a 32-column panel of `B` of 256 rows is 16 KB).
 const KC_PAIRS: usize = 128;
 
-/// Pointers moved into worker threads; every thread writes its own columns of `C`.
+/// One call's work, as each kernel gets it: `A` in bf16 (`mp` rows of `b.kp`, the first `m` real),
+/// `B`, and `C` with its row stride; moved into worker threads, each of which writes its own
+/// column pairs of `C`.
 #[derive(Clone, Copy)]
-struct Shared(*const u16, *mut f32);
-unsafe impl Send for Shared {}
-unsafe impl Sync for Shared {}
+struct Job<'a> {
+    a16: *const u16,
+    mp: usize,
+    m: usize,
+    b: &'a PackedB,
+    c: *mut f32,
+    c_rs: usize,
+    accumulate: bool,
+    alpha: f32,
+}
+unsafe impl Send for Job<'_> {}
+unsafe impl Sync for Job<'_> {}
 
-impl Shared {
-    fn get(self) -> (*const u16, *mut f32) {
-        (self.0, self.1)
+impl<'a> Job<'a> {
+    /// The job itself (a method, so that a closure captures the whole `Job`, which is `Sync`,
+    /// rather than its raw-pointer fields).
+    fn get(self) -> Job<'a> {
+        self
     }
 }
 
@@ -322,20 +335,20 @@ pub unsafe fn gemm(kernel: Kernel, m: usize, a: Operand, b: &PackedB, c: *mut f3
         a16.resize(mp * kp, 0);
         // SAFETY: the caller guarantees A's elements are readable.
         unsafe { round_rows(m, k, a, a16, kp) };
-        let shared = Shared(a16.as_ptr(), c);
+        let job = Job { a16: a16.as_ptr(), mp, m, b, c, c_rs, accumulate, alpha };
         // Column blocks in pairs (32 columns), split between threads.
         let pairs = n.div_ceil(PAD);
         let parts = threads.min(pairs).max(1);
         let per = pairs.div_ceil(parts);
         let run = |part: usize| {
-            let (a16, c) = shared.get();
-            let (p0, p1) = (part * per, ((part + 1) * per).min(pairs));
+            let job = job.get();
+            let cols = (part * per, ((part + 1) * per).min(pairs));
             // SAFETY: this part writes columns 32 p0 .. 32 p1 of C only; A16 holds mp x kp values.
             unsafe {
                 match kernel {
-                    Kernel::Amx => amx::columns(a16, mp, m, b, (p0, p1), c, c_rs, accumulate, alpha),
-                    Kernel::Avx512Bf16 => avx512::columns(a16, mp, m, b, (p0, p1), c, c_rs, accumulate, alpha),
-                    Kernel::F32 => reference(a16, m, b, (p0, p1), c, c_rs, accumulate, alpha),
+                    Kernel::Amx => amx::columns(job, cols),
+                    Kernel::Avx512Bf16 => avx512::columns(job, cols),
+                    Kernel::F32 => reference(job, cols),
                 }
             }
         };
@@ -398,8 +411,7 @@ unsafe fn store(t: &[f32], t_rs: usize, rows: usize, cols: usize, c: *mut f32, c
 }
 
 /// The plain loop for [`Kernel::F32`]: column pairs `p0..p1` of `C`.
-#[allow(clippy::too_many_arguments)]
-unsafe fn reference(a16: *const u16, m: usize, b: &PackedB, (p0, p1): (usize, usize), c: *mut f32, c_rs: usize, accumulate: bool, alpha: f32) {
+unsafe fn reference(Job { a16, m, b, c, c_rs, accumulate, alpha, .. }: Job, (p0, p1): (usize, usize)) {
     let (j0, j1) = (p0 * PAD, (p1 * PAD).min(b.n));
     let mut t = vec![0f32; j1 - j0];
     for i in 0..m {
@@ -418,7 +430,7 @@ unsafe fn reference(a16: *const u16, m: usize, b: &PackedB, (p0, p1): (usize, us
 
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
-    use super::{store, PackedB, KC_PAIRS, MR_AVX, NB, PAD};
+    use super::{store, Job, KC_PAIRS, MR_AVX, NB, PAD};
     use std::arch::x86_64::*;
 
     #[target_feature(enable = "avx512f,avx512bf16")]
@@ -438,19 +450,8 @@ mod avx512 {
     }
 
     /// Column pairs `p0..p1` of `C` for every row, in blocks of `KC_PAIRS` pairs of `k`.
-    #[allow(clippy::too_many_arguments)]
     #[target_feature(enable = "avx512f,avx512bf16")]
-    pub(super) unsafe fn columns(
-        a16: *const u16,
-        mp: usize,
-        m: usize,
-        b: &PackedB,
-        (p0, p1): (usize, usize),
-        c: *mut f32,
-        c_rs: usize,
-        accumulate: bool,
-        alpha: f32,
-    ) {
+    pub(super) unsafe fn columns(Job { a16, mp, m, b, c, c_rs, accumulate, alpha }: Job, (p0, p1): (usize, usize)) {
         let pairs_k = b.kp / 2;
         let mut t = [0f32; MR_AVX * PAD];
         for kc0 in (0..pairs_k).step_by(KC_PAIRS) {
@@ -512,7 +513,7 @@ mod avx512 {
 
 #[cfg(target_arch = "x86_64")]
 mod amx {
-    use super::{store, PackedB, MR_AMX, NB, PAD};
+    use super::{store, Job, MR_AMX, NB, PAD};
     use std::arch::asm;
 
     /// The tile configuration: palette 1; tiles 0-3 hold 16 x 16 f32 sums, 4-5 rows of `A`
@@ -532,18 +533,7 @@ mod amx {
 
     /// Column pairs `p0..p1` of `C` for every row: 32 x 32 blocks of `C` (four tiles) summed over
     /// the whole of `k`, 32 values of `k` per step.
-    #[allow(clippy::too_many_arguments)]
-    pub(super) unsafe fn columns(
-        a16: *const u16,
-        mp: usize,
-        m: usize,
-        b: &PackedB,
-        (p0, p1): (usize, usize),
-        c: *mut f32,
-        c_rs: usize,
-        accumulate: bool,
-        alpha: f32,
-    ) {
+    pub(super) unsafe fn columns(Job { a16, mp, m, b, c, c_rs, accumulate, alpha }: Job, (p0, p1): (usize, usize)) {
         let cfg = config();
         let a_stride = b.kp * 2;
         let steps = b.kp / PAD;
@@ -631,12 +621,11 @@ mod amx {
 
 #[cfg(not(target_arch = "x86_64"))]
 mod avx512 {
-    use super::PackedB;
+    use super::Job;
     pub(super) unsafe fn round(_: &[f32], _: &mut [u16]) {
         unreachable!("AVX512_BF16 is x86_64 only")
     }
-    #[allow(clippy::too_many_arguments)]
-    pub(super) unsafe fn columns(_: *const u16, _: usize, _: usize, _: &PackedB, _: (usize, usize), _: *mut f32, _: usize, _: bool, _: f32) {
+    pub(super) unsafe fn columns(_: Job, _: (usize, usize)) {
         unreachable!("AVX512_BF16 is x86_64 only")
     }
 }
