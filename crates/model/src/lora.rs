@@ -119,19 +119,10 @@ impl PackedWeight {
         Ok(PackedWeight { out, inp, kernel, forward: PackedB::transposed(&values, out, inp), backward: PackedB::rows(&values, out, inp) })
     }
 
-    pub fn kernel(&self) -> Kernel {
-        self.kernel
-    }
-
     /// `W` as stored (each value rounded to bf16), as an f32 tensor.
     pub fn to_dense(&self, device: &candle_core::Device) -> Result<Tensor> {
         let values: Vec<f32> = (0..self.out * self.inp).map(|i| self.backward.get(i / self.inp, i % self.inp)).collect();
         Ok(Tensor::from_vec(values, (self.out, self.inp), device)?)
-    }
-
-    /// Bytes held by the panels.
-    pub fn bytes(&self) -> usize {
-        self.forward.bytes() + self.backward.bytes()
     }
 }
 
