@@ -247,7 +247,7 @@ pub fn cancel_job(ws: State<'_, Workspace>) -> bool {
 // (the data is read first), so the other screens keep working for the minutes a run takes; it
 // reports through [`TRAIN_EVENT`] and ends with one [`TRAIN_DONE_EVENT`].
 
-use localdx_api::eval::{self, EvalOptions, ReportDto, RunRequest, Versus};
+use localdx_api::eval::{EvalOptions, ReportDto, RunRequest, Versus};
 use localdx_api::phi::SpanDto;
 use localdx_api::retrain::{DetectorVersionDto, RetrainDto};
 use localdx_api::suggest::{self, FeedbackDto, FeedbackInputDto, ModelChoice, Occlusion, SuggestionDto};
@@ -274,28 +274,19 @@ impl Default for LoadedModels {
 #[derive(Default)]
 pub struct TrainingJob(Mutex<Option<Cancel>>);
 
-fn runs_dir(ws: &Workspace) -> PathBuf {
-    localdx_api::workspace::Layout::for_db(&ws.path).runs
-}
-fn models_dir(ws: &Workspace) -> PathBuf {
-    localdx_api::workspace::Layout::for_db(&ws.path).models
-}
-
 #[tauri::command]
 pub async fn list_runs(ws: State<'_, Workspace>) -> Result<Vec<RunDto>, ApiError> {
-    let dir = runs_dir(&ws);
-    ws.call(move |api| training::runs(api, &dir)).await
+    ws.call(|api| api.runs()).await
 }
 
 #[tauri::command]
 pub async fn training_datasets(ws: State<'_, Workspace>) -> Result<Vec<DatasetDto>, ApiError> {
-    ws.call(training::training_datasets).await
+    ws.call(|api| api.training_datasets()).await
 }
 
 #[tauri::command]
 pub async fn training_plan(ws: State<'_, Workspace>, dataset_id: i64) -> Result<TrainPlanDto, ApiError> {
-    let (runs, models) = (runs_dir(&ws), models_dir(&ws));
-    ws.call(move |api| training::plan(api, &runs, &models, dataset_id)).await
+    ws.call(move |api| api.train_plan(dataset_id)).await
 }
 
 /// Starts a new run (`request`) or resumes `resume_run`; returns the run id at once.
@@ -307,7 +298,6 @@ pub async fn start_training(
     request: Option<TrainRequest>,
     resume_run: Option<String>,
 ) -> Result<String, ApiError> {
-    let (runs, models) = (runs_dir(&ws), models_dir(&ws));
     let cancel = {
         let mut slot = job.0.lock().map_err(|_| ApiError::new(ErrorCode::Internal, "the training state is poisoned"))?;
         if slot.is_some() {
@@ -319,8 +309,8 @@ pub async fn start_training(
     };
     let prepared = ws
         .call(move |api| match (request, resume_run) {
-            (_, Some(run)) => training::prepare_resume(api, &runs, &run),
-            (Some(req), None) => training::prepare_train(api, &runs, &models, &req),
+            (_, Some(run)) => api.prepare_resume(&run),
+            (Some(req), None) => api.prepare_train(&req),
             (None, None) => Err(ApiError::invalid("give a training request or a run to resume")),
         })
         .await;
@@ -365,12 +355,12 @@ pub fn cancel_training(job: State<'_, TrainingJob>) -> bool {
 
 #[tauri::command]
 pub async fn detect_phi(ws: State<'_, Workspace>, text: String) -> Result<Vec<SpanDto>, ApiError> {
-    ws.call(move |api| Ok(localdx_api::phi::detect_text(&api.phi_config()?, api.models_dir(), &text))).await
+    ws.call(move |api| api.detect_text(&text)).await
 }
 
 #[tauri::command]
 pub async fn test_cases(ws: State<'_, Workspace>, dataset_id: i64) -> Result<Vec<RecordDto>, ApiError> {
-    ws.call(move |api| suggest::test_cases(api, dataset_id, 200)).await
+    ws.call(move |api| api.test_cases(dataset_id, 200)).await
 }
 
 #[tauri::command]
@@ -382,24 +372,23 @@ pub async fn suggest_note(
     top_k: usize,
     attribution: bool,
 ) -> Result<SuggestionDto, ApiError> {
-    let (runs, models) = (runs_dir(&ws), models_dir(&ws));
     let occlusion = attribution.then(Occlusion::default);
     let loaded = cache.0.clone();
     ws.call(move |api| {
         let mut loaded = loaded.lock().map_err(|_| ApiError::new(ErrorCode::Internal, "an earlier suggestion panicked"))?;
-        loaded.suggest(api, &runs, &models, &choice, &text, top_k, occlusion)
+        loaded.suggest(api, &choice, &text, top_k, occlusion)
     })
     .await
 }
 
 #[tauri::command]
 pub async fn save_feedback(ws: State<'_, Workspace>, input: FeedbackInputDto) -> Result<FeedbackDto, ApiError> {
-    ws.call(move |api| suggest::save_feedback(api, &input)).await
+    ws.call(move |api| api.save_feedback(&input)).await
 }
 
 #[tauri::command]
 pub async fn list_feedback(ws: State<'_, Workspace>) -> Result<Vec<FeedbackDto>, ApiError> {
-    ws.call(suggest::feedback).await
+    ws.call(|api| api.feedback()).await
 }
 
 /// The report of `run_id` on `split`, compared with `vs_run` or the base model (`vs_base`).
@@ -412,7 +401,6 @@ pub async fn run_report(
     split: String,
     date: String,
 ) -> Result<ReportDto, ApiError> {
-    let (runs, models) = (runs_dir(&ws), models_dir(&ws));
     ws.call(move |api| {
         let vs = match (&vs_run, vs_base) {
             (Some(r), _) => Some(Versus::Run(r)),
@@ -420,7 +408,7 @@ pub async fn run_report(
             (None, false) => None,
         };
         let req = RunRequest { run_id: &run_id, vs, split: &split };
-        eval::report_dto(api, &runs, &models, req, &date, &EvalOptions::default())
+        api.run_report(req, &date, &EvalOptions::default())
     })
     .await
 }

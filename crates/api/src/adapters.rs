@@ -11,7 +11,6 @@
 //!
 //! Nothing here trains or touches the network.
 
-use crate::training::run_dir;
 use crate::{Api, ApiError, Command, ErrorCode, Result};
 use sha2::{Digest, Sha256};
 use localdx_train::checkpoint::RunFiles;
@@ -59,76 +58,75 @@ fn describe(run_id: &str, dir: &Path) -> Result<AdapterDto> {
 /// The files an export writes, in the order they are listed in the audit trail.
 const EXPORTED: [&str; 4] = ["adapter_config.json", "adapter_model.safetensors", peft::HEAD_JSON, peft::HEAD_TENSORS];
 
-/// Writes the best adapters of run `run_id` to `out` in the PEFT layout (`adapter_config.json`,
-/// `adapter_model.safetensors`) with `localdx_head.json` and `localdx_head.safetensors` beside
-/// them, as plain files. `out` must not hold an adapter already. In an encrypted workspace this
-/// needs `unencrypted` (else it is refused as `blocked`, with the reason); every export is
-/// audited with the SHA-256 of each file written.
-pub fn export(api: &Api, runs_dir: &Path, run_id: &str, out: &Path, unencrypted: bool) -> Result<AdapterDto> {
-    let store = api.permit(Command::ExportAdapters)?;
-    let vault = api.vault();
-    if vault.is_sealed() && !unencrypted {
-        return Err(ApiError::new(
-            ErrorCode::Blocked,
-            format!(
-                "this workspace is encrypted, and the adapters of {run_id} were learned from its notes: an export writes them \
-                 unencrypted (other tools cannot read sealed files). Confirm with --unencrypted if they may leave the \
-                 encrypted workspace; the export is recorded in the audit trail with each file's SHA-256"
-            ),
-        ));
-    }
-    let dir = run_dir(runs_dir, run_id)?;
-    if out.join("adapter_config.json").exists() {
-        return Err(ApiError::invalid(format!("{} already holds an adapter", out.display())));
-    }
-    peft::export_run(&dir, &vault, out)?;
-    let mut files = serde_json::Map::new();
-    for name in EXPORTED {
-        let path = out.join(name);
-        let bytes = std::fs::read(&path).map_err(|e| ApiError::new(ErrorCode::Internal, format!("{}: {e}", path.display())))?;
-        files.insert(name.to_owned(), Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect::<String>().into());
-    }
-    let after = serde_json::json!({"dir": out.display().to_string(), "unencrypted": true, "files": files});
-    let reason = if vault.is_sealed() { "exported unencrypted from an encrypted workspace (--unencrypted)" } else { "exported from a plain workspace" };
-    if let Err(e) = store.atomically(|| api.audit("adapters.export", &format!("run:{run_id}"), serde_json::Value::Null, after, reason)) {
-        // An export the audit trail does not record does not stay on disk.
-        for name in EXPORTED {
-            let _ = std::fs::remove_file(out.join(name));
+impl Api {
+    /// Writes the best adapters of run `run_id` to `out` in the PEFT layout (`adapter_config.json`,
+    /// `adapter_model.safetensors`) with `localdx_head.json` and `localdx_head.safetensors` beside
+    /// them, as plain files. `out` must not hold an adapter already. In an encrypted workspace this
+    /// needs `unencrypted` (else it is refused as `blocked`, with the reason); every export is
+    /// audited with the SHA-256 of each file written.
+    pub fn export_adapters(&self, run_id: &str, out: &Path, unencrypted: bool) -> Result<AdapterDto> {
+        let store = self.permit(Command::ExportAdapters)?;
+        let vault = self.vault();
+        if vault.is_sealed() && !unencrypted {
+            return Err(ApiError::new(
+                ErrorCode::Blocked,
+                format!(
+                    "this workspace is encrypted, and the adapters of {run_id} were learned from its notes: an export writes them \
+                     unencrypted (other tools cannot read sealed files). Confirm with --unencrypted if they may leave the \
+                     encrypted workspace; the export is recorded in the audit trail with each file's SHA-256"
+                ),
+            ));
         }
-        return Err(e);
+        let dir = self.run_dir(run_id)?;
+        if out.join("adapter_config.json").exists() {
+            return Err(ApiError::invalid(format!("{} already holds an adapter", out.display())));
+        }
+        peft::export_run(&dir, &vault, out)?;
+        let mut files = serde_json::Map::new();
+        for name in EXPORTED {
+            let path = out.join(name);
+            let bytes = std::fs::read(&path).map_err(|e| ApiError::new(ErrorCode::Internal, format!("{}: {e}", path.display())))?;
+            files.insert(name.to_owned(), Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect::<String>().into());
+        }
+        let after = serde_json::json!({"dir": out.display().to_string(), "unencrypted": true, "files": files});
+        let reason = if vault.is_sealed() { "exported unencrypted from an encrypted workspace (--unencrypted)" } else { "exported from a plain workspace" };
+        if let Err(e) = store.atomically(|| self.audit("adapters.export", &format!("run:{run_id}"), serde_json::Value::Null, after, reason)) {
+            // An export the audit trail does not record does not stay on disk.
+            for name in EXPORTED {
+                let _ = std::fs::remove_file(out.join(name));
+            }
+            return Err(e);
+        }
+        describe(run_id, out)
     }
-    describe(run_id, out)
-}
 
-/// Imports the adapter folder `dir` (as written by [`export`]) as a new run under `runs_dir` on
-/// base model `model` (a name of `models_dir`; by default the model the adapter names, if it is
-/// in `models_dir`, else the default model). The adapters are checked against the model first.
-pub fn import(api: &Api, runs_dir: &Path, models_dir: &Path, dir: &Path, model: Option<&str>) -> Result<AdapterDto> {
-    api.check(Command::Train)?;
-    if !dir.join("adapter_config.json").exists() {
-        return Err(ApiError::invalid(format!("{} has no adapter_config.json (not a PEFT adapter folder)", dir.display())));
+    /// Imports the adapter folder `dir` (as written by [`Api::export_adapters`]) as a new run of
+    /// `runs/` on base model `model` (a name in `models/`; by default the model the adapter names, if
+    /// it is there, else the default model). The adapters are checked against the model first.
+    pub fn import_adapters(&self, dir: &Path, model: Option<&str>) -> Result<AdapterDto> {
+        let (runs_dir, models_dir) = (&self.layout.runs, &self.layout.models);
+        self.check(Command::Train)?;
+        if !dir.join("adapter_config.json").exists() {
+            return Err(ApiError::invalid(format!("{} has no adapter_config.json (not a PEFT adapter folder)", dir.display())));
+        }
+        let (side, _) = peft::read_head(dir)?;
+        let model_path = match model {
+            Some(name) => crate::models::resolve(models_dir, name)?,
+            None => match side.base_model_file.as_deref().map(|f| models_dir.join(f)).filter(|p| p.exists()) {
+                Some(path) => path,
+                None => crate::models::resolve(models_dir, "default")?,
+            },
+        };
+        let run_id = crate::training::next_run_id(runs_dir);
+        let files = peft::import_run(dir, &runs_dir.join(&run_id), &model_path, &self.vault())?;
+        let mut dto = describe(&run_id, dir)?;
+        dto.base_model = files.meta.model_path.file_name().map(|f| f.to_string_lossy().into_owned());
+        let mut files: RunFiles = files;
+        if let Some(name) = model {
+            files.meta.context.insert("model".into(), name.to_owned());
+            files.write_meta()?;
+        }
+        self.audit("adapters.import", &format!("run:{run_id}"), serde_json::Value::Null, serde_json::json!({"from": dir.display().to_string(), "model": dto.base_model}), "")?;
+        Ok(dto)
     }
-    let (side, _) = peft::read_head(dir)?;
-    let model_path = match model {
-        Some(name) => crate::models::resolve(models_dir, name)?,
-        None => match side.base_model_file.as_deref().map(|f| models_dir.join(f)).filter(|p| p.exists()) {
-            Some(path) => path,
-            None => crate::models::resolve(models_dir, "default")?,
-        },
-    };
-    let mut n = 1;
-    while runs_dir.join(format!("run-{n}")).exists() {
-        n += 1;
-    }
-    let run_id = format!("run-{n}");
-    let files = peft::import_run(dir, &runs_dir.join(&run_id), &model_path, &api.vault())?;
-    let mut dto = describe(&run_id, dir)?;
-    dto.base_model = files.meta.model_path.file_name().map(|f| f.to_string_lossy().into_owned());
-    let mut files: RunFiles = files;
-    if let Some(name) = model {
-        files.meta.context.insert("model".into(), name.to_owned());
-        files.write_meta()?;
-    }
-    api.audit("adapters.import", &format!("run:{run_id}"), serde_json::Value::Null, serde_json::json!({"from": dir.display().to_string(), "model": dto.base_model}), "")?;
-    Ok(dto)
 }

@@ -9,6 +9,7 @@
 //! to delete them securely once the new workspace is checked.
 
 use crate::session::Keys;
+use crate::workspace::Layout;
 use crate::{Api, ApiError, Credentials, ErrorCode, Result};
 use localdx_access::{password, KeyFile, MasterKey, Role, Session};
 use localdx_sealed::{Sealer, Vault};
@@ -69,11 +70,12 @@ fn remove_database(path: &Path) {
 
 impl Api {
     /// Creates a new encrypted database at `path` from the plain database `plain`, with `admin`
-    /// as a new admin account, and logs them in. `plain_runs` is the plain workspace's runs
-    /// folder (sealed into `runs`, the new workspace's, when it holds runs). Refuses an existing
-    /// `path` or key file, a `plain` that is encrypted or missing, and a `runs` folder that
-    /// already holds files while there are runs to seal into it (the same folder included).
-    pub fn init_from(path: &Path, admin: &Credentials, plain: &Path, plain_runs: &Path, runs: &Path) -> Result<(Api, ConvertDto)> {
+    /// as a new admin account, and logs them in. The plain workspace's runs (its `runs/` folder,
+    /// [`Layout::for_db`]) are sealed into the new workspace's. Refuses an existing `path` or key
+    /// file, a `plain` that is encrypted or missing, and a new runs folder that already holds
+    /// files while there are runs to seal into it (the same folder included).
+    pub fn init_from(path: &Path, admin: &Credentials, plain: &Path) -> Result<(Api, ConvertDto)> {
+        let (plain_runs, runs) = (&Layout::for_db(plain).runs, &Layout::for_db(path).runs);
         localdx_access::validate_name(&admin.user)?;
         localdx_access::validate_password(&admin.password)?;
         let key_path = KeyFile::path_for(path);

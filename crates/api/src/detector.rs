@@ -136,6 +136,13 @@ impl Api {
         Ok(Some((Arc::new(tagger), Some(version.id))))
     }
 
+    /// Detects PHI in one text the caller holds (the app's typed note) with this workspace's
+    /// detector: its PHI configuration, and its retrained head when one is kept.
+    pub fn detect_text(&self, text: &str) -> Result<Vec<crate::phi::SpanDto>> {
+        let detector = self.detector(self.phi_config()?)?;
+        Ok(crate::phi::TextDetector::from_detector(detector).detect(text))
+    }
+
     /// The models folder of this workspace.
     pub fn models_dir(&self) -> &Path {
         &self.layout.models

@@ -10,7 +10,7 @@
 //! `macro_f1`, `micro_precision`, `micro_recall`, `top_k_recall`, `per_label`), not camelCase.
 //! This module never writes files: the report is returned as a string.
 
-use crate::training::{self, PredictionDto, Scorer};
+use crate::training::{PredictionDto, Scorer};
 use crate::{Api, ApiError, Result};
 use localdx_eval::bootstrap::Settings;
 use localdx_eval::compare::{compare, Comparison};
@@ -23,7 +23,6 @@ use localdx_train::checkpoint::RunFiles;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeSet, HashMap};
-use std::path::Path;
 
 impl From<EvalError> for ApiError {
     fn from(e: EvalError) -> Self {
@@ -233,55 +232,46 @@ pub struct RunFacts {
     pub delta: Option<f64>,
 }
 
-fn run_files(api: &Api, runs_dir: &Path, run_id: &str) -> Result<RunFiles> {
-    if run_id.is_empty() || run_id.contains(['/', '\\']) || run_id.starts_with('.') {
-        return Err(ApiError::invalid(format!("invalid run id {run_id:?}")));
+impl Api {
+    /// The facts of run `run_id` (for the report's header).
+    pub fn run_facts(&self, run_id: &str) -> Result<RunFacts> {
+        let store = self.permit(crate::Command::Evaluate)?;
+        let files = RunFiles::open(&self.run_dir(run_id)?, &self.vault())?;
+        let meta = &files.meta;
+        let dataset_id: i64 = meta
+            .context
+            .get("dataset_id")
+            .and_then(|d| d.parse().ok())
+            .ok_or_else(|| ApiError::invalid(format!("run {run_id} does not name its dataset")))?;
+        let dataset = match store.dataset(dataset_id)? {
+            Some(d) => format!(
+                "{} \"{}\" ({} records, imported {}{})",
+                d.id,
+                d.name,
+                d.records,
+                d.created_at,
+                d.source_sha256.map(|h| format!(", source SHA-256 {h}")).unwrap_or_default()
+            ),
+            None => format!("{dataset_id} (no longer in the database)"),
+        };
+        let best = files.best_path();
+        let bytes = files.vault.read(&best).map_err(|e| ApiError::invalid(format!("run {run_id}: cannot read the best adapters: {e}")))?;
+        let adapter_sha256 = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+        let outcome = meta.outcome.as_ref();
+        Ok(RunFacts {
+            run_id: run_id.to_owned(),
+            dataset_id,
+            dataset,
+            model: meta.context.get("model").cloned().unwrap_or_else(|| meta.model_path.display().to_string()),
+            adapter_sha256,
+            epsilon: outcome.and_then(|o| o.epsilon),
+            delta: outcome.and_then(|o| o.delta),
+        })
     }
-    let dir = runs_dir.join(run_id);
-    if !dir.join("run.json").exists() {
-        return Err(ApiError::not_found(format!("no run {run_id} in {}", runs_dir.display())));
-    }
-    Ok(RunFiles::open(&dir, &api.vault())?)
 }
 
-/// The facts of run `run_id` (for the report's header).
-pub fn run_facts(api: &Api, runs_dir: &Path, run_id: &str) -> Result<RunFacts> {
-    let store = api.permit(crate::Command::Evaluate)?;
-    let files = run_files(api, runs_dir, run_id)?;
-    let meta = &files.meta;
-    let dataset_id: i64 = meta
-        .context
-        .get("dataset_id")
-        .and_then(|d| d.parse().ok())
-        .ok_or_else(|| ApiError::invalid(format!("run {run_id} does not name its dataset")))?;
-    let dataset = match store.dataset(dataset_id)? {
-        Some(d) => format!(
-            "{} \"{}\" ({} records, imported {}{})",
-            d.id,
-            d.name,
-            d.records,
-            d.created_at,
-            d.source_sha256.map(|h| format!(", source SHA-256 {h}")).unwrap_or_default()
-        ),
-        None => format!("{dataset_id} (no longer in the database)"),
-    };
-    let best = files.best_path();
-    let bytes = files.vault.read(&best).map_err(|e| ApiError::invalid(format!("run {run_id}: cannot read the best adapters: {e}")))?;
-    let adapter_sha256 = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
-    let outcome = meta.outcome.as_ref();
-    Ok(RunFacts {
-        run_id: run_id.to_owned(),
-        dataset_id,
-        dataset,
-        model: meta.context.get("model").cloned().unwrap_or_else(|| meta.model_path.display().to_string()),
-        adapter_sha256,
-        epsilon: outcome.and_then(|o| o.epsilon),
-        delta: outcome.and_then(|o| o.delta),
-    })
-}
-
-fn scored(api: &Api, runs_dir: &Path, models_dir: &Path, scorer: Scorer, dataset: i64, split: &str) -> Result<Vec<PredictionRow>> {
-    Ok(training::predict(api, runs_dir, models_dir, scorer, dataset, split)?.into_iter().map(PredictionRow::from).collect())
+fn scored(api: &Api, scorer: Scorer, dataset: i64, split: &str) -> Result<Vec<PredictionRow>> {
+    Ok(api.predict(scorer, dataset, split)?.into_iter().map(PredictionRow::from).collect())
 }
 
 /// Scores of one model on the evaluated split and, for a multi-label task, on the validation
@@ -291,16 +281,16 @@ type Scored = (Vec<PredictionRow>, Option<Vec<PredictionRow>>);
 /// Scores `split` of the run's dataset with the run and with the model it is compared with;
 /// the validation split is scored only when the task is multi-label (multi-class needs no
 /// thresholds), which halves the work of a multi-class evaluation.
-fn score_run(api: &Api, runs_dir: &Path, models_dir: &Path, facts: &RunFacts, vs: Option<Versus>, split: &str, kind: Option<Kind>) -> Result<(Scored, Option<Scored>)> {
+fn score_run(api: &Api, facts: &RunFacts, vs: Option<Versus>, split: &str, kind: Option<Kind>) -> Result<(Scored, Option<Scored>)> {
     if split == "validation" {
         return Err(ApiError::invalid("thresholds are chosen on the validation split: evaluate test (or train)"));
     }
     let both = |name: &str, is_run: bool| -> Result<Scored> {
         // The base model reads the notes as the evaluated run does, so that only the training differs.
         let scorer = || if is_run { Scorer::Run(name) } else { Scorer::BaseLike(name, &facts.run_id) };
-        let test = scored(api, runs_dir, models_dir, scorer(), facts.dataset_id, split)?;
+        let test = scored(api, scorer(), facts.dataset_id, split)?;
         let validation = match kind.unwrap_or_else(|| kind_of(&[&test])) {
-            Kind::MultiLabel => Some(scored(api, runs_dir, models_dir, scorer(), facts.dataset_id, "validation")?),
+            Kind::MultiLabel => Some(scored(api, scorer(), facts.dataset_id, "validation")?),
             Kind::MultiClass => None,
         };
         Ok((test, validation))
@@ -321,14 +311,16 @@ pub struct RunRequest<'a> {
     pub split: &'a str,
 }
 
-/// `localdx eval --run RUN [--vs RUN|--vs-base]`: scores the run's dataset and evaluates it.
-pub fn evaluate_run(api: &Api, runs_dir: &Path, models_dir: &Path, req: RunRequest, opts: &EvalOptions) -> Result<EvalDto> {
-    api.check(crate::Command::Evaluate)?;
-    let facts = run_facts(api, runs_dir, req.run_id)?;
-    let ((test, val), other) = score_run(api, runs_dir, models_dir, &facts, req.vs, req.split, opts.kind)?;
-    let a = Scores { test: &test, validation: val.as_deref() };
-    let b = other.as_ref().map(|(t, v)| Scores { test: t, validation: v.as_deref() });
-    evaluate_scores(&a, b.as_ref(), opts)
+impl Api {
+    /// `localdx eval --run RUN [--vs RUN|--vs-base]`: scores the run's dataset and evaluates it.
+    pub fn evaluate_run(&self, req: RunRequest, opts: &EvalOptions) -> Result<EvalDto> {
+        self.check(crate::Command::Evaluate)?;
+        let facts = self.run_facts(req.run_id)?;
+        let ((test, val), other) = score_run(self, &facts, req.vs, req.split, opts.kind)?;
+        let a = Scores { test: &test, validation: val.as_deref() };
+        let b = other.as_ref().map(|(t, v)| Scores { test: t, validation: v.as_deref() });
+        evaluate_scores(&a, b.as_ref(), opts)
+    }
 }
 
 /// The report's header rows for a run.
@@ -352,17 +344,19 @@ pub fn report_info(facts: &RunFacts, split: &str, date: &str) -> ReportInfo {
     }
 }
 
-/// `localdx report --run RUN`: the self-contained HTML report of a run. `date` is printed in
-/// the report (the caller reads the clock).
-pub fn report_run(api: &Api, runs_dir: &Path, models_dir: &Path, req: RunRequest, date: &str, opts: &EvalOptions) -> Result<String> {
-    api.check(crate::Command::Evaluate)?;
-    let facts = run_facts(api, runs_dir, req.run_id)?;
-    let split = req.split;
-    let ((test, val), other) = score_run(api, runs_dir, models_dir, &facts, req.vs, split, opts.kind)?;
-    let a = Scores { test: &test, validation: val.as_deref() };
-    let b = other.as_ref().map(|(t, v)| Scores { test: t, validation: v.as_deref() });
-    let dto = evaluate_scores(&a, b.as_ref(), &EvalOptions { curves: true, ..opts.clone() })?;
-    Ok(render(&dto.evaluation, dto.comparison.as_ref(), &report_info(&facts, split, date)))
+impl Api {
+    /// `localdx report --run RUN`: the self-contained HTML report of a run. `date` is printed in
+    /// the report (the caller reads the clock).
+    pub fn report_run(&self, req: RunRequest, date: &str, opts: &EvalOptions) -> Result<String> {
+        self.check(crate::Command::Evaluate)?;
+        let facts = self.run_facts(req.run_id)?;
+        let split = req.split;
+        let ((test, val), other) = score_run(self, &facts, req.vs, split, opts.kind)?;
+        let a = Scores { test: &test, validation: val.as_deref() };
+        let b = other.as_ref().map(|(t, v)| Scores { test: t, validation: v.as_deref() });
+        let dto = evaluate_scores(&a, b.as_ref(), &EvalOptions { curves: true, ..opts.clone() })?;
+        Ok(render(&dto.evaluation, dto.comparison.as_ref(), &report_info(&facts, split, date)))
+    }
 }
 
 /// The HTML report of predictions read from files (no run: the header says where they came from).
@@ -455,33 +449,35 @@ pub fn report_csv(facts: &[(String, String)], dto: &EvalDto) -> String {
     out
 }
 
-/// The report of a run for the app: evaluation, HTML and CSV from one scoring of the split.
-pub fn report_dto(api: &Api, runs_dir: &Path, models_dir: &Path, req: RunRequest, date: &str, opts: &EvalOptions) -> Result<ReportDto> {
-    let facts = run_facts(api, runs_dir, req.run_id)?;
-    let compared_with = match &req.vs {
-        None => None,
-        Some(Versus::Run(r)) => Some((*r).to_owned()),
-        Some(Versus::Base(m)) => Some(format!("base:{m}")),
-    };
-    let split = req.split;
-    let ((test, val), other) = score_run(api, runs_dir, models_dir, &facts, req.vs, split, opts.kind)?;
-    let a = Scores { test: &test, validation: val.as_deref() };
-    let b = other.as_ref().map(|(t, v)| Scores { test: t, validation: v.as_deref() });
-    let evaluation = evaluate_scores(&a, b.as_ref(), &EvalOptions { curves: true, ..opts.clone() })?;
-    let mut info = report_info(&facts, split, date);
-    if let Some(c) = &compared_with {
-        info.facts.push(("Compared with".into(), c.clone()));
+impl Api {
+    /// The report of a run for the app: evaluation, HTML and CSV from one scoring of the split.
+    pub fn run_report(&self, req: RunRequest, date: &str, opts: &EvalOptions) -> Result<ReportDto> {
+        let facts = self.run_facts(req.run_id)?;
+        let compared_with = match &req.vs {
+            None => None,
+            Some(Versus::Run(r)) => Some((*r).to_owned()),
+            Some(Versus::Base(m)) => Some(format!("base:{m}")),
+        };
+        let split = req.split;
+        let ((test, val), other) = score_run(self, &facts, req.vs, split, opts.kind)?;
+        let a = Scores { test: &test, validation: val.as_deref() };
+        let b = other.as_ref().map(|(t, v)| Scores { test: t, validation: v.as_deref() });
+        let evaluation = evaluate_scores(&a, b.as_ref(), &EvalOptions { curves: true, ..opts.clone() })?;
+        let mut info = report_info(&facts, split, date);
+        if let Some(c) = &compared_with {
+            info.facts.push(("Compared with".into(), c.clone()));
+        }
+        let html = render(&evaluation.evaluation, evaluation.comparison.as_ref(), &info);
+        let csv = report_csv(&info.facts, &evaluation);
+        Ok(ReportDto {
+            title: info.title.clone(),
+            facts: info.facts.into_iter().map(|(name, value)| FactDto { name, value }).collect(),
+            compared_with,
+            evaluation,
+            html,
+            csv,
+        })
     }
-    let html = render(&evaluation.evaluation, evaluation.comparison.as_ref(), &info);
-    let csv = report_csv(&info.facts, &evaluation);
-    Ok(ReportDto {
-        title: info.title.clone(),
-        facts: info.facts.into_iter().map(|(name, value)| FactDto { name, value }).collect(),
-        compared_with,
-        evaluation,
-        html,
-        csv,
-    })
 }
 
 #[cfg(test)]

@@ -21,7 +21,7 @@ impl Api {
     /// Writes the clinicians' feedback as CSV (see [`crate::suggest::feedback_csv`]) to `path`;
     /// returns the absolute path written.
     pub fn export_feedback(&self, path: &Path) -> Result<String> {
-        let csv = crate::suggest::feedback_csv(self)?;
+        let csv = self.feedback_csv()?;
         Ok(self.write_export(path, &["csv"], csv.as_bytes(), "export.feedback", json!({}))?.0)
     }
 

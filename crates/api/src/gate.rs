@@ -48,6 +48,13 @@ impl Api {
         &self.layout
     }
 
+    /// This handle with its models read from `dir` instead of the workspace's models folder, for
+    /// a caller that keeps them elsewhere (tests with a tiny model). Runs stay beside the database.
+    pub fn with_models(mut self, dir: &Path) -> Api {
+        self.layout.models = dir.to_owned();
+        self
+    }
+
     /// Runs the permission matrix for `command` and, when the session's role may run it, lends
     /// the store for that command. Every operation on workspace data starts here.
     pub(crate) fn permit(&self, command: Command) -> Result<Permit<'_>> {

@@ -12,14 +12,13 @@
 //!
 //! This module never stores a note unless the caller asks it to (feedback with `save_note`).
 
-use crate::training::{self, Scorer};
+use crate::training::Scorer;
 use crate::{Api, ApiError, Result};
 use localdx_access::Command;
 use localdx_ingest::Icd10Names;
 use localdx_store::NewFeedback;
 use localdx_train::predict::Predictor;
 use serde::{Deserialize, Serialize};
-use std::path::Path;
 use std::time::Instant;
 
 /// One ranked label.
@@ -149,11 +148,20 @@ impl ModelChoice {
     }
 }
 
-/// Loads the model that `choice` names (seconds for a small model).
-pub fn load(api: &Api, runs_dir: &Path, models_dir: &Path, choice: &ModelChoice) -> Result<Predictor> {
-    match choice {
-        ModelChoice::Run { run_id } => training::predictor(api, runs_dir, models_dir, Scorer::Run(run_id), 0),
-        ModelChoice::Base { model, dataset_id } => training::predictor(api, runs_dir, models_dir, Scorer::Base(model), *dataset_id),
+impl Api {
+    /// Loads the model that `choice` names (seconds for a small model).
+    pub fn load_model(&self, choice: &ModelChoice) -> Result<Predictor> {
+        match choice {
+            ModelChoice::Run { run_id } => self.predictor(Scorer::Run(run_id), 0),
+            ModelChoice::Base { model, dataset_id } => self.predictor(Scorer::Base(model), *dataset_id),
+        }
+    }
+
+    /// Loads the chosen model and suggests for `text` (what `localdx suggest` calls; the app keeps
+    /// its models loaded in a [`Suggester`]).
+    pub fn suggest(&self, choice: &ModelChoice, text: &str, top_k: usize, occlusion: Option<Occlusion>) -> Result<SuggestionDto> {
+        let p = self.load_model(choice)?;
+        suggest(&p, &choice.name(), text, top_k, occlusion, names_in(&self.layout.models).as_ref())
     }
 }
 
@@ -170,7 +178,7 @@ impl Suggester {
         Suggester { loaded: Vec::new(), capacity: capacity.max(1) }
     }
 
-    fn key(runs_dir: &Path, choice: &ModelChoice) -> String {
+    fn key(runs_dir: &std::path::Path, choice: &ModelChoice) -> String {
         match choice {
             ModelChoice::Run { run_id } => {
                 let best = runs_dir.join(run_id).join("best.safetensors");
@@ -182,15 +190,15 @@ impl Suggester {
     }
 
     /// The model `choice` names, loaded now or earlier.
-    pub fn get(&mut self, api: &Api, runs_dir: &Path, models_dir: &Path, choice: &ModelChoice) -> Result<&Predictor> {
-        let key = Self::key(runs_dir, choice);
+    pub fn get(&mut self, api: &Api, choice: &ModelChoice) -> Result<&Predictor> {
+        let key = Self::key(&api.layout.runs, choice);
         match self.loaded.iter().position(|(k, _)| *k == key) {
             Some(i) => {
                 let hit = self.loaded.remove(i);
                 self.loaded.push(hit);
             }
             None => {
-                let p = load(api, runs_dir, models_dir, choice)?;
+                let p = api.load_model(choice)?;
                 if self.loaded.len() >= self.capacity {
                     self.loaded.remove(0);
                 }
@@ -201,10 +209,10 @@ impl Suggester {
         Ok(p)
     }
 
-    /// Like [`suggest_with`], reusing a loaded model.
-    pub fn suggest(&mut self, api: &Api, runs_dir: &Path, models_dir: &Path, choice: &ModelChoice, text: &str, top_k: usize, occlusion: Option<Occlusion>) -> Result<SuggestionDto> {
-        let p = self.get(api, runs_dir, models_dir, choice)?;
-        suggest(p, &choice.name(), text, top_k, occlusion, names_in(models_dir).as_ref())
+    /// Like [`Api::suggest`], reusing a loaded model.
+    pub fn suggest(&mut self, api: &Api, choice: &ModelChoice, text: &str, top_k: usize, occlusion: Option<Occlusion>) -> Result<SuggestionDto> {
+        let p = self.get(api, choice)?;
+        suggest(p, &choice.name(), text, top_k, occlusion, names_in(&api.layout.models).as_ref())
     }
 }
 
@@ -227,7 +235,7 @@ pub fn label_name(names: Option<&Icd10Names>, label: &str) -> Option<String> {
 
 /// The ICD-10-CM names table of `models_dir`, if setup fetched it (an unreadable table is
 /// treated as absent: names are a convenience on screen, never a reason to fail a suggestion).
-fn names_in(models_dir: &Path) -> Option<Icd10Names> {
+fn names_in(models_dir: &std::path::Path) -> Option<Icd10Names> {
     Icd10Names::in_models_dir(models_dir).and_then(|r| r.ok())
 }
 
@@ -297,29 +305,25 @@ pub fn suggest(p: &Predictor, model: &str, text: &str, top_k: usize, occlusion: 
     Ok(SuggestionDto { model: model.to_owned(), labels, attribution, tokens, max_tokens: p.config.max_len, windows, score_seconds, attribution_seconds })
 }
 
-/// Loads the chosen model and suggests for `text` (what the app and `localdx suggest` call).
-pub fn suggest_with(api: &Api, runs_dir: &Path, models_dir: &Path, choice: &ModelChoice, text: &str, top_k: usize, occlusion: Option<Occlusion>) -> Result<SuggestionDto> {
-    let p = load(api, runs_dir, models_dir, choice)?;
-    suggest(&p, &choice.name(), text, top_k, occlusion, names_in(models_dir).as_ref())
-}
-
-/// The first `limit` records of the test split of a dataset: the cases the Suggestions screen
-/// offers (notes the runs never trained on).
-pub fn test_cases(api: &Api, dataset_id: i64, limit: usize) -> Result<Vec<crate::datasets::RecordDto>> {
-    // A released version's notes are redacted and any role that reads releases may see them;
-    // an imported dataset's are raw text, for stewards and admins only.
-    let released = api.permit(crate::Command::ReadReleased).and_then(|store| Ok(store.release_of_version(dataset_id)?.is_some()));
-    let store = api.permit(if released? { crate::Command::ReadReleased } else { crate::Command::ReadRawRecords })?;
-    if store.dataset(dataset_id)?.is_none() {
-        return Err(ApiError::not_found(format!("no dataset {dataset_id}")));
+impl Api {
+    /// The first `limit` records of the test split of a dataset: the cases the Suggestions screen
+    /// offers (notes the runs never trained on).
+    pub fn test_cases(&self, dataset_id: i64, limit: usize) -> Result<Vec<crate::datasets::RecordDto>> {
+        // A released version's notes are redacted and any role that reads releases may see them;
+        // an imported dataset's are raw text, for stewards and admins only.
+        let released = self.permit(crate::Command::ReadReleased).and_then(|store| Ok(store.release_of_version(dataset_id)?.is_some()));
+        let store = self.permit(if released? { crate::Command::ReadReleased } else { crate::Command::ReadRawRecords })?;
+        if store.dataset(dataset_id)?.is_none() {
+            return Err(ApiError::not_found(format!("no dataset {dataset_id}")));
+        }
+        Ok(store
+            .records(dataset_id, 0, u64::MAX, None)?
+            .into_iter()
+            .filter(|r| r.split == localdx_store::Split::Test)
+            .take(limit)
+            .map(crate::datasets::RecordDto::from)
+            .collect())
     }
-    Ok(store
-        .records(dataset_id, 0, u64::MAX, None)?
-        .into_iter()
-        .filter(|r| r.split == localdx_store::Split::Test)
-        .take(limit)
-        .map(crate::datasets::RecordDto::from)
-        .collect())
 }
 
 /// Feedback from a clinician on one suggestion (camelCase, from the app).
@@ -372,39 +376,42 @@ impl From<localdx_store::Feedback> for FeedbackDto {
     }
 }
 
-/// Stores feedback (and logs it); a record id must exist.
-/// Stores a verdict on a suggestion as the logged-in user (those who may score notes).
-pub fn save_feedback(api: &Api, input: &FeedbackInputDto) -> Result<FeedbackDto> {
-    let store = api.permit(Command::Predict)?;
-    if let Some(r) = input.record_id {
-        if store.record(r)?.is_none() {
-            return Err(ApiError::not_found(format!("no record {r}")));
+impl Api {
+    /// Stores feedback (and logs it); a record id must exist.
+    /// Stores a verdict on a suggestion as the logged-in user (those who may score notes).
+    pub fn save_feedback(&self, input: &FeedbackInputDto) -> Result<FeedbackDto> {
+        let store = self.permit(Command::Predict)?;
+        if let Some(r) = input.record_id {
+            if store.record(r)?.is_none() {
+                return Err(ApiError::not_found(format!("no record {r}")));
+            }
         }
+        let actor = self.actor();
+        let note_text = if input.save_note { input.note_text.as_deref() } else { None };
+        let new = NewFeedback {
+            actor,
+            dataset_id: input.dataset_id,
+            record_id: input.record_id,
+            note_text,
+            model: &input.model,
+            label: &input.label,
+            verdict: &input.verdict,
+            probability: input.probability,
+        };
+        let id = store.add_feedback(&new).map_err(|e| match e {
+            localdx_store::StoreError::Invalid(m) => ApiError::invalid(m),
+            other => other.into(),
+        })?;
+        let stored = store.feedback()?.into_iter().find(|f| f.id == id).ok_or_else(|| ApiError::not_found(format!("feedback {id} was not stored")))?;
+        Ok(stored.into())
     }
-    let actor = api.actor();
-    let note_text = if input.save_note { input.note_text.as_deref() } else { None };
-    let new = NewFeedback {
-        actor,
-        dataset_id: input.dataset_id,
-        record_id: input.record_id,
-        note_text,
-        model: &input.model,
-        label: &input.label,
-        verdict: &input.verdict,
-        probability: input.probability,
-    };
-    let id = store.add_feedback(&new).map_err(|e| match e {
-        localdx_store::StoreError::Invalid(m) => ApiError::invalid(m),
-        other => other.into(),
-    })?;
-    let stored = store.feedback()?.into_iter().find(|f| f.id == id).ok_or_else(|| ApiError::not_found(format!("feedback {id} was not stored")))?;
-    Ok(stored.into())
-}
 
-/// All feedback, oldest first.
-pub fn feedback(api: &Api) -> Result<Vec<FeedbackDto>> {
-    let store = api.permit(Command::Evaluate)?;
-    Ok(store.feedback()?.into_iter().map(FeedbackDto::from).collect())
+    /// All feedback, oldest first.
+    pub fn feedback(&self) -> Result<Vec<FeedbackDto>> {
+        let store = self.permit(Command::Evaluate)?;
+        Ok(store.feedback()?.into_iter().map(FeedbackDto::from).collect())
+    }
+
 }
 
 fn csv_field(s: &str) -> String {
@@ -415,27 +422,29 @@ fn csv_field(s: &str) -> String {
     }
 }
 
-/// The feedback as CSV, one row per verdict: accepted and added diagnoses are new labels for
-/// their record, rejected ones are labels the clinician refused.
-pub fn feedback_csv(api: &Api) -> Result<String> {
-    let store = api.permit(Command::Evaluate)?;
-    let mut out = String::from("feedback_id,created_at,actor,dataset_id,record_id,model,label,verdict,probability\n");
-    for f in store.feedback()? {
-        let opt = |v: Option<i64>| v.map(|x| x.to_string()).unwrap_or_default();
-        out.push_str(&format!(
-            "{},{},{},{},{},{},{},{},{}\n",
-            f.id,
-            csv_field(&f.created_at),
-            csv_field(&f.actor),
-            opt(f.dataset_id),
-            opt(f.record_id),
-            csv_field(&f.model),
-            csv_field(&f.label),
-            f.verdict,
-            f.probability.map(|p| format!("{p:.4}")).unwrap_or_default()
-        ));
+impl Api {
+    /// The feedback as CSV, one row per verdict: accepted and added diagnoses are new labels for
+    /// their record, rejected ones are labels the clinician refused.
+    pub fn feedback_csv(&self) -> Result<String> {
+        let store = self.permit(Command::Evaluate)?;
+        let mut out = String::from("feedback_id,created_at,actor,dataset_id,record_id,model,label,verdict,probability\n");
+        for f in store.feedback()? {
+            let opt = |v: Option<i64>| v.map(|x| x.to_string()).unwrap_or_default();
+            out.push_str(&format!(
+                "{},{},{},{},{},{},{},{},{}\n",
+                f.id,
+                csv_field(&f.created_at),
+                csv_field(&f.actor),
+                opt(f.dataset_id),
+                opt(f.record_id),
+                csv_field(&f.model),
+                csv_field(&f.label),
+                f.verdict,
+                f.probability.map(|p| format!("{p:.4}")).unwrap_or_default()
+            ));
+        }
+        Ok(out)
     }
-    Ok(out)
 }
 
 #[cfg(test)]
@@ -476,17 +485,17 @@ mod tests {
             verdict: verdict.into(),
             probability: Some(0.25),
         };
-        let saved = save_feedback(&api, &input("accept", "I10", false)).unwrap();
+        let saved = api.save_feedback(&input("accept", "I10", false)).unwrap();
         assert!(!saved.note_saved, "a typed note is not stored unless asked");
-        assert!(save_feedback(&api, &input("add", "J45, mild", true)).unwrap().note_saved);
-        assert_eq!(save_feedback(&api, &input("maybe", "I10", false)).unwrap_err().code, crate::ErrorCode::InvalidInput);
+        assert!(api.save_feedback(&input("add", "J45, mild", true)).unwrap().note_saved);
+        assert_eq!(api.save_feedback(&input("maybe", "I10", false)).unwrap_err().code, crate::ErrorCode::InvalidInput);
         let missing = FeedbackInputDto { record_id: Some(999), ..input("reject", "I10", false) };
-        assert_eq!(save_feedback(&api, &missing).unwrap_err().code, crate::ErrorCode::NotFound);
-        let csv = feedback_csv(&api).unwrap();
+        assert_eq!(api.save_feedback(&missing).unwrap_err().code, crate::ErrorCode::NotFound);
+        let csv = api.feedback_csv().unwrap();
         let lines: Vec<&str> = csv.lines().collect();
         assert_eq!(lines.len(), 3, "{csv}");
         assert!(lines[1].ends_with(",,,run-1,I10,accept,0.2500"), "{}", lines[1]);
         assert!(lines[2].contains(",\"J45, mild\",add,"), "{}", lines[2]);
-        assert_eq!(feedback(&api).unwrap().len(), 2);
+        assert_eq!(api.feedback().unwrap().len(), 2);
     }
 }

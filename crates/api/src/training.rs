@@ -1,8 +1,8 @@
 //! Training runs: start one on the released version of a dataset (never on raw notes: see
-//! [`training_datasets`]), resume a stopped one, list runs, and score a dataset split with a run
-//! (or with the base model's zero-shot head). Run folders live in a
-//! `runs/` folder given by the caller (the CLI puts it beside the database) until the store has a
-//! runs table; the engine work happens in `localdx-train`.
+//! [`Api::training_datasets`]), resume a stopped one, list runs, and score a dataset split with a run
+//! (or with the base model's zero-shot head). Run folders live in the workspace's `runs/` folder
+//! and models in its `models/` folder ([`crate::workspace::Layout`]): no method here takes a path;
+//! the engine work happens in `localdx-train`.
 //!
 //! Every file of a run is read and written through the workspace's vault ([`Api::vault`]):
 //! sealed in an encrypted workspace, plain in a plain one.
@@ -142,7 +142,8 @@ fn train_data(store: &crate::Permit<'_>, dataset_id: i64, models_dir: Option<&Pa
         }, labels, train, validation }, multi_label))
 }
 
-fn next_run_id(runs_dir: &Path) -> String {
+/// The first free `run-N` name in `runs_dir`.
+pub(crate) fn next_run_id(runs_dir: &Path) -> String {
     let mut n = 1;
     while runs_dir.join(format!("run-{n}")).exists() {
         n += 1;
@@ -188,94 +189,148 @@ impl PreparedRun {
     }
 }
 
-/// Checks `req` and reads the training data of a new run in a new folder under `runs_dir`.
-pub fn prepare_train(api: &Api, runs_dir: &Path, models_dir: &Path, req: &TrainRequest) -> Result<PreparedRun> {
-    let store = api.permit(crate::Command::Train)?;
-    let model_name = req.model.clone().unwrap_or_else(|| "default".into());
-    let model_path = crate::models::resolve(models_dir, &model_name)?;
-    let preset_name = req.preset.as_deref().unwrap_or("quick");
-    let preset = Preset::parse(preset_name).ok_or_else(|| ApiError::invalid(format!("unknown preset {preset_name} (quick, balanced, thorough)")))?;
-    let mut cfg: TrainConfig = preset.config();
-    // DP-SGD first: it sets its own batch, epochs and learning rate, which the options below may
-    // still override.
-    if let Some(eps) = req.dp_epsilon {
-        if !(eps > 0.0) {
-            return Err(ApiError::invalid("--dp-epsilon must be positive"));
+impl Api {
+    /// Checks `req` and reads the training data of a new run in a new folder of `runs/`.
+    pub fn prepare_train(&self, req: &TrainRequest) -> Result<PreparedRun> {
+        let store = self.permit(crate::Command::Train)?;
+        let model_name = req.model.clone().unwrap_or_else(|| "default".into());
+        let model_path = crate::models::resolve(&self.layout.models, &model_name)?;
+        let preset_name = req.preset.as_deref().unwrap_or("quick");
+        let preset = Preset::parse(preset_name).ok_or_else(|| ApiError::invalid(format!("unknown preset {preset_name} (quick, balanced, thorough)")))?;
+        let mut cfg: TrainConfig = preset.config();
+        // DP-SGD first: it sets its own batch, epochs and learning rate, which the options below may
+        // still override.
+        if let Some(eps) = req.dp_epsilon {
+            if !(eps > 0.0) {
+                return Err(ApiError::invalid("--dp-epsilon must be positive"));
+            }
+            cfg = cfg.private(eps);
         }
-        cfg = cfg.private(eps);
-    }
-    if let Some(e) = req.epochs {
-        if e == 0 {
-            return Err(ApiError::invalid("--epochs must be at least 1"));
+        if let Some(e) = req.epochs {
+            if e == 0 {
+                return Err(ApiError::invalid("--epochs must be at least 1"));
+            }
+            cfg.epochs = e;
         }
-        cfg.epochs = e;
-    }
-    if let Some(r) = req.rank {
-        if r == 0 {
-            return Err(ApiError::invalid("--rank must be at least 1"));
+        if let Some(r) = req.rank {
+            if r == 0 {
+                return Err(ApiError::invalid("--rank must be at least 1"));
+            }
+            cfg.lora.rank = r;
+            cfg.lora.alpha = 2.0 * r as f64;
         }
-        cfg.lora.rank = r;
-        cfg.lora.alpha = 2.0 * r as f64;
-    }
-    if let Some(m) = req.max_len {
-        if m < 8 {
-            return Err(ApiError::invalid("the maximum length must be at least 8 tokens"));
+        if let Some(m) = req.max_len {
+            if m < 8 {
+                return Err(ApiError::invalid("the maximum length must be at least 8 tokens"));
+            }
+            cfg.max_len = m;
         }
-        cfg.max_len = m;
-    }
-    if let Some(n) = req.last_layers {
-        if n == 0 {
-            return Err(ApiError::invalid("adapt at least the last layer"));
+        if let Some(n) = req.last_layers {
+            if n == 0 {
+                return Err(ApiError::invalid("adapt at least the last layer"));
+            }
+            cfg.lora.last_layers = Some(n);
         }
-        cfg.lora.last_layers = Some(n);
+        if let Some(seed) = req.seed {
+            cfg.seed = seed;
+        }
+        let dataset_id = trainable_version(self, req.dataset_id)?;
+        let (data, multi_label) = train_data(&store, dataset_id, Some(&self.layout.models))?;
+        if multi_label {
+            cfg.head_kind = localdx_model::HeadKind::MultiLabel;
+        }
+        let run_id = next_run_id(&self.layout.runs);
+        let dir = self.layout.runs.join(&run_id);
+        let settings = serde_json::json!({
+            "released_version": dataset_id,
+            "model": model_name,
+            "preset": preset_name,
+            "epochs": cfg.epochs,
+            "rank": cfg.lora.rank,
+            "max_len": cfg.max_len,
+            "last_layers": cfg.lora.last_layers,
+            "dp_epsilon": req.dp_epsilon,
+            "seed": cfg.seed,
+        });
+        self.audit("training.start", &format!("run:{run_id}"), serde_json::Value::Null, settings, "")?;
+        Ok(PreparedRun { run_id, dir, model_path, model_name, dataset_id, data, cfg, resume: false, vault: self.vault() })
     }
-    if let Some(seed) = req.seed {
-        cfg.seed = seed;
-    }
-    let dataset_id = trainable_version(api, req.dataset_id)?;
-    let (data, multi_label) = train_data(&store, dataset_id, Some(models_dir))?;
-    if multi_label {
-        cfg.head_kind = localdx_model::HeadKind::MultiLabel;
-    }
-    let run_id = next_run_id(runs_dir);
-    let dir = runs_dir.join(&run_id);
-    let settings = serde_json::json!({
-        "released_version": dataset_id,
-        "model": model_name,
-        "preset": preset_name,
-        "epochs": cfg.epochs,
-        "rank": cfg.lora.rank,
-        "max_len": cfg.max_len,
-        "last_layers": cfg.lora.last_layers,
-        "dp_epsilon": req.dp_epsilon,
-        "seed": cfg.seed,
-    });
-    api.audit("training.start", &format!("run:{run_id}"), serde_json::Value::Null, settings, "")?;
-    Ok(PreparedRun { run_id, dir, model_path, model_name, dataset_id, data, cfg, resume: false, vault: api.vault() })
-}
 
-/// Reads the data of stopped run `run_id` to continue it from its last checkpoint.
-pub fn prepare_resume(api: &Api, runs_dir: &Path, run_id: &str) -> Result<PreparedRun> {
-    let store = api.permit(crate::Command::Train)?;
-    let dir = run_dir(runs_dir, run_id)?;
-    let vault = api.vault();
-    let files = RunFiles::open(&dir, &vault)?;
-    let dataset_id: i64 = files
-        .meta
-        .context
-        .get("dataset_id")
-        .and_then(|d| d.parse().ok())
-        .ok_or_else(|| ApiError::invalid(format!("run {run_id} does not name its dataset")))?;
-    // The head was initialised when the run started: the label texts of the run stand.
-    let (mut data, _) = train_data(&store, dataset_id, None)?;
-    data.label_texts = files.meta.label_texts.clone();
-    if data.labels != files.meta.labels {
-        return Err(ApiError::invalid(format!("the labels of dataset {dataset_id} changed since run {run_id} started")));
+    /// Reads the data of stopped run `run_id` to continue it from its last checkpoint.
+    pub fn prepare_resume(&self, run_id: &str) -> Result<PreparedRun> {
+        let store = self.permit(crate::Command::Train)?;
+        let dir = self.run_dir(run_id)?;
+        let vault = self.vault();
+        let files = RunFiles::open(&dir, &vault)?;
+        let dataset_id: i64 = files
+            .meta
+            .context
+            .get("dataset_id")
+            .and_then(|d| d.parse().ok())
+            .ok_or_else(|| ApiError::invalid(format!("run {run_id} does not name its dataset")))?;
+        // The head was initialised when the run started: the label texts of the run stand.
+        let (mut data, _) = train_data(&store, dataset_id, None)?;
+        data.label_texts = files.meta.label_texts.clone();
+        if data.labels != files.meta.labels {
+            return Err(ApiError::invalid(format!("the labels of dataset {dataset_id} changed since run {run_id} started")));
+        }
+        let model_name = files.meta.context.get("model").cloned().unwrap_or_default();
+        let (model_path, cfg) = (files.meta.model_path.clone(), files.meta.config.clone());
+        self.audit("training.resume", &format!("run:{run_id}"), serde_json::Value::Null, serde_json::json!({"released_version": dataset_id}), "")?;
+        Ok(PreparedRun { run_id: run_id.to_owned(), dir, model_path, model_name, dataset_id, data, cfg, resume: true, vault })
     }
-    let model_name = files.meta.context.get("model").cloned().unwrap_or_default();
-    let (model_path, cfg) = (files.meta.model_path.clone(), files.meta.config.clone());
-    api.audit("training.resume", &format!("run:{run_id}"), serde_json::Value::Null, serde_json::json!({"released_version": dataset_id}), "")?;
-    Ok(PreparedRun { run_id: run_id.to_owned(), dir, model_path, model_name, dataset_id, data, cfg, resume: true, vault })
+
+    /// Starts a run on `req.dataset_id` in a new folder of `runs/`.
+    pub fn train(&self, req: &TrainRequest, cancel: &Cancel, on_event: &dyn Fn(&str, &TrainEvent)) -> Result<TrainResultDto> {
+        execute(self.prepare_train(req)?, cancel, on_event)
+    }
+
+    /// Continues run `run_id` from its last checkpoint.
+    pub fn resume(&self, run_id: &str, cancel: &Cancel, on_event: &dyn Fn(&str, &TrainEvent)) -> Result<TrainResultDto> {
+        execute(self.prepare_resume(run_id)?, cancel, on_event)
+    }
+
+    /// The folder of run `run_id` in `runs/`; refuses ids that would leave it, and runs that do not exist.
+    pub(crate) fn run_dir(&self, run_id: &str) -> Result<PathBuf> {
+        let runs_dir = &self.layout.runs;
+        if run_id.is_empty() || run_id.contains(['/', '\\']) || run_id.starts_with('.') {
+            return Err(ApiError::invalid(format!("invalid run id {run_id:?}")));
+        }
+        let dir = runs_dir.join(run_id);
+        if !dir.join("run.json").exists() {
+            return Err(ApiError::not_found(format!("no run {run_id} in {}", runs_dir.display())));
+        }
+        Ok(dir)
+    }
+
+    /// The runs of `runs/`, oldest first. A folder whose `run.json` does not open (not a run, or a
+    /// damaged or altered sealed file) is left out.
+    pub fn runs(&self) -> Result<Vec<RunDto>> {
+        self.check(crate::Command::ListRuns)?;
+        let vault = self.vault();
+        let Ok(entries) = std::fs::read_dir(&self.layout.runs) else { return Ok(Vec::new()) };
+        let mut out = Vec::new();
+        for entry in entries.flatten() {
+            let dir = entry.path();
+            let Ok(files) = RunFiles::open(&dir, &vault) else { continue };
+            let m = &files.meta;
+            let status = if m.status == "running" && files.checkpoint_path().exists() { "stopped (resumable)".into() } else { m.status.clone() };
+            out.push(RunDto {
+                run_id: entry.file_name().to_string_lossy().into_owned(),
+                status,
+                dataset_id: m.context.get("dataset_id").cloned(),
+                model: m.context.get("model").cloned().unwrap_or_else(|| m.model_path.display().to_string()),
+                epochs: m.config.epochs,
+                rank: m.config.lora.rank,
+                dp: m.config.dp.is_some(),
+                zero_shot: m.outcome.as_ref().map(|o| o.zero_shot),
+                best: m.outcome.as_ref().map(|o| o.best),
+                epsilon: m.outcome.as_ref().and_then(|o| o.epsilon),
+            });
+        }
+        out.sort_by_key(|r| r.run_id.trim_start_matches("run-").parse::<u64>().unwrap_or(u64::MAX));
+        Ok(out)
+    }
 }
 
 /// Trains a prepared run to its end (or until `cancel`); needs no database.
@@ -294,64 +349,6 @@ pub fn execute(p: PreparedRun, cancel: &Cancel, on_event: &dyn Fn(&str, &TrainEv
     Ok(result(&p.run_id, &outcome?))
 }
 
-/// Starts a run on `req.dataset_id` in a new folder under `runs_dir`.
-pub fn train(
-    api: &Api,
-    runs_dir: &Path,
-    models_dir: &Path,
-    req: &TrainRequest,
-    cancel: &Cancel,
-    on_event: &dyn Fn(&str, &TrainEvent),
-) -> Result<TrainResultDto> {
-    execute(prepare_train(api, runs_dir, models_dir, req)?, cancel, on_event)
-}
-
-/// Continues run `run_id` from its last checkpoint.
-pub fn resume(api: &Api, runs_dir: &Path, run_id: &str, cancel: &Cancel, on_event: &dyn Fn(&str, &TrainEvent)) -> Result<TrainResultDto> {
-    execute(prepare_resume(api, runs_dir, run_id)?, cancel, on_event)
-}
-
-/// The folder of run `run_id` under `runs_dir`; refuses ids that would leave it, and runs that do not exist.
-pub(crate) fn run_dir(runs_dir: &Path, run_id: &str) -> Result<PathBuf> {
-    if run_id.is_empty() || run_id.contains(['/', '\\']) || run_id.starts_with('.') {
-        return Err(ApiError::invalid(format!("invalid run id {run_id:?}")));
-    }
-    let dir = runs_dir.join(run_id);
-    if !dir.join("run.json").exists() {
-        return Err(ApiError::not_found(format!("no run {run_id} in {}", runs_dir.display())));
-    }
-    Ok(dir)
-}
-
-/// The runs under `runs_dir`, oldest first. A folder whose `run.json` does not open (not a run,
-/// or a damaged or altered sealed file) is left out.
-pub fn runs(api: &Api, runs_dir: &Path) -> Result<Vec<RunDto>> {
-    api.check(crate::Command::ListRuns)?;
-    let vault = api.vault();
-    let Ok(entries) = std::fs::read_dir(runs_dir) else { return Ok(Vec::new()) };
-    let mut out = Vec::new();
-    for entry in entries.flatten() {
-        let dir = entry.path();
-        let Ok(files) = RunFiles::open(&dir, &vault) else { continue };
-        let m = &files.meta;
-        let status = if m.status == "running" && files.checkpoint_path().exists() { "stopped (resumable)".into() } else { m.status.clone() };
-        out.push(RunDto {
-            run_id: entry.file_name().to_string_lossy().into_owned(),
-            status,
-            dataset_id: m.context.get("dataset_id").cloned(),
-            model: m.context.get("model").cloned().unwrap_or_else(|| m.model_path.display().to_string()),
-            epochs: m.config.epochs,
-            rank: m.config.lora.rank,
-            dp: m.config.dp.is_some(),
-            zero_shot: m.outcome.as_ref().map(|o| o.zero_shot),
-            best: m.outcome.as_ref().map(|o| o.best),
-            epsilon: m.outcome.as_ref().and_then(|o| o.epsilon),
-        });
-    }
-    out.sort_by_key(|r| r.run_id.trim_start_matches("run-").parse::<u64>().unwrap_or(u64::MAX));
-    Ok(out)
-}
-
 /// Which model scores the notes.
 pub enum Scorer<'a> {
     Run(&'a str),
@@ -363,55 +360,59 @@ pub enum Scorer<'a> {
     BaseLike(&'a str, &'a str),
 }
 
-/// Loads the model that `scorer` names: a run's best adapters and head, or a base model with a
-/// zero-shot head from the labels and training notes of `dataset_id` (unused for a run).
-pub fn predictor(api: &Api, runs_dir: &Path, models_dir: &Path, scorer: Scorer, dataset_id: i64) -> Result<Predictor> {
-    let store = api.permit(crate::Command::Predict)?;
-    Ok(match scorer {
-        Scorer::Run(run_id) => Predictor::from_run(&run_dir(runs_dir, run_id)?, &api.vault())?,
-        Scorer::Base(name) | Scorer::BaseLike(name, _) => {
-            let path = crate::models::resolve(models_dir, name)?;
-            let (data, multi_label) = train_data(&store, dataset_id, Some(models_dir))?;
-            let mut cfg = Preset::Quick.config();
-            if let Scorer::BaseLike(_, run_id) = scorer {
-                let run = RunFiles::open(&run_dir(runs_dir, run_id)?, &api.vault())?.meta.config;
-                cfg.max_len = run.max_len;
-                cfg.head_share = run.head_share;
+impl Api {
+    /// Loads the model that `scorer` names: a run's best adapters and head, or a base model with a
+    /// zero-shot head from the labels and training notes of `dataset_id` (unused for a run).
+    pub fn predictor(&self, scorer: Scorer, dataset_id: i64) -> Result<Predictor> {
+        let models_dir = &self.layout.models;
+        let store = self.permit(crate::Command::Predict)?;
+        Ok(match scorer {
+            Scorer::Run(run_id) => Predictor::from_run(&self.run_dir(run_id)?, &self.vault())?,
+            Scorer::Base(name) | Scorer::BaseLike(name, _) => {
+                let path = crate::models::resolve(models_dir, name)?;
+                let (data, multi_label) = train_data(&store, dataset_id, Some(models_dir))?;
+                let mut cfg = Preset::Quick.config();
+                if let Scorer::BaseLike(_, run_id) = scorer {
+                    let run = RunFiles::open(&self.run_dir(run_id)?, &self.vault())?.meta.config;
+                    cfg.max_len = run.max_len;
+                    cfg.head_share = run.head_share;
+                }
+                if multi_label {
+                    cfg.head_kind = localdx_model::HeadKind::MultiLabel;
+                }
+                let notes: Vec<&str> = data.train.iter().map(|e| e.text.as_str()).collect();
+                Predictor::zero_shot(&path, data.labels.clone(), &data.label_texts, &notes, cfg)?
             }
-            if multi_label {
-                cfg.head_kind = localdx_model::HeadKind::MultiLabel;
-            }
-            let notes: Vec<&str> = data.train.iter().map(|e| e.text.as_str()).collect();
-            Predictor::zero_shot(&path, data.labels.clone(), &data.label_texts, &notes, cfg)?
-        }
-    })
-}
+        })
+    }
 
-/// Scores the records of one split of a dataset.
-pub fn predict(api: &Api, runs_dir: &Path, models_dir: &Path, scorer: Scorer, dataset_id: i64, split: &str) -> Result<Vec<PredictionDto>> {
-    let split: Split = split.parse().map_err(|_| ApiError::invalid(format!("unknown split {split} (train, validation, test)")))?;
-    let store = api.permit(crate::Command::Predict)?;
-    let predictor = predictor(api, runs_dir, models_dir, scorer, dataset_id)?;
-    let records: Vec<_> = store_records(&store, dataset_id)?.into_iter().filter(|r| r.split == split).collect();
-    let texts: Vec<&str> = records.iter().map(|r| r.text.as_str()).collect();
-    let scored = predictor.predict(&texts)?;
-    Ok(records
-        .into_iter()
-        .zip(scored)
-        .map(|(r, predictions)| PredictionDto { record_id: r.id, gold: r.labels, predictions })
-        .collect())
-}
+    /// Scores the records of one split of a dataset.
+    pub fn predict(&self, scorer: Scorer, dataset_id: i64, split: &str) -> Result<Vec<PredictionDto>> {
+        let split: Split = split.parse().map_err(|_| ApiError::invalid(format!("unknown split {split} (train, validation, test)")))?;
+        let store = self.permit(crate::Command::Predict)?;
+        let predictor = self.predictor(scorer, dataset_id)?;
+        let records: Vec<_> = store_records(&store, dataset_id)?.into_iter().filter(|r| r.split == split).collect();
+        let texts: Vec<&str> = records.iter().map(|r| r.text.as_str()).collect();
+        let scored = predictor.predict(&texts)?;
+        Ok(records
+            .into_iter()
+            .zip(scored)
+            .map(|(r, predictions)| PredictionDto { record_id: r.id, gold: r.labels, predictions })
+            .collect())
+    }
 
-// ---------------------------------------------------------------------------------------------
-// What the desktop app's Training screen needs: the datasets one may train on, the models with
-// their memory needs, time estimates from this machine's measured speed, and progress events in
-// the UI's camelCase.
+    // ---------------------------------------------------------------------------------------------
+    // What the desktop app's Training screen needs: the datasets one may train on, the models with
+    // their memory needs, time estimates from this machine's measured speed, and progress events in
+    // the UI's camelCase.
 
-/// The datasets a run may use: released versions only, so that nothing a steward has not
-/// reviewed and released ever reaches a model. This is the one place that decides it.
-pub fn training_datasets(api: &Api) -> Result<Vec<crate::datasets::DatasetDto>> {
-    let released: std::collections::HashSet<i64> = api.releases(None)?.iter().map(|r| r.version_id).collect();
-    Ok(api.datasets()?.into_iter().filter(|d| released.contains(&d.id) && d.records > 0).collect())
+    /// The datasets a run may use: released versions only, so that nothing a steward has not
+    /// reviewed and released ever reaches a model. This is the one place that decides it.
+    pub fn training_datasets(&self) -> Result<Vec<crate::datasets::DatasetDto>> {
+        let released: std::collections::HashSet<i64> = self.releases(None)?.iter().map(|r| r.version_id).collect();
+        Ok(self.datasets()?.into_iter().filter(|d| released.contains(&d.id) && d.records > 0).collect())
+    }
+
 }
 
 /// The released version a run on `dataset_id` reads: the dataset itself when it is a released
@@ -590,35 +591,37 @@ fn measured_speeds(runs_dir: &Path, vault: &Vault) -> Vec<(String, TrainConfig, 
     out
 }
 
-/// Models, presets with time estimates and machine memory for training on `dataset_id`.
-pub fn plan(api: &Api, runs_dir: &Path, models_dir: &Path, dataset_id: i64) -> Result<TrainPlanDto> {
-    let store = api.permit(crate::Command::Train)?;
-    let dataset_id = trainable_version(api, dataset_id)?;
-    let (data, _) = train_data(&store, dataset_id, None)?;
-    let models = crate::models::list(models_dir)?.into_iter().map(model_choice).collect();
-    let speeds = measured_speeds(runs_dir, &api.vault());
-    let presets = [Preset::Quick, Preset::Balanced, Preset::Thorough]
-        .into_iter()
-        .map(|p| {
-            let cfg = p.config();
-            let per_epoch: u64 = data.train.iter().map(|e| ((e.text.chars().count() / 4).max(1)).min(cfg.max_len) as u64).sum();
-            let train_tokens = per_epoch * cfg.epochs as u64;
-            let same = speeds.iter().find(|(_, c, _)| c.max_len == cfg.max_len && c.lora.last_layers == cfg.lora.last_layers && c.dp.is_none());
-            let (seconds, basis) = match same {
-                Some((id, _, tps)) => (Some(train_tokens as f64 / tps), format!("{tps:.0} tokens/s measured by {id} with the same settings")),
-                None => (None, "no run with these settings on this machine yet: the estimate appears after the first one".into()),
-            };
-            let name = serde_json::to_value(p).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
-            PresetEstimateDto { preset: name, epochs: cfg.epochs, max_len: cfg.max_len, rank: cfg.lora.rank, last_layers: cfg.lora.last_layers, train_tokens, seconds, basis }
+impl Api {
+    /// Models, presets with time estimates and machine memory for training on `dataset_id`.
+    pub fn train_plan(&self, dataset_id: i64) -> Result<TrainPlanDto> {
+        let store = self.permit(crate::Command::Train)?;
+        let dataset_id = trainable_version(self, dataset_id)?;
+        let (data, _) = train_data(&store, dataset_id, None)?;
+        let models = crate::models::list(&self.layout.models)?.into_iter().map(model_choice).collect();
+        let speeds = measured_speeds(&self.layout.runs, &self.vault());
+        let presets = [Preset::Quick, Preset::Balanced, Preset::Thorough]
+            .into_iter()
+            .map(|p| {
+                let cfg = p.config();
+                let per_epoch: u64 = data.train.iter().map(|e| ((e.text.chars().count() / 4).max(1)).min(cfg.max_len) as u64).sum();
+                let train_tokens = per_epoch * cfg.epochs as u64;
+                let same = speeds.iter().find(|(_, c, _)| c.max_len == cfg.max_len && c.lora.last_layers == cfg.lora.last_layers && c.dp.is_none());
+                let (seconds, basis) = match same {
+                    Some((id, _, tps)) => (Some(train_tokens as f64 / tps), format!("{tps:.0} tokens/s measured by {id} with the same settings")),
+                    None => (None, "no run with these settings on this machine yet: the estimate appears after the first one".into()),
+                };
+                let name = serde_json::to_value(p).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+                PresetEstimateDto { preset: name, epochs: cfg.epochs, max_len: cfg.max_len, rank: cfg.lora.rank, last_layers: cfg.lora.last_layers, train_tokens, seconds, basis }
+            })
+            .collect();
+        Ok(TrainPlanDto {
+            models,
+            presets,
+            train_notes: data.train.len(),
+            validation_notes: data.validation.len(),
+            labels: data.labels.len(),
+            total_memory_bytes: meminfo("MemTotal:"),
+            available_memory_bytes: meminfo("MemAvailable:"),
         })
-        .collect();
-    Ok(TrainPlanDto {
-        models,
-        presets,
-        train_notes: data.train.len(),
-        validation_notes: data.validation.len(),
-        labels: data.labels.len(),
-        total_memory_bytes: meminfo("MemTotal:"),
-        available_memory_bytes: meminfo("MemAvailable:"),
-    })
+    }
 }

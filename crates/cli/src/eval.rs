@@ -2,9 +2,7 @@
 //! writing the report around `localdx_api::eval`. Metrics come from a run (scored through the
 //! training API) or from the JSON of `localdx predict --json`.
 
-use crate::models::models_dir;
 use crate::output::Context;
-use crate::train::runs_dir;
 use anyhow::{bail, Context as _, Result};
 use localdx_api::eval::{self, EvalDto, EvalOptions, PredictionRow, RunRequest, Scores, Versus};
 use localdx_api::eval::Kind;
@@ -149,7 +147,7 @@ pub fn eval(ctx: &Context, args: EvalArgs) -> Result<()> {
     let dto = match (&a.run, &a.predictions) {
         (Some(run), _) => {
             let api = ctx.open()?;
-            eval::evaluate_run(&api, &runs_dir(ctx), &models_dir(ctx), RunRequest { run_id: run, vs: a.versus(), split: &a.split }, &opts)?
+            api.evaluate_run(RunRequest { run_id: run, vs: a.versus(), split: &a.split }, &opts)?
         }
         (None, Some(path)) => {
             let ((test, val), other) = files(a, path)?;
@@ -194,7 +192,7 @@ pub fn report(ctx: &Context, args: ReportArgs) -> Result<()> {
     let html = match (&a.run, &a.predictions) {
         (Some(run), _) => {
             let api = ctx.open()?;
-            eval::report_run(&api, &runs_dir(ctx), &models_dir(ctx), RunRequest { run_id: run, vs: a.versus(), split: &a.split }, &date, &opts)?
+            api.report_run(RunRequest { run_id: run, vs: a.versus(), split: &a.split }, &date, &opts)?
         }
         (None, Some(path)) => {
             let ((test, val), other) = files(a, path)?;

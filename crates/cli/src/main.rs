@@ -9,6 +9,7 @@ use std::path::PathBuf;
 mod audit;
 mod data;
 mod eval;
+mod login;
 mod models;
 mod output;
 mod phi;

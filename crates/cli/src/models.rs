@@ -18,7 +18,7 @@ pub enum ModelsCommand {
 }
 
 /// The workspace's models folder (the API's one rule: `$LOCALDX_MODELS`, else `models/` beside the database).
-pub fn models_dir(ctx: &Context) -> PathBuf {
+fn models_dir(ctx: &Context) -> PathBuf {
     localdx_api::workspace::Layout::for_db(&ctx.db).models
 }
 

@@ -14,7 +14,7 @@ pub struct Context {
 impl Context {
     /// Opens the database, logging in when it is encrypted.
     pub fn open(&self) -> Result<Api> {
-        crate::user::open(&self.db)
+        crate::login::open(&self.db)
     }
 
     /// Prints `value` as JSON when `--json` was given, else calls `human` to print it for people.

@@ -2,11 +2,9 @@
 //! changed the top suggestion) and `localdx feedback list|export` (clinicians' verdicts as CSV of
 //! new labels): argument parsing and printing around `localdx_api::suggest`.
 
-use crate::models::models_dir;
 use crate::output::Context;
-use crate::train::runs_dir;
 use anyhow::{bail, Context as _, Result};
-use localdx_api::suggest::{self, FeedbackDto, ModelChoice, Occlusion, SuggestionDto};
+use localdx_api::suggest::{FeedbackDto, ModelChoice, Occlusion, SuggestionDto};
 use std::io::Read;
 use std::path::PathBuf;
 
@@ -79,7 +77,7 @@ pub fn suggest(ctx: &Context, args: SuggestArgs) -> Result<()> {
     }
     let api = ctx.open()?;
     let occlusion = (args.windows > 0).then_some(Occlusion { max_windows: args.windows, ..Occlusion::default() });
-    let s = suggest::suggest_with(&api, &runs_dir(ctx), &models_dir(ctx), &choice, &note, args.top_k, occlusion)?;
+    let s = api.suggest(&choice, &note, args.top_k, occlusion)?;
     ctx.emit(&s, print_suggestion)
 }
 
@@ -102,9 +100,9 @@ struct Exported {
 pub fn feedback(ctx: &Context, cmd: FeedbackCommand) -> Result<()> {
     let api = ctx.open()?;
     match cmd {
-        FeedbackCommand::List => ctx.emit(&suggest::feedback(&api)?, print_feedback),
+        FeedbackCommand::List => ctx.emit(&api.feedback()?, print_feedback),
         FeedbackCommand::Export { out } => {
-            let csv = suggest::feedback_csv(&api)?;
+            let csv = api.feedback_csv()?;
             let rows = csv.lines().count().saturating_sub(1);
             match out {
                 None => {

@@ -2,11 +2,10 @@
 //! `localdx predict`: argument parsing, progress and printing around `localdx_api::training` and
 //! `localdx_api::adapters`. Runs live in `runs/` beside the database.
 
-use crate::models::models_dir;
 use crate::output::Context;
 use anyhow::{bail, Result};
-use localdx_api::adapters::{self, AdapterDto};
-use localdx_api::training::{self, PredictionDto, RunDto, Scorer, TrainRequest, TrainResultDto};
+use localdx_api::adapters::AdapterDto;
+use localdx_api::training::{PredictionDto, RunDto, Scorer, TrainRequest, TrainResultDto};
 use localdx_api::Cancel;
 use localdx_api::training::TrainEvent;
 use std::path::PathBuf;
@@ -90,10 +89,6 @@ pub struct PredictArgs {
     pub split: String,
 }
 
-pub fn runs_dir(ctx: &Context) -> PathBuf {
-    localdx_api::workspace::Layout::for_db(&ctx.db).runs
-}
-
 fn progress(ctx: &Context) -> (crate::output::Bar, impl Fn(&str, &TrainEvent) + '_) {
     let bar = ctx.progress_bar();
     let inner = bar.0.clone();
@@ -148,7 +143,7 @@ pub fn train(ctx: &Context, args: TrainArgs) -> Result<()> {
     let cancel = Cancel::new();
     let (bar, on) = progress(ctx);
     let result = match args.command {
-        Some(TrainCommand::Resume { run }) => training::resume(&api, &runs_dir(ctx), &run, &cancel, &on),
+        Some(TrainCommand::Resume { run }) => api.resume(&run, &cancel, &on),
         None => {
             let Some(dataset_id) = args.dataset else { bail!("--dataset is required (or `localdx train resume RUN`)") };
             let req = TrainRequest {
@@ -162,7 +157,7 @@ pub fn train(ctx: &Context, args: TrainArgs) -> Result<()> {
                 max_len: args.max_len,
                 last_layers: args.layers,
             };
-            training::train(&api, &runs_dir(ctx), &models_dir(ctx), &req, &cancel, &on)
+            api.train(&req, &cancel, &on)
         }
     };
     bar.finish();
@@ -206,13 +201,13 @@ fn print_adapter(verb: &'static str) -> impl Fn(&AdapterDto) {
 
 pub fn runs(ctx: &Context, args: RunsArgs) -> Result<()> {
     match args.command {
-        None => ctx.emit(&training::runs(&ctx.open()?, &runs_dir(ctx))?, print_runs),
+        None => ctx.emit(&ctx.open()?.runs()?, print_runs),
         Some(RunsCommand::Export { run, out, unencrypted }) => {
-            let dto = adapters::export(&ctx.open()?, &runs_dir(ctx), &run, &out, unencrypted)?;
+            let dto = ctx.open()?.export_adapters(&run, &out, unencrypted)?;
             ctx.emit(&dto, print_adapter("exported"))
         }
         Some(RunsCommand::Import { dir, model }) => {
-            let dto = adapters::import(&ctx.open()?, &runs_dir(ctx), &models_dir(ctx), &dir, model.as_deref())?;
+            let dto = ctx.open()?.import_adapters(&dir, model.as_deref())?;
             ctx.emit(&dto, print_adapter("imported as"))
         }
     }
@@ -232,6 +227,6 @@ pub fn predict(ctx: &Context, args: PredictArgs) -> Result<()> {
         (None, Some(base)) => Scorer::Base(base),
         (None, None) => bail!("give --run RUN or --base MODEL"),
     };
-    let rows = training::predict(&api, &runs_dir(ctx), &models_dir(ctx), scorer, args.dataset, &args.split)?;
+    let rows = api.predict(scorer, args.dataset, &args.split)?;
     ctx.emit(&rows, print_predictions)
 }

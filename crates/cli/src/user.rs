@@ -1,13 +1,11 @@
 //! `localdx init` and `localdx user ...`: create an encrypted database with its admin, add, list and
-//! disable accounts, change one's password; and how every command logs in: `LOCALDX_USER` and
-//! `LOCALDX_PASSWORD`, else a prompt (the password is never echoed). A new account's password comes
-//! from `LOCALDX_NEW_PASSWORD` or a prompt. Never prints or logs a password.
+//! disable accounts, change one's password (how every command logs in is `login`'s).
 
+use crate::login::{env, new_password, open, prompt_line, prompt_password};
 use crate::output::Context;
-use anyhow::{bail, Context as _, Result};
+use anyhow::Result;
 use clap::{Args, Subcommand};
 use localdx_api::{Api, Credentials, UserDto};
-use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
 
 #[derive(Args)]
@@ -41,60 +39,6 @@ pub enum UserCommand {
     },
     /// Change your own password (the new one from LOCALDX_NEW_PASSWORD or a prompt).
     Passwd,
-}
-
-fn env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.is_empty())
-}
-
-fn prompt_line(label: &str) -> Result<String> {
-    eprint!("{label}: ");
-    std::io::stderr().flush()?;
-    let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line)?;
-    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
-}
-
-fn prompt_password(label: &str) -> Result<String> {
-    if std::io::stdin().is_terminal() {
-        Ok(rpassword::prompt_password(format!("{label}: ")).context("reading the password")?)
-    } else {
-        prompt_line(label)
-    }
-}
-
-/// A new password: `LOCALDX_NEW_PASSWORD` (then `fallback`), else asked twice.
-fn new_password(label: &str, fallback: Option<&str>) -> Result<String> {
-    if let Some(p) = env("LOCALDX_NEW_PASSWORD").or_else(|| fallback.and_then(env)) {
-        return Ok(p);
-    }
-    let first = prompt_password(label)?;
-    if std::io::stdin().is_terminal() && prompt_password("again")? != first {
-        bail!("the passwords differ");
-    }
-    Ok(first)
-}
-
-/// The acting user's credentials: `LOCALDX_USER` / `LOCALDX_PASSWORD`, else prompts.
-pub fn credentials() -> Result<Credentials> {
-    let user = match env("LOCALDX_USER") {
-        Some(u) => u,
-        None => prompt_line("user")?,
-    };
-    let password = match env("LOCALDX_PASSWORD") {
-        Some(p) => p,
-        None => prompt_password(&format!("password for {user}"))?,
-    };
-    Ok(Credentials::new(user, password))
-}
-
-/// Opens the database: logs in when it is encrypted, else opens it plain (no accounts).
-pub fn open(db: &Path) -> Result<Api> {
-    if localdx_api::session::is_encrypted(db) {
-        Ok(Api::open(db, Some(&credentials()?))?)
-    } else {
-        Ok(Api::open(db, None)?)
-    }
 }
 
 #[derive(serde::Serialize)]
@@ -131,9 +75,7 @@ pub fn init(ctx: &Context, args: InitArgs) -> Result<()> {
 
 /// `localdx init --from PLAIN.sqlite`.
 fn convert(ctx: &Context, plain: &Path, admin: String, password: String) -> Result<()> {
-    let runs = crate::train::runs_dir(ctx);
-    let plain_runs = localdx_api::workspace::Layout::for_db(plain).runs;
-    let (_api, out) = Api::init_from(&ctx.db, &Credentials::new(admin, password), plain, &plain_runs, &runs)?;
+    let (api, out) = Api::init_from(&ctx.db, &Credentials::new(admin, password), plain)?;
     // The warning goes to stderr, with --json too: the plain copy is still readable by anyone.
     let leftovers = match &out.from_runs {
         Some(r) => format!("{} and its runs folder {r}", out.from),
@@ -146,7 +88,7 @@ fn convert(ctx: &Context, plain: &Path, admin: String, password: String) -> Resu
         let rows: i64 = o.tables.values().sum();
         println!("created encrypted database {} with admin {} from {} ({} tables, {rows} rows, schema version {})", o.database, o.admin, o.from, o.tables.len(), o.user_version);
         if o.run_files > 0 {
-            println!("sealed {} run files into {}", o.run_files, runs.display());
+            println!("sealed {} run files into {}", o.run_files, api.layout().runs.display());
         }
         println!("its key file is {}.keys: keep both together, and back both up", o.database);
     })

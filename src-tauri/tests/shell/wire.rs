@@ -188,8 +188,8 @@ fn backend_ts_matches_the_api_json() {
 #[test]
 fn training_suggestion_and_report_types_match_the_api_json() {
     use localdx_api::eval::{evaluate_scores, report_csv, EvalOptions, FactDto, PredictionRow, ReportDto, Scores, ScoredIn};
-    use localdx_api::suggest::{self, AttributionDto, EvidenceDto, FeedbackInputDto, SuggestedLabelDto, SuggestionDto};
-    use localdx_api::training::{self, RunDto, TrainDoneDto, TrainEvent, TrainProgressDto, TrainRequest};
+    use localdx_api::suggest::{AttributionDto, EvidenceDto, FeedbackInputDto, SuggestedLabelDto, SuggestionDto};
+    use localdx_api::training::{RunDto, TrainDoneDto, TrainEvent, TrainProgressDto, TrainRequest};
 
     let ts_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../ui/src/lib/backend.ts");
     let ui = interfaces(&std::fs::read_to_string(&ts_path).expect("ui/src/lib/backend.ts is readable"));
@@ -245,7 +245,8 @@ fn training_suggestion_and_report_types_match_the_api_json() {
     let bulk = localdx_api::review::BulkAcceptDto { sign_off: true, ..Default::default() };
     api.review_accept_all(id, &bulk).expect("accept");
     api.release(id, localdx_api::phi::StrategyDto::Surrogate, &quiet, &Cancel::new()).expect("release");
-    let plan = serde_json::to_value(training::plan(&api, &dir.path().join("runs"), &models, id).expect("plan")).expect("json");
+    let api = api.with_models(&models);
+    let plan = serde_json::to_value(api.train_plan(id).expect("plan")).expect("json");
     seen.push(("PresetEstimate", plan["presets"][0].clone()));
     if plan["models"][0].is_object() {
         seen.push(("ModelChoice", plan["models"][0].clone()));
@@ -254,7 +255,7 @@ fn training_suggestion_and_report_types_match_the_api_json() {
     }
     seen.push(("TrainPlan", plan));
 
-    let spans = localdx_api::phi::detect_text(&api.phi_config().expect("config"), api.models_dir(), "Seen by Dr. John Smith on 2024-03-02, phone 555-123-4567.");
+    let spans = api.detect_text("Seen by Dr. John Smith on 2024-03-02, phone 555-123-4567.").expect("detect");
     seen.push(("PhiSpan", serde_json::to_value(&spans[0]).expect("json")));
 
     let suggestion = SuggestionDto {
@@ -289,7 +290,7 @@ fn training_suggestion_and_report_types_match_the_api_json() {
         probability: Some(0.7),
     };
     seen.push(("FeedbackInput", serde_json::to_value(&input).expect("json")));
-    seen.push(("Feedback", serde_json::to_value(suggest::save_feedback(&api, &input).expect("feedback")).expect("json")));
+    seen.push(("Feedback", serde_json::to_value(api.save_feedback(&input).expect("feedback")).expect("json")));
 
     // A real evaluation with curves and a paired comparison (multi-class, so McNemar too).
     let row = |rid: i64, gold: &str, p: f64| PredictionRow {
@@ -491,7 +492,7 @@ fn retrain_types_match_the_api_json() {
     api.review_accept_all(id, &bulk).expect("accept");
     let retrain = serde_json::to_value(api.review_retrain_detector(id, &|_: &Progress| {}, &Cancel::new()).expect("retrain")).expect("json");
     let versions = serde_json::to_value(api.detector_versions().expect("versions")).expect("json");
-    let spans = localdx_api::phi::detect_text(&api.phi_config().expect("config"), api.models_dir(), "Seen by Dr. John Smith on 2024-03-02.");
+    let spans = api.detect_text("Seen by Dr. John Smith on 2024-03-02.").expect("detect");
 
     let seen: Vec<(&str, Value)> = vec![
         ("Detector", summary["detector"].clone()),

@@ -6,7 +6,7 @@ use localdx_api::{Command, ErrorCode};
 use std::time::Instant;
 
 use crate::sealed::{assert_no_plain_text, released_dataset, tiny_models, tiny_run, LABELS, NAME};
-use localdx_api::training::{self, Scorer};
+use localdx_api::training::Scorer;
 
 /// The workspace imports notes naming a patient, reviews and releases them, trains a tiny run,
 /// lists it, predicts with it and exports the release (to a folder of the user's, outside the
@@ -17,15 +17,14 @@ fn no_file_holds_a_known_name_in_plain_text() {
     let dir = tempfile::tempdir().unwrap();
     let models = tiny_models();
     let api = workspace(dir.path());
-    let steward = login(dir.path(), STEWARD);
+    let steward = login(dir.path(), STEWARD).with_models(models.path());
     drop(api);
     let (id, version) = released_dataset(&steward, dir.path());
     let page = steward.records(id, 0, 100, None).unwrap();
     assert!(page.records.iter().all(|r| r.text.contains(NAME)), "readable through the API");
-    let runs = dir.path().join("runs");
-    let run = tiny_run(&steward, &runs, models.path(), version);
-    assert_eq!(training::runs(&steward, &runs).unwrap()[0].run_id, run);
-    let rows = training::predict(&steward, &runs, models.path(), Scorer::Run(&run), version, "test").unwrap();
+    let run = tiny_run(&steward, version);
+    assert_eq!(steward.runs().unwrap()[0].run_id, run);
+    let rows = steward.predict(Scorer::Run(&run), version, "test").unwrap();
     assert!(!rows.is_empty() && rows.iter().all(|r| LABELS.contains(&r.gold[0].as_str())), "predictions read the sealed run");
     let outside = tempfile::tempdir().unwrap();
     let export = outside.path().join("release.jsonl");
@@ -34,8 +33,8 @@ fn no_file_holds_a_known_name_in_plain_text() {
     assert!(!exported.contains("Quackenbush") && exported.contains("[NAME]"), "{exported}");
     // A clinician's typed note saved with feedback stays in the database: the CSV leaves it out.
     let input = serde_json::json!({"noteText": format!("Dr. {NAME} asks"), "saveNote": true, "model": run, "label": LABELS[0], "verdict": "accept"});
-    localdx_api::suggest::save_feedback(&steward, &serde_json::from_value(input).unwrap()).unwrap();
-    let csv = localdx_api::suggest::feedback_csv(&steward).unwrap();
+    steward.save_feedback(&serde_json::from_value(input).unwrap()).unwrap();
+    let csv = steward.feedback_csv().unwrap();
     assert!(csv.contains(LABELS[0]) && !csv.contains("Quackenbush"), "{csv}");
 
     let needles: [&[u8]; 5] = [NAME.as_bytes(), b"Quackenbush", b"SQLite format 3", LABELS[0].as_bytes(), LABELS[1].as_bytes()];
@@ -240,11 +239,11 @@ fn test_cases_and_exports_follow_the_matrix() {
     let steward = login(dir.path(), STEWARD);
     let (raw, version) = released_dataset(&steward, dir.path());
     let clinician = login(dir.path(), CLINICIAN);
-    let released = localdx_api::suggest::test_cases(&clinician, version, 10).unwrap();
+    let released = clinician.test_cases(version, 10).unwrap();
     assert!(!released.is_empty() && released.iter().all(|r| !r.text.contains(NAME)), "redacted cases");
-    let refused = localdx_api::suggest::test_cases(&clinician, raw, 10).unwrap_err();
+    let refused = clinician.test_cases(raw, 10).unwrap_err();
     assert_eq!(refused.code, ErrorCode::Forbidden, "{}", refused.message);
-    assert!(localdx_api::suggest::test_cases(&steward, raw, 10).unwrap().iter().any(|r| r.text.contains(NAME)));
+    assert!(steward.test_cases(raw, 10).unwrap().iter().any(|r| r.text.contains(NAME)));
 
     let written = clinician.export_report(&dir.path().join("out/report.html"), "<html></html>").unwrap();
     assert!(written.ends_with("report.html"));

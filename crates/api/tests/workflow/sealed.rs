@@ -6,8 +6,8 @@
 use super::*;
 use localdx_api::phi::StrategyDto;
 use localdx_api::review::BulkAcceptDto;
-use localdx_api::training::{self, PredictionDto, Scorer, TrainRequest};
-use localdx_api::{adapters, ErrorCode};
+use localdx_api::training::{PredictionDto, Scorer, TrainRequest};
+use localdx_api::ErrorCode;
 use localdx_model::synthetic::{write_tiny_llama, TinySpec};
 use std::path::PathBuf;
 
@@ -48,7 +48,7 @@ pub fn released_dataset(api: &Api, dir: &Path) -> (i64, i64) {
 }
 
 /// A one-epoch run of the tiny model on `dataset`; returns its id.
-pub fn tiny_run(api: &Api, runs: &Path, models: &Path, dataset: i64) -> String {
+pub fn tiny_run(api: &Api, dataset: i64) -> String {
     let req = TrainRequest {
         dataset_id: dataset,
         model: Some("tiny".into()),
@@ -59,7 +59,7 @@ pub fn tiny_run(api: &Api, runs: &Path, models: &Path, dataset: i64) -> String {
         seed: Some(3),
         ..Default::default()
     };
-    training::train(api, runs, models, &req, &Cancel::new(), &|_, _| {}).unwrap().run_id
+    api.train(&req, &Cancel::new(), &|_, _| {}).unwrap().run_id
 }
 
 /// Every file under `dir`, recursively.
@@ -101,22 +101,22 @@ fn probabilities(rows: &[PredictionDto]) -> Vec<(i64, Vec<(String, f32)>)> {
 fn adapters_leave_an_encrypted_workspace_only_by_an_audited_decision() {
     let dir = tempfile::tempdir().unwrap();
     let models = tiny_models();
-    let admin = workspace(dir.path());
+    let admin = workspace(dir.path()).with_models(models.path());
     let runs = dir.path().join("runs");
     let (_, version) = released_dataset(&admin, dir.path());
-    let run = tiny_run(&admin, &runs, models.path(), version);
+    let run = tiny_run(&admin, version);
     let outside = tempfile::tempdir().unwrap();
     let out = outside.path().join("adapter");
 
-    let refused = adapters::export(&admin, &runs, &run, &out, false).unwrap_err();
+    let refused = admin.export_adapters(&run, &out, false).unwrap_err();
     assert_eq!(refused.code, ErrorCode::Blocked);
     assert!(refused.message.contains("encrypted") && refused.message.contains("--unencrypted"), "{}", refused.message);
     assert!(!out.exists(), "nothing written when refused");
     let clinician = login(dir.path(), CLINICIAN);
-    assert_eq!(adapters::export(&clinician, &runs, &run, &out, true).unwrap_err().code, ErrorCode::Forbidden);
+    assert_eq!(clinician.export_adapters(&run, &out, true).unwrap_err().code, ErrorCode::Forbidden);
     drop(clinician);
 
-    let exported = adapters::export(&admin, &runs, &run, &out, true).unwrap();
+    let exported = admin.export_adapters(&run, &out, true).unwrap();
     assert_eq!(exported.labels, 2);
     let head = std::fs::read_to_string(out.join("localdx_head.json")).unwrap();
     assert!(head.contains(LABELS[0]), "the export is plain, for other tools");
@@ -129,12 +129,12 @@ fn adapters_leave_an_encrypted_workspace_only_by_an_audited_decision() {
     assert_eq!(entry.after["files"].as_object().unwrap().len(), 4);
 
     // The exported folder comes back as a sealed run that predicts as the original does.
-    let imported = adapters::import(&admin, &runs, models.path(), &out, Some("tiny")).unwrap();
+    let imported = admin.import_adapters(&out, Some("tiny")).unwrap();
     let again = runs.join(&imported.run_id);
     for name in ["run.json", "best.safetensors"] {
         assert!(localdx_sealed::is_sealed(&std::fs::read(again.join(name)).unwrap()), "{name} of the imported run is sealed");
     }
-    let predict = |run: &str| probabilities(&training::predict(&admin, &runs, models.path(), Scorer::Run(run), version, "test").unwrap());
+    let predict = |run: &str| probabilities(&admin.predict(Scorer::Run(run), version, "test").unwrap());
     let (a, b) = (predict(&run), predict(&imported.run_id));
     assert_eq!(a.len(), b.len());
     for ((ra, pa), (rb, pb)) in a.iter().zip(&b) {
@@ -154,10 +154,10 @@ fn sha256(bytes: &[u8]) -> String {
 fn a_tampered_or_truncated_run_file_is_refused_by_name() {
     let dir = tempfile::tempdir().unwrap();
     let models = tiny_models();
-    let admin = workspace(dir.path());
+    let admin = workspace(dir.path()).with_models(models.path());
     let runs = dir.path().join("runs");
     let (_, version) = released_dataset(&admin, dir.path());
-    let run = tiny_run(&admin, &runs, models.path(), version);
+    let run = tiny_run(&admin, version);
     let best = runs.join(&run).join("best.safetensors");
     let good = std::fs::read(&best).unwrap();
     let mut flipped = good.clone();
@@ -165,12 +165,12 @@ fn a_tampered_or_truncated_run_file_is_refused_by_name() {
     flipped[last] ^= 0x40;
     for (what, bytes) in [("a flipped bit", flipped), ("truncated", good[..good.len() / 2].to_vec())] {
         std::fs::write(&best, &bytes).unwrap();
-        let e = training::predict(&admin, &runs, models.path(), Scorer::Run(&run), version, "test").unwrap_err();
+        let e = admin.predict(Scorer::Run(&run), version, "test").unwrap_err();
         assert!(e.message.contains(&best.display().to_string()) && e.message.contains("altered"), "{what}: {}", e.message);
     }
     // A plain file put in place of a sealed one is refused too.
     std::fs::write(runs.join(&run).join("run.json"), b"{}").unwrap();
-    let e = training::resume(&admin, &runs, &run, &Cancel::new(), &|_, _| {}).unwrap_err();
+    let e = admin.resume(&run, &Cancel::new(), &|_, _| {}).unwrap_err();
     assert!(e.message.contains("run.json") && e.message.contains("not encrypted"), "{}", e.message);
 }
 
@@ -179,11 +179,10 @@ fn a_plain_workspace_converts_to_an_encrypted_one() {
     let plain_dir = tempfile::tempdir().unwrap();
     let models = tiny_models();
     let plain_db = plain_dir.path().join("plain.sqlite");
-    let plain_runs = plain_dir.path().join("runs");
-    let plain = Api::open(&plain_db, None).unwrap();
+    let plain = Api::open(&plain_db, None).unwrap().with_models(models.path());
     let (id, version) = released_dataset(&plain, plain_dir.path());
-    let run = tiny_run(&plain, &plain_runs, models.path(), version);
-    let before_predictions = probabilities(&training::predict(&plain, &plain_runs, models.path(), Scorer::Run(&run), version, "test").unwrap());
+    let run = tiny_run(&plain, version);
+    let before_predictions = probabilities(&plain.predict(Scorer::Run(&run), version, "test").unwrap());
     let snapshot = |api: &Api| {
         let records = |d: i64| serde_json::to_value(api.records(d, 0, 100, None).unwrap().records).unwrap();
         let datasets = serde_json::to_value(api.datasets().unwrap()).unwrap();
@@ -199,15 +198,15 @@ fn a_plain_workspace_converts_to_an_encrypted_one() {
 
     let enc_dir = tempfile::tempdir().unwrap();
     let db = enc_dir.path().join("ldx.sqlite");
-    let runs = enc_dir.path().join("runs");
     // Negative rows: converting into the plain workspace's own folder (its runs would be
     // overwritten), from a missing file, or over an existing database.
-    let same = Api::init_from(&plain_dir.path().join("new.sqlite"), &creds(ADMIN), &plain_db, &plain_runs, &plain_runs).err().unwrap();
+    let same = Api::init_from(&plain_dir.path().join("new.sqlite"), &creds(ADMIN), &plain_db).err().unwrap();
     assert!(same.message.contains("own folder"), "{}", same.message);
-    assert_eq!(Api::init_from(&db, &creds(ADMIN), &enc_dir.path().join("none.sqlite"), &plain_runs, &runs).err().unwrap().code, ErrorCode::NotFound);
+    assert_eq!(Api::init_from(&db, &creds(ADMIN), &enc_dir.path().join("none.sqlite")).err().unwrap().code, ErrorCode::NotFound);
     assert!(!db.exists(), "a refused conversion leaves nothing");
 
-    let (admin, out) = Api::init_from(&db, &creds(ADMIN), &plain_db, &plain_runs, &runs).unwrap();
+    let (admin, out) = Api::init_from(&db, &creds(ADMIN), &plain_db).unwrap();
+    let admin = admin.with_models(models.path());
     assert!(admin.session().encrypted);
     assert!(out.tables.get("records").is_some_and(|&n| n >= 16) && out.run_files >= 3, "{out:?}");
     assert_eq!(snapshot(&admin), before, "every dataset, record and release is equal");
@@ -217,8 +216,8 @@ fn a_plain_workspace_converts_to_an_encrypted_one() {
     assert_eq!(converted.len(), 1);
     assert_eq!((converted[0].reason.as_str(), converted[0].before["sha256"].as_str()), ("database converted", Some(sha256(&plain_bytes).as_str())));
     // The run came along sealed, and predicts as it did.
-    assert_eq!(training::runs(&admin, &runs).unwrap().iter().map(|r| r.run_id.clone()).collect::<Vec<_>>(), vec![run.clone()]);
-    let after_predictions = probabilities(&training::predict(&admin, &runs, models.path(), Scorer::Run(&run), version, "test").unwrap());
+    assert_eq!(admin.runs().unwrap().iter().map(|r| r.run_id.clone()).collect::<Vec<_>>(), vec![run.clone()]);
+    let after_predictions = probabilities(&admin.predict(Scorer::Run(&run), version, "test").unwrap());
     assert_eq!(after_predictions, before_predictions);
     drop(admin);
 

@@ -10,10 +10,9 @@ use localdx_train::trainer::{DP_BATCH, DP_LR, DP_MIN_EPOCHS, DP_PATIENCE};
 #[test]
 fn a_dp_run_takes_dp_sgd_settings_unless_options_override_them() {
     let dir = tempfile::tempdir().unwrap();
-    let api = workspace(dir.path());
-    let (_, version) = released_dataset(&api, dir.path());
     let models = tiny_models();
-    let runs = dir.path().join("runs");
+    let api = workspace(dir.path()).with_models(models.path());
+    let (_, version) = released_dataset(&api, dir.path());
     let req = |epsilon: Option<f64>, epochs: Option<usize>| TrainRequest {
         dataset_id: version,
         model: Some("tiny".into()),
@@ -24,16 +23,16 @@ fn a_dp_run_takes_dp_sgd_settings_unless_options_override_them() {
         ..Default::default()
     };
 
-    let plain = training::prepare_train(&api, &runs, models.path(), &req(None, None)).unwrap();
+    let plain = api.prepare_train(&req(None, None)).unwrap();
     assert!(plain.config().dp.is_none());
     assert_eq!((plain.config().batch_size, plain.config().epochs), (8, 3), "the quick preset's own settings");
 
-    let private = training::prepare_train(&api, &runs, models.path(), &req(Some(8.0), None)).unwrap();
+    let private = api.prepare_train(&req(Some(8.0), None)).unwrap();
     let cfg = private.config();
     assert_eq!(cfg.dp.as_ref().and_then(|d| d.target_epsilon), Some(8.0));
     assert_eq!((cfg.batch_size, cfg.epochs, cfg.optimizer.lr, cfg.patience), (DP_BATCH, DP_MIN_EPOCHS, DP_LR, DP_PATIENCE));
 
-    let chosen = training::prepare_train(&api, &runs, models.path(), &req(Some(8.0), Some(1))).unwrap();
+    let chosen = api.prepare_train(&req(Some(8.0), Some(1))).unwrap();
     assert_eq!((chosen.config().batch_size, chosen.config().epochs), (DP_BATCH, 1), "--epochs wins over DP's minimum");
     let done = training::execute(chosen, &Cancel::new(), &|_, _| {}).unwrap();
     let (epsilon, delta) = (done.epsilon.expect("a DP run reports epsilon"), done.delta.expect("and delta"));
