@@ -22,6 +22,7 @@ pub mod release;
 pub mod retrain;
 pub mod review;
 pub mod session;
+pub mod stats;
 pub mod suggest;
 pub mod training;
 pub mod workspace;

@@ -91,6 +91,9 @@ pub enum DatasetCommand {
         #[arg(long)]
         search: Option<String>,
     },
+    /// What the data can support before training: labels and their long tail, split balance,
+    /// note length against each preset, duplicates, notes per patient, PHI per type, warnings.
+    Stats { id: i64 },
 }
 
 fn actor() -> String {
@@ -317,6 +320,54 @@ pub fn dataset(ctx: &Context, cmd: DatasetCommand) -> Result<()> {
             let page = api.records(id, offset, limit, search.as_deref())?;
             ctx.emit(&page, print_records)
         }
+        DatasetCommand::Stats { id } => ctx.emit(&api.dataset_stats(id)?, print_stats),
+    }
+}
+
+fn print_stats(s: &localdx_api::stats::DatasetStatsDto) {
+    let pct = |n: u64, of: u64| if of == 0 { 0.0 } else { 100.0 * n as f64 / of as f64 };
+    println!("dataset {}: {} ({} notes: train {}, validation {}, test {})", s.dataset_id, s.name, s.notes, s.splits.train, s.splits.validation, s.splits.test);
+    println!("labels: {} ({} with fewer than {} notes), {} unlabelled notes{}", s.labels.len(), s.rare_labels, s.rare_threshold, s.unlabelled, if s.multi_label { ", multi-label" } else { "" });
+    println!("  {:>6} {:>6} {:>6} {:>6}  label", "notes", "train", "valid", "test");
+    for l in s.labels.iter().take(15) {
+        let n = &l.notes;
+        let name = l.name.as_deref().map(|n| format!("  ({})", one_line(n, 50))).unwrap_or_default();
+        println!("  {:>6} {:>6} {:>6} {:>6}  {}{name}", n.train + n.validation + n.test, n.train, n.validation, n.test, l.label);
+    }
+    if s.labels.len() > 15 {
+        println!("  ... {} more (--json lists all)", s.labels.len() - 15);
+    }
+    let len = &s.length;
+    println!("length ({}): median {}, 90th percentile {}, longest {} tokens", len.tokenizer, len.median, len.p90, len.max);
+    for b in &len.bins {
+        let bar = "#".repeat((pct(b.notes, len.counted) / 2.0).round() as usize);
+        let label = b.up_to.map_or_else(|| "longer".to_owned(), |u| format!("<= {u}"));
+        println!("  {label:>8} {:>6}  {bar}", b.notes);
+    }
+    for p in &len.presets {
+        println!("  preset {:<9} reads {:>5} tokens: cuts {} notes ({:.1}%)", p.preset, p.max_len, p.truncated, 100.0 * p.share);
+    }
+    let d = &s.duplicates;
+    println!("duplicates: {} exact, {} near pairs (Jaccard >= {}), {} pairs across training and evaluation", d.exact, d.near_pairs, d.near_threshold, d.across_splits);
+    for e in d.examples.iter().take(5) {
+        println!("  #{} ({}) ~ #{} ({}): {:.2}", e.a, e.splits[0], e.b, e.splits[1], e.similarity);
+    }
+    let p = &s.patients;
+    if p.patients > 0 {
+        println!("patients: {} ({} notes name one), at most {} notes each, {} with notes in more than one split", p.patients, p.notes_with_patient, p.max_notes, p.across_splits);
+    } else {
+        println!("patients: no note names its patient");
+    }
+    if s.phi.is_empty() {
+        println!("PHI: not reviewed");
+    } else {
+        println!("PHI found in review ({:>8} {:>6} {:>8} {:>9}):", "redacted", "added", "rejected", "undecided");
+        for t in &s.phi {
+            println!("  {:<16} {:>8} {:>6} {:>8} {:>9}", t.entity, t.redacted, t.added, t.rejected, t.undecided);
+        }
+    }
+    for w in &s.warnings {
+        println!("warning: {w}");
     }
 }
 

@@ -10,6 +10,7 @@ mod gold;
 mod retrain;
 mod review;
 mod sealed;
+mod stats;
 mod training;
 
 use localdx_api::datasets::ImportOptionsDto;

@@ -94,6 +94,16 @@ fn symptom2disease_and_codiesp_import_with_their_counts() {
     assert!(ok);
     assert_eq!(detail["labels"].as_array().unwrap().len(), 24);
     assert_eq!(detail["records"], 1200);
+    // Its statistics, in the default model's tokens: Symptom2Disease repeats some of its notes,
+    // a few of them across splits, and the warnings say so.
+    let (ok, stats) = localdx(&db, &["dataset", "stats", &id]);
+    assert!(ok, "{stats}");
+    assert_eq!((stats["notes"].as_u64(), stats["labels"].as_array().unwrap().len()), (Some(1200), 24));
+    let binned: u64 = stats["length"]["bins"].as_array().unwrap().iter().map(|b| b["notes"].as_u64().unwrap()).sum();
+    assert_eq!(binned, 1200, "{}", stats["length"]);
+    assert!(stats["duplicates"]["exact"].as_u64().unwrap() > 0, "{}", stats["duplicates"]);
+    let across = stats["duplicates"]["acrossSplits"].as_u64().unwrap();
+    assert_eq!(across > 0, stats["warnings"].as_array().unwrap().iter().any(|w| w.as_str().unwrap().contains("cross from training")), "{stats}");
 
     let args = ["import", codiesp.to_str().unwrap(), "--format", "text-folder", "--text-subfolder", "text_files_en"];
     let (ok, report) = localdx(&db, &args);
@@ -106,6 +116,14 @@ fn symptom2disease_and_codiesp_import_with_their_counts() {
     assert!(page["total"].as_u64().unwrap() > 10);
     assert_eq!(page["records"].as_array().unwrap().len(), 3);
     assert!(page["records"][0]["labels"].as_array().unwrap().len() > 1, "ICD-10 codes: {}", page["records"][0]);
+    // CodiEsp's long tail and its missing test split are what its statistics warn about.
+    let (ok, stats) = localdx(&db, &["dataset", "stats", &id]);
+    assert!(ok, "{stats}");
+    assert_eq!((stats["multiLabel"].as_bool(), stats["splits"]["test"].as_u64()), (Some(true), Some(0)));
+    assert!(stats["rareLabels"].as_u64().unwrap() * 2 > stats["labels"].as_array().unwrap().len() as u64, "most codes are rare");
+    let warnings: Vec<&str> = stats["warnings"].as_array().unwrap().iter().map(|w| w.as_str().unwrap()).collect();
+    assert!(warnings.iter().any(|w| w.contains("no note is in the test split")), "{warnings:?}");
+    assert!(warnings.iter().any(|w| w.contains("no training note and cannot be learned")), "{warnings:?}");
 }
 
 #[test]
