@@ -9,7 +9,7 @@
 use super::{Context, Detector};
 use crate::{Detection, Doc, EntityType};
 use localdx_span::Span;
-use regex::Regex;
+use regex::{Captures, Regex};
 
 const NAME: &str = "date";
 
@@ -64,55 +64,58 @@ const YEAR_CONTEXT: Context = Context {
     after: 1,
 };
 
+/// A named rule: a pattern, a quick test of whether the note can hold a match at all (a pattern
+/// that cannot match is never searched), and the check that turns each match into detections.
+struct Rule {
+    name: &'static str,
+    /// The patterns the rule emits (checked in debug builds).
+    emits: &'static [&'static str],
+    regex: Regex,
+    when: fn(&str) -> bool,
+    find: fn(&Regex, &Captures, &Doc, &mut Vec<Detection>),
+}
+
 pub struct DateDetector {
-    mdy: Regex,
-    iso: Regex,
-    md: Regex,
-    month_day: Regex,
-    day_month: Regex,
-    month_year: Regex,
-    month_alone: Regex,
-    year: Regex,
-    apos_year: Regex,
-    month_year_numeric: Regex,
-    month_full_year: Regex,
-    ordinal_day: Regex,
-    history_year: Regex,
-    weekday: Regex,
-    cued_year: Regex,
-    range_md: Regex,
-    glued_mdy: Regex,
-    on_dash: Regex,
+    /// The rules in the order they run (the order detections are emitted in).
+    rules: Vec<Rule>,
 }
 
 impl DateDetector {
     pub fn new() -> Self {
-        let r = |s: &str| Regex::new(s).expect("date pattern compiles");
+        let rule = |name: &'static str, emits: &'static [&'static str], re: &str, when: fn(&str) -> bool, find: fn(&Regex, &Captures, &Doc, &mut Vec<Detection>)| Rule {
+            name,
+            emits,
+            regex: Regex::new(re).expect("date pattern compiles"),
+            when,
+            find,
+        };
         DateDetector {
-            mdy: r(r"(?-u:\b)(\d{1,2})([/.-])(\d{1,2})([/.-])(\d{4}|\d{2})(?-u:\b)"),
-            iso: r(r"(?-u:\b)(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T]\d{1,2}:\d{2}(?::\d{2})?)?(?-u:\b)"),
-            md: r(r"(?-u:\b)(\d{1,2})/(\d{1,2})(?-u:\b)"),
-            month_day: r(&format!(r"(?i)(?-u:\b)({MONTHS}|{MON})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?(?-u:\b)(?:,?\s+(\d{{4}}|'\d\d))?")),
-            day_month: r(&format!(r"(?i)(?-u:\b)(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?({MONTHS}|{MON})(?-u:\b)\.?(?:,?\s+(\d{{4}}|'?\d\d)(?-u:\b))?")),
-            month_year: r(&format!(r"(?i)(?-u:\b)({MONTHS}|{MON})(?:\.?,?\s+(?:of\s+)?|[/-]|\.\s*)(\d{{4}}|'\d\d|\d\d)(?-u:\b)")),
-            month_alone: r(&format!(r"(?i)(?-u:\b)({MONTHS}|{MON})(?-u:\b)")),
-            year: r(r"(?-u:\b)((?:19|20)\d\d)([sS])?(?-u:\b)"),
-            apos_year: r(r"(?:^|[^\w'])'(\d\d)(?-u:\b)"),
-            month_year_numeric: r(r"(?-u:\b)(\d{1,2})/(\d{2})(?-u:\b)"),
-            // a month and a four-digit year: "3/2019", "03-2019"
-            month_full_year: r(r"(?-u:\b)(\d{1,2})[/-]((?:19|20)\d\d)(?-u:\b)"),
-            ordinal_day: r(r"(?i)(?-u:\b)(?:on|the|of)\s+(\d{1,2}(?:st|nd|rd|th))(?:$|\s*[.,;)]|\s+(?:of|at|and|in)(?-u:\b))"),
-            // two dates as a range: "TREATMENTS 10/03/10/04"
-            range_md: r(r"(?-u:\b)(\d{1,2})/(\d{1,2})/(\d{1,2})/(\d{1,2})(?-u:\b)"),
-            // a date glued to the word before it: "labs on10/14/82"
-            glued_mdy: r(r"[A-Za-z](\d{1,2})/(\d{1,2})/(\d{2}|\d{4})(?-u:\b)"),
-            // a month-day with a dash after "on": "returned to OR on 7-8 for coiling"
-            on_dash: r(r"(?i)(?-u:\b)on\s+(\d{1,2})-(\d{1,2})(?-u:\b)"),
-            // a weekday named as the day of an event: "on Tuesday morning", "meet Monday at", "last Friday"
-            weekday: r(r"(?i)(?-u:\b)(?:(?:on|last|next|this|since|until|by|from|meet|every)\s+(monday|tuesday|wednesday|thursday|friday|saturday|sunday)|(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\s+(?:morning|afternoon|evening|night|am|pm)|(monday|tuesday|wednesday|thursday|friday|saturday|sunday),\s+(?:the\s+)?\d)(?-u:\b)"),
-            // a year named as the time of an event: "During 2017,", "knows it is 2020"
-            cued_year: r(r"(?i)(?-u:\b)(?:during|since|until|in\s+early|in\s+late|it\s+is|it's|year)\s+((?:19|20)\d\d)(?-u:\b)"),
-            history_year: r(r"(?i)(?-u:\b)(?:mi|cabg|cva|avr|mvr|ptca|pci|stent|tia|chole|cholecystectomy|appendectomy|appy|hysterectomy|tah|bso|dx|diagnosed|surgery|repair|nephrectomy|mastectomy|lobectomy|turp|redo|ca)\s+(?:in\s+)?(\d\d)(?-u:\b)"),
+            rules: vec![
+                rule("month_day_year", &["month_day_year", "day_month_year"], r"(?-u:\b)(\d{1,2})([/.-])(\d{1,2})([/.-])(\d{4}|\d{2})(?-u:\b)", always, month_day_year),
+                rule("iso_date", &["iso_date"], r"(?-u:\b)(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T]\d{1,2}:\d{2}(?::\d{2})?)?(?-u:\b)", always, iso_date),
+                rule("month_day", &["month_day"], r"(?-u:\b)(\d{1,2})/(\d{1,2})(?-u:\b)", always, month_day),
+                rule("month_name_day", &["month_name_day"], &format!(r"(?i)(?-u:\b)({MONTHS}|{MON})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?(?-u:\b)(?:,?\s+(\d{{4}}|'\d\d))?"), always, month_name_day),
+                rule("day_month_name", &["day_month_name"], &format!(r"(?i)(?-u:\b)(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?({MONTHS}|{MON})(?-u:\b)\.?(?:,?\s+(\d{{4}}|'?\d\d)(?-u:\b))?"), always, day_month_name),
+                rule("month_name_year", &["month_name_year"], &format!(r"(?i)(?-u:\b)({MONTHS}|{MON})(?:\.?,?\s+(?:of\s+)?|[/-]|\.\s*)(\d{{4}}|'\d\d|\d\d)(?-u:\b)"), always, month_name_year),
+                rule("month_name", &["month_name"], &format!(r"(?i)(?-u:\b)({MONTHS}|{MON})(?-u:\b)"), always, month_name),
+                rule("year", &["year"], r"(?-u:\b)((?:19|20)\d\d)([sS])?(?-u:\b)", always, year),
+                rule("month_two_digit_year", &["month_two_digit_year"], r"(?-u:\b)(\d{1,2})/(\d{2})(?-u:\b)", always, month_two_digit_year),
+                // a month and a four-digit year: "3/2019", "03-2019"
+                rule("month_four_digit_year", &["month_four_digit_year"], r"(?-u:\b)(\d{1,2})[/-]((?:19|20)\d\d)(?-u:\b)", slash_or_dash, month_four_digit_year),
+                rule("ordinal_day", &["ordinal_day"], r"(?i)(?-u:\b)(?:on|the|of)\s+(\d{1,2}(?:st|nd|rd|th))(?:$|\s*[.,;)]|\s+(?:of|at|and|in)(?-u:\b))", always, ordinal_day),
+                rule("apostrophe_year", &["apostrophe_year"], r"(?:^|[^\w'])'(\d\d)(?-u:\b)", always, apostrophe_year),
+                // two dates as a range: "TREATMENTS 10/03/10/04"
+                rule("month_day_range", &["month_day_range"], r"(?-u:\b)(\d{1,2})/(\d{1,2})/(\d{1,2})/(\d{1,2})(?-u:\b)", slash, month_day_range),
+                // a date glued to the word before it: "labs on10/14/82"
+                rule("glued_month_day_year", &["glued_month_day_year"], r"[A-Za-z](\d{1,2})/(\d{1,2})/(\d{2}|\d{4})(?-u:\b)", slash, glued_month_day_year),
+                // a month-day with a dash after "on": "returned to OR on 7-8 for coiling"
+                rule("on_month_dash_day", &["on_month_dash_day"], r"(?i)(?-u:\b)on\s+(\d{1,2})-(\d{1,2})(?-u:\b)", dash, on_month_dash_day),
+                // a weekday named as the day of an event: "on Tuesday morning", "meet Monday at", "last Friday"
+                rule("weekday", &["weekday"], r"(?i)(?-u:\b)(?:(?:on|last|next|this|since|until|by|from|meet|every)\s+(monday|tuesday|wednesday|thursday|friday|saturday|sunday)|(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\s+(?:morning|afternoon|evening|night|am|pm)|(monday|tuesday|wednesday|thursday|friday|saturday|sunday),\s+(?:the\s+)?\d)(?-u:\b)", day, weekday),
+                // a year named as the time of an event: "During 2017,", "knows it is 2020"
+                rule("cued_year", &["cued_year"], r"(?i)(?-u:\b)(?:during|since|until|in\s+early|in\s+late|it\s+is|it's|year)\s+((?:19|20)\d\d)(?-u:\b)", always, cued_year),
+                rule("history_two_digit_year", &["history_two_digit_year"], r"(?i)(?-u:\b)(?:mi|cabg|cva|avr|mvr|ptca|pci|stent|tia|chole|cholecystectomy|appendectomy|appy|hysterectomy|tah|bso|dx|diagnosed|surgery|repair|nephrectomy|mastectomy|lobectomy|turp|redo|ca)\s+(?:in\s+)?(\d\d)(?-u:\b)", always, history_two_digit_year),
+            ],
         }
     }
 }
@@ -169,214 +172,271 @@ impl Detector for DateDetector {
     }
 
     fn detect(&self, doc: &Doc, out: &mut Vec<Detection>) {
-        let text = doc.text;
-        let push = |out: &mut Vec<Detection>, s: usize, e: usize, score: f32, pattern: &'static str| {
-            out.push(Detection::new(Span::new(s, e), EntityType::Date, score, NAME, pattern));
-        };
-        for c in self.mdy.captures_iter(text) {
-            let all = c.get(0).expect("group 0");
-            let (b, a, a2) = around(text, all.start(), all.end());
-            if b == b'/' || b == b'.' || (a == b'/' || a == b'.' || a == b'-') && a2.is_ascii_digit() {
+        for rule in &self.rules {
+            if !(rule.when)(doc.text) {
                 continue;
             }
-            // "11/21.93": a slash then a full stop before a two-digit year, as typed in a note header
-            let mixed = &c[2] == "/" && &c[4] == "." && c[5].len() == 2 && !a.is_ascii_alphanumeric() && a != b'.';
-            if c[2] != c[4] && !mixed || a == b'%' {
-                continue;
+            let before = out.len();
+            for c in rule.regex.captures_iter(doc.text) {
+                (rule.find)(&rule.regex, &c, doc, out);
             }
-            let y: i32 = c[5].parse().unwrap_or(0);
-            let y = if c[5].len() == 2 { if y < 40 { 2000 + y } else { 1900 + y } } else { y };
-            let (m, d) = (num(&c[1]), num(&c[3]));
-            if valid_date(m, d, Some(y)) {
-                let score = if &c[2] == "/" { 0.95 } else { 0.8 };
-                push(out, all.start(), all.end(), score, "month_day_year");
-            } else if valid_date(d, m, Some(y)) {
-                push(out, all.start(), all.end(), 0.8, "day_month_year");
-            }
-        }
-        for c in self.iso.captures_iter(text) {
-            let all = c.get(0).expect("group 0");
-            let y: i32 = c[1].parse().unwrap_or(0);
-            if (1800..=2100).contains(&y) && valid_date(num(&c[2]), num(&c[3]), Some(y)) {
-                push(out, all.start(), all.end(), 0.95, "iso_date");
-            }
-        }
-        for c in self.md.captures_iter(text) {
-            let all = c.get(0).expect("group 0");
-            let (b, a, a2) = around(text, all.start(), all.end());
-            // a range of two month/days: "3/14-3/16" (each side a month/day of its own)
-            let range_after = a == b'-' && self.md.find(&text[all.end() + 1..]).is_some_and(|m| m.start() == 0);
-            let range_before = b == b'-' && self.md.find_iter(&text[..all.start() - 1]).last().is_some_and(|m| m.end() == all.start() - 1);
-            if b == b'/' || b == b'.' || b == b'+' || b == b'-' && !range_before && all.start() >= 2 && text.as_bytes()[all.start() - 2].is_ascii_digit() {
-                continue;
-            }
-            if a == b'/' || a == b'.' && a2.is_ascii_digit() || a == b'-' && a2.is_ascii_digit() && !range_after || a == b'%' {
-                continue;
-            }
-            let (m, d) = (num(&c[1]), num(&c[2]));
-            if !((1..=12).contains(&m) && (1..=31).contains(&d)) {
-                continue;
-            }
-            // common fractions and scores read as measurements unless a date word is near
-            let fraction = (d <= 4 && m < d) || d == 5 && m <= 5;
-            let base = if fraction { 0.35 } else { 0.6 };
-            let det = Detection::new(Span::new(all.start(), all.end()), EntityType::Date, base, NAME, "month_day");
-            out.push(AFTER_MONTH_DAY.apply(doc, BEFORE_MONTH_DAY.apply(doc, det)));
-        }
-        for c in self.month_day.captures_iter(text) {
-            let all = c.get(0).expect("group 0");
-            let Some(m) = month_number(&c[1]) else { continue };
-            let d = num(&c[2]);
-            let lower = c[1].to_ascii_lowercase();
-            if !valid_date(m, d, None) || (c.get(3).is_none() && (lower == "may" || lower.starts_with("dec") || lower.starts_with("mar") && c[1].len() == 3)) {
-                continue;
-            }
-            push(out, all.start(), all.end(), 0.9, "month_name_day");
-        }
-        for c in self.day_month.captures_iter(text) {
-            let all = c.get(0).expect("group 0");
-            let Some(m) = month_number(&c[2]) else { continue };
-            let lower = c[2].to_ascii_lowercase();
-            if !valid_date(m, num(&c[1]), None) || (lower == "may" && c.get(3).is_none()) {
-                continue;
-            }
-            push(out, all.start(), all.end(), 0.85, "day_month_name");
-        }
-        for c in self.month_year.captures_iter(text) {
-            let all = c.get(0).expect("group 0");
-            let short = c[2].len() == 2;
-            let lower = c[1].to_ascii_lowercase();
-            if short && (lower == "may" || lower.starts_with("dec") || lower.starts_with("mar")) {
-                continue;
-            }
-            push(out, all.start(), all.end(), if short { 0.7 } else { 0.9 }, "month_name_year");
-        }
-        for c in self.month_alone.captures_iter(text) {
-            let m = c.get(1).expect("group 1");
-            let w = m.as_str();
-            let full = w.len() > 3;
-            // "may" and "march" are verbs, three-letter forms are abbreviations of other words too
-            let score = if w.eq_ignore_ascii_case("may") || w.eq_ignore_ascii_case("march") {
-                0.3
-            } else if full {
-                0.7
-            } else {
-                0.35
-            };
-            push(out, m.start(), m.end(), score, "month_name");
-        }
-        for c in self.year.captures_iter(text) {
-            let all = c.get(0).expect("group 0");
-            let (b, a, a2) = around(text, all.start(), all.end());
-            if matches!(b, b'.' | b'/' | b'$' | b'#' | b'-' | b'+' | b':') || matches!(a, b'.' | b',' ) && a2.is_ascii_digit() || matches!(a, b'/' | b':' | b'%') {
-                continue;
-            }
-            if (a == b'-' && a2.is_ascii_digit()) || text[all.end()..].starts_with(" -") && text[all.end()..].trim_start_matches([' ', '-']).starts_with(|c: char| c.is_ascii_digit()) {
-                continue; // a time range "1900-0700"
-            }
-            let y = num(&c[1]);
-            if !(1900..=2039).contains(&y) {
-                continue;
-            }
-            // 1960..1999 cannot be a time of day (minutes >= 60); 1900..1959, 2000..2039 can
-            let base = if y % 100 >= 60 || c.get(2).is_some() { 0.7 } else { 0.4 };
-            let det = Detection::new(Span::new(all.start(), all.end()), EntityType::Date, base, NAME, "year");
-            out.push(YEAR_CONTEXT.apply(doc, det));
-        }
-        for c in self.month_year_numeric.captures_iter(text) {
-            // "8/87", "11/92": a month and a two-digit year that cannot be a day
-            let all = c.get(0).expect("group 0");
-            let (b, a, a2) = around(text, all.start(), all.end());
-            if matches!(b, b'/' | b'.' | b'-') || a == b'/' || a == b'%' || (a == b'.' || a == b'-') && a2.is_ascii_digit() {
-                continue;
-            }
-            let (m, y) = (num(&c[1]), num(&c[2]));
-            if (1..=12).contains(&m) && y > 31 {
-                let det = Detection::new(Span::new(all.start(), all.end()), EntityType::Date, 0.6, NAME, "month_two_digit_year");
-                out.push(AFTER_MONTH_DAY.apply(doc, BEFORE_MONTH_DAY.apply(doc, det)));
-            }
-        }
-        for c in self.month_full_year.captures_iter(text).take(if text.contains('/') || text.contains('-') { usize::MAX } else { 0 }) {
-            let all = c.get(0).expect("group 0");
-            let (b, a, a2) = around(text, all.start(), all.end());
-            if matches!(b, b'/' | b'.' | b'-' | b':') || matches!(a, b'/' | b'%' | b'-' | b':') || a == b'.' && a2.is_ascii_digit() {
-                continue;
-            }
-            let (m, y) = (num(&c[1]), num(&c[2]));
-            // "5-2019" reads as a range; with a dash only a two-digit month ("05-2019", "11-2018")
-            let dash_range = all.as_str().contains('-') && c[1].len() == 1;
-            if (1..=12).contains(&m) && (1900..=2039).contains(&y) && !dash_range {
-                let det = Detection::new(Span::new(all.start(), all.end()), EntityType::Date, 0.75, NAME, "month_four_digit_year");
-                out.push(BEFORE_MONTH_DAY.apply(doc, det));
-            }
-        }
-        for c in self.ordinal_day.captures_iter(text) {
-            let g = c.get(1).expect("group 1");
-            let d = num(g.as_str().trim_end_matches(char::is_alphabetic));
-            if (1..=31).contains(&d) {
-                push(out, g.start(), g.end(), 0.6, "ordinal_day");
-            }
-        }
-        for c in self.apos_year.captures_iter(text) {
-            let g = c.get(1).expect("group 1");
-            push(out, g.start(), g.end(), 0.7, "apostrophe_year");
-        }
-        // patterns that cannot match the note are skipped (`take(0)` never runs the search)
-        let slash = text.contains('/');
-        for c in self.range_md.captures_iter(text).take(if slash { usize::MAX } else { 0 }) {
-            let all = c.get(0).expect("group 0");
-            let (b, a, _) = around(text, all.start(), all.end());
-            if matches!(b, b'/' | b'.') || matches!(a, b'/' | b'.' | b'%') {
-                continue;
-            }
-            if valid_date(num(&c[1]), num(&c[2]), None) && valid_date(num(&c[3]), num(&c[4]), None) {
-                push(out, all.start(), all.end(), 0.8, "month_day_range");
-            }
-        }
-        for c in self.glued_mdy.captures_iter(text).take(if slash { usize::MAX } else { 0 }) {
-            let (g, y) = (c.get(1).expect("group 1"), &c[3]);
-            let all_end = c.get(3).expect("group 3").end();
-            let yy: i32 = y.parse().unwrap_or(0);
-            let yy = if y.len() == 2 { if yy < 40 { 2000 + yy } else { 1900 + yy } } else { yy };
-            let (_, a, _) = around(text, g.start(), all_end);
-            if a != b'/' && a != b'.' && valid_date(num(&c[1]), num(&c[2]), Some(yy)) {
-                push(out, g.start(), all_end, 0.8, "glued_month_day_year");
-            }
-        }
-        for c in self.on_dash.captures_iter(text).take(if text.contains('-') { usize::MAX } else { 0 }) {
-            let (g1, g2) = (c.get(1).expect("group 1"), c.get(2).expect("group 2"));
-            let rest: String = text[g2.end()..].chars().take(5).collect::<String>().to_ascii_lowercase();
-            let unit = rest.starts_with(|ch: char| ch.is_ascii_alphanumeric() || ch == '%' || ch == '/' || ch == '.' && rest[1..].starts_with(|d: char| d.is_ascii_digit()))
-                || [" l", " lpm", " lit", " mg", " mcg", " u", " un", " x", " tab", " pu", " ml", " cc", " %", " hr", " h ", " min"].iter().any(|u| rest.starts_with(u));
-            if !unit && valid_date(num(&c[1]), num(&c[2]), None) {
-                push(out, g1.start(), g2.end(), 0.6, "on_month_dash_day");
-            }
-        }
-        for c in self.weekday.captures_iter(text).take(if super::contains_ci(text, "day") { usize::MAX } else { 0 }) {
-            if let Some(g) = c.get(1).or_else(|| c.get(2)).or_else(|| c.get(3)) {
-                push(out, g.start(), g.end(), 0.6, "weekday");
-            }
-        }
-        for c in self.cued_year.captures_iter(text) {
-            let g = c.get(1).expect("group 1");
-            let (_, a, a2) = around(text, g.start(), g.end());
-            if !(matches!(a, b'/' | b':' | b'%' | b'-') || a == b'.' && a2.is_ascii_digit()) {
-                push(out, g.start(), g.end(), 0.6, "cued_year");
-            }
-        }
-        for c in self.history_year.captures_iter(text) {
-            let g = c.get(1).expect("group 1");
-            let (_, a, a2) = around(text, g.start(), g.end());
-            if matches!(a, b'%' | b'/' | b'-' | b'x') || a == b'.' && a2.is_ascii_digit() || a == b' ' && matches!(a2, b'%' | b'/') {
-                continue;
-            }
-            let rest: String = text[g.end()..].trim_start().chars().take(6).collect::<String>().to_ascii_lowercase();
-            if ["mg", "mcg", "ml", "cc", "units", "hr", "y", "yr", "min", "%", "mm", "cm", "kg", "bpm"].iter().any(|u| rest.starts_with(u)) {
-                continue;
-            }
-            push(out, g.start(), g.end(), 0.55, "history_two_digit_year");
+            debug_assert!(out[before..].iter().all(|d| rule.emits.contains(&d.pattern)), "rule {} emitted a pattern it does not list", rule.name);
         }
     }
+}
+
+fn push(out: &mut Vec<Detection>, s: usize, e: usize, score: f32, pattern: &'static str) {
+    out.push(Detection::new(Span::new(s, e), EntityType::Date, score, NAME, pattern));
+}
+
+// When a rule's pattern can match: patterns that cannot match the note are never searched.
+
+fn always(_: &str) -> bool {
+    true
+}
+
+fn slash(text: &str) -> bool {
+    text.contains('/')
+}
+
+fn dash(text: &str) -> bool {
+    text.contains('-')
+}
+
+fn slash_or_dash(text: &str) -> bool {
+    text.contains('/') || text.contains('-')
+}
+
+fn day(text: &str) -> bool {
+    super::contains_ci(text, "day")
+}
+
+fn month_day_year(_: &Regex, c: &Captures, doc: &Doc, out: &mut Vec<Detection>) {
+    let text = doc.text;
+    let all = c.get(0).expect("group 0");
+    let (b, a, a2) = around(text, all.start(), all.end());
+    if b == b'/' || b == b'.' || (a == b'/' || a == b'.' || a == b'-') && a2.is_ascii_digit() {
+        return;
+    }
+    // "11/21.93": a slash then a full stop before a two-digit year, as typed in a note header
+    let mixed = &c[2] == "/" && &c[4] == "." && c[5].len() == 2 && !a.is_ascii_alphanumeric() && a != b'.';
+    if c[2] != c[4] && !mixed || a == b'%' {
+        return;
+    }
+    let y: i32 = c[5].parse().unwrap_or(0);
+    let y = if c[5].len() == 2 { if y < 40 { 2000 + y } else { 1900 + y } } else { y };
+    let (m, d) = (num(&c[1]), num(&c[3]));
+    if valid_date(m, d, Some(y)) {
+        let score = if &c[2] == "/" { 0.95 } else { 0.8 };
+        push(out, all.start(), all.end(), score, "month_day_year");
+    } else if valid_date(d, m, Some(y)) {
+        push(out, all.start(), all.end(), 0.8, "day_month_year");
+    }
+}
+
+fn iso_date(_: &Regex, c: &Captures, _: &Doc, out: &mut Vec<Detection>) {
+    let all = c.get(0).expect("group 0");
+    let y: i32 = c[1].parse().unwrap_or(0);
+    if (1800..=2100).contains(&y) && valid_date(num(&c[2]), num(&c[3]), Some(y)) {
+        push(out, all.start(), all.end(), 0.95, "iso_date");
+    }
+}
+
+/// A bare month/day, scored by the words around it ([`BEFORE_MONTH_DAY`], [`AFTER_MONTH_DAY`]).
+fn month_day(md: &Regex, c: &Captures, doc: &Doc, out: &mut Vec<Detection>) {
+    let text = doc.text;
+    let all = c.get(0).expect("group 0");
+    let (b, a, a2) = around(text, all.start(), all.end());
+    // a range of two month/days: "3/14-3/16" (each side a month/day of its own)
+    let range_after = a == b'-' && md.find(&text[all.end() + 1..]).is_some_and(|m| m.start() == 0);
+    let range_before = b == b'-' && md.find_iter(&text[..all.start() - 1]).last().is_some_and(|m| m.end() == all.start() - 1);
+    if b == b'/' || b == b'.' || b == b'+' || b == b'-' && !range_before && all.start() >= 2 && text.as_bytes()[all.start() - 2].is_ascii_digit() {
+        return;
+    }
+    if a == b'/' || a == b'.' && a2.is_ascii_digit() || a == b'-' && a2.is_ascii_digit() && !range_after || a == b'%' {
+        return;
+    }
+    let (m, d) = (num(&c[1]), num(&c[2]));
+    if !((1..=12).contains(&m) && (1..=31).contains(&d)) {
+        return;
+    }
+    // common fractions and scores read as measurements unless a date word is near
+    let fraction = (d <= 4 && m < d) || d == 5 && m <= 5;
+    let base = if fraction { 0.35 } else { 0.6 };
+    let det = Detection::new(Span::new(all.start(), all.end()), EntityType::Date, base, NAME, "month_day");
+    out.push(AFTER_MONTH_DAY.apply(doc, BEFORE_MONTH_DAY.apply(doc, det)));
+}
+
+fn month_name_day(_: &Regex, c: &Captures, _: &Doc, out: &mut Vec<Detection>) {
+    let all = c.get(0).expect("group 0");
+    let Some(m) = month_number(&c[1]) else { return };
+    let d = num(&c[2]);
+    let lower = c[1].to_ascii_lowercase();
+    if !valid_date(m, d, None) || (c.get(3).is_none() && (lower == "may" || lower.starts_with("dec") || lower.starts_with("mar") && c[1].len() == 3)) {
+        return;
+    }
+    push(out, all.start(), all.end(), 0.9, "month_name_day");
+}
+
+fn day_month_name(_: &Regex, c: &Captures, _: &Doc, out: &mut Vec<Detection>) {
+    let all = c.get(0).expect("group 0");
+    let Some(m) = month_number(&c[2]) else { return };
+    let lower = c[2].to_ascii_lowercase();
+    if !valid_date(m, num(&c[1]), None) || (lower == "may" && c.get(3).is_none()) {
+        return;
+    }
+    push(out, all.start(), all.end(), 0.85, "day_month_name");
+}
+
+fn month_name_year(_: &Regex, c: &Captures, _: &Doc, out: &mut Vec<Detection>) {
+    let all = c.get(0).expect("group 0");
+    let short = c[2].len() == 2;
+    let lower = c[1].to_ascii_lowercase();
+    if short && (lower == "may" || lower.starts_with("dec") || lower.starts_with("mar")) {
+        return;
+    }
+    push(out, all.start(), all.end(), if short { 0.7 } else { 0.9 }, "month_name_year");
+}
+
+fn month_name(_: &Regex, c: &Captures, _: &Doc, out: &mut Vec<Detection>) {
+    let m = c.get(1).expect("group 1");
+    let w = m.as_str();
+    let full = w.len() > 3;
+    // "may" and "march" are verbs, three-letter forms are abbreviations of other words too
+    let score = if w.eq_ignore_ascii_case("may") || w.eq_ignore_ascii_case("march") {
+        0.3
+    } else if full {
+        0.7
+    } else {
+        0.35
+    };
+    push(out, m.start(), m.end(), score, "month_name");
+}
+
+/// A four-digit year, scored by the words around it ([`YEAR_CONTEXT`]).
+fn year(_: &Regex, c: &Captures, doc: &Doc, out: &mut Vec<Detection>) {
+    let text = doc.text;
+    let all = c.get(0).expect("group 0");
+    let (b, a, a2) = around(text, all.start(), all.end());
+    if matches!(b, b'.' | b'/' | b'$' | b'#' | b'-' | b'+' | b':') || matches!(a, b'.' | b',' ) && a2.is_ascii_digit() || matches!(a, b'/' | b':' | b'%') {
+        return;
+    }
+    if (a == b'-' && a2.is_ascii_digit()) || text[all.end()..].starts_with(" -") && text[all.end()..].trim_start_matches([' ', '-']).starts_with(|c: char| c.is_ascii_digit()) {
+        return; // a time range "1900-0700"
+    }
+    let y = num(&c[1]);
+    if !(1900..=2039).contains(&y) {
+        return;
+    }
+    // 1960..1999 cannot be a time of day (minutes >= 60); 1900..1959, 2000..2039 can
+    let base = if y % 100 >= 60 || c.get(2).is_some() { 0.7 } else { 0.4 };
+    let det = Detection::new(Span::new(all.start(), all.end()), EntityType::Date, base, NAME, "year");
+    out.push(YEAR_CONTEXT.apply(doc, det));
+}
+
+/// "8/87", "11/92": a month and a two-digit year that cannot be a day
+fn month_two_digit_year(_: &Regex, c: &Captures, doc: &Doc, out: &mut Vec<Detection>) {
+    let all = c.get(0).expect("group 0");
+    let (b, a, a2) = around(doc.text, all.start(), all.end());
+    if matches!(b, b'/' | b'.' | b'-') || a == b'/' || a == b'%' || (a == b'.' || a == b'-') && a2.is_ascii_digit() {
+        return;
+    }
+    let (m, y) = (num(&c[1]), num(&c[2]));
+    if (1..=12).contains(&m) && y > 31 {
+        let det = Detection::new(Span::new(all.start(), all.end()), EntityType::Date, 0.6, NAME, "month_two_digit_year");
+        out.push(AFTER_MONTH_DAY.apply(doc, BEFORE_MONTH_DAY.apply(doc, det)));
+    }
+}
+
+fn month_four_digit_year(_: &Regex, c: &Captures, doc: &Doc, out: &mut Vec<Detection>) {
+    let all = c.get(0).expect("group 0");
+    let (b, a, a2) = around(doc.text, all.start(), all.end());
+    if matches!(b, b'/' | b'.' | b'-' | b':') || matches!(a, b'/' | b'%' | b'-' | b':') || a == b'.' && a2.is_ascii_digit() {
+        return;
+    }
+    let (m, y) = (num(&c[1]), num(&c[2]));
+    // "5-2019" reads as a range; with a dash only a two-digit month ("05-2019", "11-2018")
+    let dash_range = all.as_str().contains('-') && c[1].len() == 1;
+    if (1..=12).contains(&m) && (1900..=2039).contains(&y) && !dash_range {
+        let det = Detection::new(Span::new(all.start(), all.end()), EntityType::Date, 0.75, NAME, "month_four_digit_year");
+        out.push(BEFORE_MONTH_DAY.apply(doc, det));
+    }
+}
+
+fn ordinal_day(_: &Regex, c: &Captures, _: &Doc, out: &mut Vec<Detection>) {
+    let g = c.get(1).expect("group 1");
+    let d = num(g.as_str().trim_end_matches(char::is_alphabetic));
+    if (1..=31).contains(&d) {
+        push(out, g.start(), g.end(), 0.6, "ordinal_day");
+    }
+}
+
+fn apostrophe_year(_: &Regex, c: &Captures, _: &Doc, out: &mut Vec<Detection>) {
+    let g = c.get(1).expect("group 1");
+    push(out, g.start(), g.end(), 0.7, "apostrophe_year");
+}
+
+fn month_day_range(_: &Regex, c: &Captures, doc: &Doc, out: &mut Vec<Detection>) {
+    let all = c.get(0).expect("group 0");
+    let (b, a, _) = around(doc.text, all.start(), all.end());
+    if matches!(b, b'/' | b'.') || matches!(a, b'/' | b'.' | b'%') {
+        return;
+    }
+    if valid_date(num(&c[1]), num(&c[2]), None) && valid_date(num(&c[3]), num(&c[4]), None) {
+        push(out, all.start(), all.end(), 0.8, "month_day_range");
+    }
+}
+
+fn glued_month_day_year(_: &Regex, c: &Captures, doc: &Doc, out: &mut Vec<Detection>) {
+    let (g, y) = (c.get(1).expect("group 1"), &c[3]);
+    let all_end = c.get(3).expect("group 3").end();
+    let yy: i32 = y.parse().unwrap_or(0);
+    let yy = if y.len() == 2 { if yy < 40 { 2000 + yy } else { 1900 + yy } } else { yy };
+    let (_, a, _) = around(doc.text, g.start(), all_end);
+    if a != b'/' && a != b'.' && valid_date(num(&c[1]), num(&c[2]), Some(yy)) {
+        push(out, g.start(), all_end, 0.8, "glued_month_day_year");
+    }
+}
+
+/// A month-day after "on" unless a unit follows ("on 2-4 L NC", "on 5-10 mcg").
+fn on_month_dash_day(_: &Regex, c: &Captures, doc: &Doc, out: &mut Vec<Detection>) {
+    let text = doc.text;
+    let (g1, g2) = (c.get(1).expect("group 1"), c.get(2).expect("group 2"));
+    let rest: String = text[g2.end()..].chars().take(5).collect::<String>().to_ascii_lowercase();
+    let unit = rest.starts_with(|ch: char| ch.is_ascii_alphanumeric() || ch == '%' || ch == '/' || ch == '.' && rest[1..].starts_with(|d: char| d.is_ascii_digit()))
+        || [" l", " lpm", " lit", " mg", " mcg", " u", " un", " x", " tab", " pu", " ml", " cc", " %", " hr", " h ", " min"].iter().any(|u| rest.starts_with(u));
+    if !unit && valid_date(num(&c[1]), num(&c[2]), None) {
+        push(out, g1.start(), g2.end(), 0.6, "on_month_dash_day");
+    }
+}
+
+fn weekday(_: &Regex, c: &Captures, _: &Doc, out: &mut Vec<Detection>) {
+    if let Some(g) = c.get(1).or_else(|| c.get(2)).or_else(|| c.get(3)) {
+        push(out, g.start(), g.end(), 0.6, "weekday");
+    }
+}
+
+fn cued_year(_: &Regex, c: &Captures, doc: &Doc, out: &mut Vec<Detection>) {
+    let g = c.get(1).expect("group 1");
+    let (_, a, a2) = around(doc.text, g.start(), g.end());
+    if !(matches!(a, b'/' | b':' | b'%' | b'-') || a == b'.' && a2.is_ascii_digit()) {
+        push(out, g.start(), g.end(), 0.6, "cued_year");
+    }
+}
+
+/// A two-digit year after a procedure or diagnosis ("CABG 81", "MI in 92") unless a unit follows.
+fn history_two_digit_year(_: &Regex, c: &Captures, doc: &Doc, out: &mut Vec<Detection>) {
+    let text = doc.text;
+    let g = c.get(1).expect("group 1");
+    let (_, a, a2) = around(text, g.start(), g.end());
+    if matches!(a, b'%' | b'/' | b'-' | b'x') || a == b'.' && a2.is_ascii_digit() || a == b' ' && matches!(a2, b'%' | b'/') {
+        return;
+    }
+    let rest: String = text[g.end()..].trim_start().chars().take(6).collect::<String>().to_ascii_lowercase();
+    if ["mg", "mcg", "ml", "cc", "units", "hr", "y", "yr", "min", "%", "mm", "cm", "kg", "bpm"].iter().any(|u| rest.starts_with(u)) {
+        return;
+    }
+    push(out, g.start(), g.end(), 0.55, "history_two_digit_year");
 }
 
 /// The patterns whose detections are a two-digit year alone ("CABG 81", "'95").

@@ -207,9 +207,12 @@ impl Default for NameDetector {
     }
 }
 
+/// What the rules share while they scan one note: the note, the gazetteers, and which tokens a
+/// rule has covered (the gazetteer fallback, the last pass, only looks at the others).
 struct Scan<'a, 'd> {
     doc: &'a Doc<'d>,
     g: &'static Gazetteers,
+    covered: Vec<bool>,
 }
 
 impl Scan<'_, '_> {
@@ -287,6 +290,28 @@ impl Scan<'_, '_> {
         }
         end
     }
+
+    /// The detection of tokens `a..b` under `pattern`, with the cue word that vouched for it.
+    fn detection(&self, a: usize, b: usize, score: f32, pattern: &'static str, cue: Option<&str>) -> Detection {
+        let span = Span::new(self.doc.tokens[a].span.start, self.doc.tokens[b - 1].span.end);
+        let mut d = Detection::new(span, EntityType::Name, score, NAME, pattern);
+        if let Some(w) = cue {
+            d = d.with_context(w, 0.0);
+        }
+        d
+    }
+
+    /// Emits tokens `a..b` as a name (nothing when the range is empty) and marks them covered.
+    fn emit(&mut self, out: &mut Vec<Detection>, a: usize, b: usize, score: f32, pattern: &'static str, cue: Option<&str>) {
+        if a >= b {
+            return;
+        }
+        let d = self.detection(a, b, score, pattern, cue);
+        for c in self.covered.iter_mut().take(b).skip(a) {
+            *c = true;
+        }
+        out.push(d);
+    }
 }
 
 impl Detector for NameDetector {
@@ -299,7 +324,16 @@ impl Detector for NameDetector {
 
     fn detect(&self, doc: &Doc, out: &mut Vec<Detection>) {
         let first_new = out.len();
-        self.detect_names(doc, out);
+        let mut s = Scan { doc, g: gazetteers(), covered: vec![false; doc.tokens.len()] };
+        for pass in PASSES {
+            for i in 0..doc.tokens.len() {
+                for rule in *pass {
+                    let before = out.len();
+                    (rule.at)(&mut s, out, i);
+                    debug_assert!(out[before..].iter().all(|d| rule.emits.contains(&d.pattern)), "rule {} emitted a pattern it does not list", rule.name);
+                }
+            }
+        }
         // an eponym used as one is no name, whatever cue stood before it
         let epo = eponymous_uses(doc, gazetteers());
         if epo.iter().any(|&e| e) {
@@ -310,344 +344,414 @@ impl Detector for NameDetector {
     }
 }
 
-impl NameDetector {
-    fn detect_names(&self, doc: &Doc, out: &mut Vec<Detection>) {
-        let s = Scan { doc, g: gazetteers() };
-        let n = doc.tokens.len();
-        let span = |a: usize, b: usize| Span::new(doc.tokens[a].span.start, doc.tokens[b - 1].span.end);
-        let mut covered = vec![false; n];
-        let mut emit = |out: &mut Vec<Detection>, a: usize, b: usize, score: f32, pattern: &'static str, cue: Option<&str>| {
-            if a >= b {
-                return;
-            }
-            let mut d = Detection::new(span(a, b), EntityType::Name, score, NAME, pattern);
-            if let Some(w) = cue {
-                d = d.with_context(w, 0.0);
-            }
-            for c in covered.iter_mut().take(b).skip(a) {
-                *c = true;
-            }
-            out.push(d);
-        };
+/// A named rule: at token `i` it emits the names it finds there (its patterns, each with its
+/// score in the rule's body; the pattern is every detection's provenance).
+struct Rule {
+    name: &'static str,
+    /// The patterns the rule emits (checked in debug builds).
+    emits: &'static [&'static str],
+    at: fn(&mut Scan, &mut Vec<Detection>, usize),
+}
 
-        for i in 0..n {
-            let w = doc.lower(i);
-            // 1. a title: "Dr. Marder", "MRS BRUCER", "mr I remained"
-            if is_title(w) && i + 1 < n {
-                let gap = doc.gap_after(i);
-                let j = i + 1;
-                // "Dr. o rourke", "Dr. d angelo": an O' or D' name typed without its apostrophe
-                let particle = matches!(doc.lower(j), "o" | "d") && j + 1 < n && doc.gap_after(j) == " " && doc.tokens[j + 1].alpha && doc.lower(j + 1).len() >= 3 && !s.g.is_common(doc.lower(j + 1)) && !is_stopword(doc.lower(j + 1));
-                if particle && gap.len() <= 3 && gap.chars().all(|c| c == ' ' || c == '.') {
-                    emit(out, j, j + 2, 0.9, "title_particle_name", Some(w));
-                } else if gap.len() <= 3 && gap.chars().all(|c| c == ' ' || c == '.') && doc.tokens[j].alpha {
-                    let wj = doc.lower(j);
-                    let single = doc.word(j).chars().count() == 1;
-                    let f = s.fit(j);
-                    let named = (s.g.is_first(wj) || s.g.is_last(wj) || is_eponym(wj)) && !is_stopword(wj);
-                    let ok = f >= Fit::Unknown || named || single && (doc.tokens[j].upper || !doc.cased);
-                    if ok && !gap.contains(':') && !is_calendar_word(wj) {
-                        let mut end = s.extend(j, 3, Fit::Unknown);
-                        emit(out, j, end, 0.95, "title_name", Some(w));
-                        // "Dr. Griffin and Swackhamer"
-                        while end + 1 < n && matches!(doc.lower(end), "and" | "&") && s.fit(end + 1) >= Fit::Unknown && !doc.gap_before(end).contains('\n') {
-                            let e2 = s.extend(end + 1, 3, Fit::Unknown);
-                            emit(out, end + 1, e2, 0.8, "title_name_list", Some(w));
-                            end = e2;
-                        }
-                    }
-                }
-            }
-            // 2. a role word: "NP CAROL", "house staff mary souza"
-            if is_role(w) && i + 1 < n && s.joins(i) || is_role(w) && i + 1 < n && doc.gap_after(i).trim() == ":" {
-                let j = i + 1;
-                let wj = doc.lower(j);
-                let f = s.fit(j);
-                if f == Fit::Likely || f == Fit::Cued && s.g.is_first(wj) {
-                    let end = s.extend(j, 3, Fit::Unknown);
-                    emit(out, j, end, 0.8, "role_name", Some(w));
-                }
-            }
-            // 3. a relation word: "son bill", "Husband Rich Martino", "Sons Smokey, Morris and Roger"
-            if is_relation(w) {
-                let mut j = i + 1;
-                // skip "'s", "-in-law", ":" and similar furniture
-                while j < n && matches!(doc.lower(j), "in" | "law" | "is" | "named" | "name") && j <= i + 3 {
-                    j += 1;
-                }
-                let mut first = true;
-                while j < n {
-                    let gap = doc.gap_before(j);
-                    if gap.contains('\n') && !first || gap.len() > 6 || gap.contains('(') && !first || !gap.chars().all(|c| " ,:;-'>\t\n(".contains(c)) {
-                        break;
-                    }
-                    let wj = doc.lower(j);
-                    let f = s.fit(j);
-                    // "family", "social" and plural words are weaker cues than "son", "wife"
-                    let weak_cue = matches!(w, "family" | "social" | "children" | "parents" | "kid" | "child");
-                    // a two-letter first name written with its capital: "Son, Ed, was updated"
-                    let short_first = wj.len() == 2 && doc.tokens[j].title && s.g.is_first(wj) && !is_stopword(wj);
-                    let accept = if weak_cue {
-                        f == Fit::Likely || s.g.is_first(wj) && f >= Fit::Cued
-                    } else {
-                        f >= Fit::Unknown && wj.len() >= 3 || (f == Fit::Cued && s.g.is_first(wj)) || short_first
-                    };
-                    if !accept {
-                        break;
-                    }
-                    let end = s.extend(j, 3, Fit::Unknown);
-                    emit(out, j, end, 0.85, "relation_name", Some(w));
-                    first = false;
-                    // a list: ", Morris and Roger"
-                    j = end;
-                    if j < n && matches!(doc.lower(j), "and") {
-                        j += 1;
-                    } else if j < n && !doc.gap_before(j).contains(',') {
-                        break;
-                    }
-                }
-            }
-            // 4. a relation in brackets after a name: "Hank Przybylo (son)"
-            if is_relation(w) && i >= 1 && (doc.gap_before(i).trim_end().ends_with('(') || w == "family" && doc.gap_before(i) == " ") {
-                let mut a = i;
-                while a > 0 && i - a < 3 {
-                    let f = s.fit(a - 1);
-                    let first = f == Fit::Cued && s.g.is_first(doc.lower(a - 1));
-                    if f < Fit::Unknown && !first || (a < i && !s.joins(a - 1)) {
-                        break;
-                    }
-                    a -= 1;
-                }
-                if a < i {
-                    emit(out, a, i, 0.8, "name_relation", Some(w));
-                }
-            }
-            // 5. a credential after a name: "ROBERT V. DEGIORGIO, RRT", "Emily Parker,RN", "Mary Hulse, R.N."
-            let dotted_rn = w == "r" && i + 1 < n && doc.lower(i + 1) == "n" && doc.gap_after(i) == ".";
-            let possessive = doc.word(i).contains(['\'', '\u{2019}']);
-            if (is_credential(w) && !possessive || dotted_rn) && i >= 1 && (doc.tokens[i].upper || doc.tokens[i].title || !doc.cased) {
-                let gap = doc.gap_before(i);
-                if gap.len() <= 2 && !gap.contains('\n') && gap.chars().all(|c| c == ' ' || c == ',' || c == '-') {
-                    let mut a = i;
-                    let mut likely = false;
-                    while a > 0 && i - a < 4 {
-                        let f = s.fit(a - 1);
-                        if f == Fit::No || (a < i && !s.joins(a - 1)) {
-                            break;
-                        }
-                        likely |= f >= Fit::Unknown || s.initial(a - 1);
-                        a -= 1;
-                    }
-                    // "BALTIMORE, MD" is a place
-                    let place = matches!(w, "md" | "pa") && i - a == 1 && s.g.cities.contains_key(doc.lower(i - 1));
-                    if a < i && likely && !place {
-                        emit(out, a, i, 0.85, "name_credential", Some(w));
-                    }
-                }
-            }
-        }
+/// The rules in the order they run: each pass runs its rules at every token, in order, before the
+/// next pass starts. The order matters twice: it is the order detections are emitted in, and the
+/// last pass, the gazetteer fallback, only looks at tokens no earlier rule covered.
+const PASSES: &[&[Rule]] = &[
+    &[
+        Rule { name: "title", emits: &["title_particle_name", "title_name", "title_name_list"], at: title_name },
+        Rule { name: "role_name", emits: &["role_name"], at: role_name },
+        Rule { name: "relation_name", emits: &["relation_name"], at: relation_name },
+        Rule { name: "name_relation", emits: &["name_relation"], at: name_relation },
+        Rule { name: "name_credential", emits: &["name_credential"], at: name_credential },
+    ],
+    &[Rule { name: "name_label", emits: &["name_label"], at: name_label }],
+    &[
+        Rule { name: "cue_before_name", emits: &["cue_before_name"], at: cue_before_name },
+        Rule { name: "name_before_verb", emits: &["name_before_verb"], at: name_before_verb },
+    ],
+    &[Rule { name: "first_initial_last", emits: &["first_initial_last"], at: first_initial_last }],
+    &[Rule { name: "speaker_label", emits: &["speaker_label"], at: speaker_label }],
+    &[Rule { name: "cue_first_last", emits: &["cue_first_last"], at: cue_first_last }],
+    &[Rule { name: "name_role_bracket", emits: &["name_role_bracket"], at: name_role_bracket }],
+    &[Rule { name: "initial_name", emits: &["initial_name"], at: initial_name }],
+    &[Rule { name: "gazetteer", emits: &["gazetteer_full_name", "gazetteer_first_name", "gazetteer_surname", "capitalised_unknown"], at: gazetteer_name }],
+];
 
-        // 6. "my name is X", "name: X", "last name? X"
-        for i in 0..n {
-            if doc.lower(i) != "name" || i + 1 >= n {
-                continue;
-            }
-            let mut j = i + 1;
-            if matches!(doc.lower(j), "is" | "was") {
-                j += 1;
-            }
-            let gap_ok = j < n && (i + 1..=j).all(|k| doc.gap_before(k).chars().all(|c| c.is_whitespace() || ":?-=".contains(c)));
-            if j < n && gap_ok && doc.tokens[j].alpha && s.fit(j) >= Fit::Cued && (doc.capitalised(j) || !doc.cased) {
-                let end = s.extend(j, 3, Fit::Unknown);
-                let mut d = Detection::new(span(j, end), EntityType::Name, 0.85, NAME, "name_label");
-                d = d.with_context("name", 0.0);
-                out.push(d);
-            }
-        }
-
-        // 8. a person cue before: "call me Antti", "Hi Vinicio,", "says Bergqvist.", "starring Holinka",
-        //    "maiden name is Clark", "docter Sullivan"; or a person's verb after a capitalised word
-        //    in a cased note: "Mehrudin shouted", "Alvir spent a year", "Järvilehto began writing"
-        for i in 0..n {
-            let w = doc.lower(i);
-            let prev = if i >= 1 { doc.lower(i - 1) } else { "" };
-            let cue = person_cue_before(prev, if i >= 2 { doc.lower(i - 2) } else { "" });
-            let gap_ok = i >= 1 && matches!(doc.gap_before(i), " " | ", " | ": ");
-            if cue.is_some() && gap_ok && doc.tokens[i].alpha && w.chars().count() >= 2 {
-                let f = s.fit(i);
-                let shaped = if doc.cased { doc.tokens[i].title } else { f >= Fit::Unknown || s.g.is_any_name(w) };
-                if shaped && (f >= Fit::Unknown || f == Fit::Cued && s.g.is_any_first(w)) {
-                    let end = s.extend(i, 3, Fit::Unknown);
-                    emit(out, i, end, 0.75, "cue_before_name", cue);
-                }
-            }
-            let verb = i + 1 < n && (person_verb_after(doc.lower(i + 1)) || i + 2 < n && person_bigram_after(doc.lower(i + 1), doc.lower(i + 2)));
-            if doc.cased && verb && doc.tokens[i].title && doc.gap_after(i) == " " {
-                let f = s.fit(i);
-                if (f >= Fit::Unknown || f == Fit::Cued && s.g.is_any_name(w) && !s.g.is_clinical(w)) && w.chars().count() >= 3 {
-                    emit(out, i, i + 1, 0.7, "name_before_verb", Some(doc.lower(i + 1)));
-                }
-            }
-        }
-
-        // 9. first name, middle initial without a full stop, surname: "Mijail C Adomo", "codey m ross"
-        for i in 0..n.saturating_sub(2) {
-            let mid = doc.word(i + 1).chars().count() == 1 && doc.tokens[i + 1].alpha && (doc.tokens[i + 1].upper || !doc.cased);
-            if !mid || doc.gap_after(i) != " " || doc.gap_after(i + 1) != " " || doc.lower(i + 1) == "a" && !doc.cased {
-                continue;
-            }
-            let part = |k: usize| {
-                let wk = doc.lower(k);
-                doc.tokens[k].alpha && wk.chars().count() >= 2 && (!doc.cased || doc.tokens[k].title) && !is_stopword(wk) && !s.g.is_clinical(wk) && !is_eponym(wk) && !is_clinical_abbreviation(wk) && (!s.g.is_common(wk) || s.g.is_any_name(wk))
-            };
-            let (wa, wb) = (doc.lower(i), doc.lower(i + 2));
-            let shape = doc.cased && !s.g.is_common(wa) && !s.g.is_common(wb);
-            // without case a single letter is mostly an abbreviation ("KEEP R SIDE DOWN", "BP TOL C SYS"):
-            // there both words must be names and no common words
-            let listed = if doc.cased {
-                s.g.is_any_first(wa) || s.g.is_any_name(wb) || shape
-            } else {
-                s.g.is_first(wa) && s.g.is_last(wb) && !s.g.is_common(wa) && !s.g.is_common(wb)
-            };
-            if part(i) && part(i + 2) && listed {
-                emit(out, i, i + 3, 0.75, "first_initial_last", None);
-            }
-        }
-
-        // 10. a speaker's name before a colon in a cased note: "Halldór: What a wife.", "Koppány: \"Who"
-        if doc.cased {
-            for i in 0..n {
-                let gap_after = doc.gap_after(i);
-                let quoted = gap_after.starts_with(":\"") || gap_after.starts_with(": \"") || gap_after.starts_with(":\u{201c}");
-                if !(gap_after.starts_with(": ") || quoted) || !(i == 0 || doc.starts_sentence(i) || doc.gap_before(i).contains(". ")) {
-                    continue;
-                }
-                let w = doc.lower(i);
-                let f = s.fit(i);
-                if doc.tokens[i].title && f >= Fit::Unknown && (s.g.is_any_name(w) || quoted) && w.chars().count() >= 3 {
-                    emit(out, i, i + 1, 0.7, "speaker_label", None);
-                }
-            }
-        }
-
-        // 11. a plain "First Last" or "First L." after "for", "patient", "pt": "appointment for Maria
-        //     Lopez", "pt John D. seen", "PT JOHN SMITH"; the first word a known first name, the second
-        //     an initial or a surname-shaped word (capitalised in a cased note; a census surname that is
-        //     no common word in capitals)
-        for i in 1..n.saturating_sub(1) {
-            let cue = doc.lower(i - 1);
-            if !matches!(cue, "for" | "patient" | "pt" | "pts") || !matches!(doc.gap_before(i), " " | ". " | ": " | ", ") || !doc.tokens[i].alpha {
-                continue;
-            }
-            let w = doc.lower(i);
-            let first = s.g.is_first(w) || doc.cased && s.g.intl_first.contains(w);
-            if !first || w.chars().count() < 2 || is_calendar_word(w) || eponym_word(s.g, w) || is_stopword(w) || s.g.is_clinical(w) || is_clinical_abbreviation(w) {
-                continue;
-            }
-            if doc.cased && !doc.tokens[i].title || !doc.cased && s.g.is_common(w) || !s.joins(i) {
-                continue;
-            }
-            let j = i + 1;
+/// a title: "Dr. Marder", "MRS BRUCER", "mr I remained"
+fn title_name(s: &mut Scan, out: &mut Vec<Detection>, i: usize) {
+    let doc = s.doc;
+    let n = doc.tokens.len();
+    let w = doc.lower(i);
+    if is_title(w) && i + 1 < n {
+        let gap = doc.gap_after(i);
+        let j = i + 1;
+        // "Dr. o rourke", "Dr. d angelo": an O' or D' name typed without its apostrophe
+        let particle = matches!(doc.lower(j), "o" | "d") && j + 1 < n && doc.gap_after(j) == " " && doc.tokens[j + 1].alpha && doc.lower(j + 1).len() >= 3 && !s.g.is_common(doc.lower(j + 1)) && !is_stopword(doc.lower(j + 1));
+        if particle && gap.len() <= 3 && gap.chars().all(|c| c == ' ' || c == '.') {
+            s.emit(out, j, j + 2, 0.9, "title_particle_name", Some(w));
+        } else if gap.len() <= 3 && gap.chars().all(|c| c == ' ' || c == '.') && doc.tokens[j].alpha {
             let wj = doc.lower(j);
-            let plain = doc.tokens[j].alpha && wj.chars().count() >= 2 && !is_stopword(wj) && !is_calendar_word(wj) && !is_clinical_abbreviation(wj) && !s.g.is_clinical(wj) && !eponym_word(s.g, wj) && !is_credential(wj) && !is_relation(wj);
-            let surname = plain && if doc.cased { doc.tokens[j].title && (!s.g.is_common(wj) || s.g.is_last(wj)) } else { s.g.is_last(wj) && !s.g.is_common(wj) };
-            if s.initial(j) || surname {
-                emit(out, i, j + 1, 0.8, "cue_first_last", Some(cue));
-            }
-        }
-
-        // 12. a name followed by a role in brackets: "JOHN SMITH (RN)", "Mary Lee (case manager)",
-        //     "K. ORTEGA (NP)": two or three name-shaped words, one of them a gazetteer name
-        for i in 2..n {
-            let w = doc.lower(i);
-            let role = is_credential(w) || matches!(w, "nurse" | "resident" | "attending" | "fellow" | "sw" | "pcp" | "intern" | "chaplain" | "cm" | "ot" | "slp" | "rd" | "pharmd" | "case" | "charge" | "primary" | "social" | "surgeon" | "physician" | "therapist");
-            let gap = doc.gap_before(i);
-            if !role || !(gap == " (" || gap == "(" || gap == " [" || gap == "[") {
-                continue;
-            }
-            let closes = (i..(i + 3).min(n)).any(|k| doc.gap_after(k).starts_with([')', ']'])) || i + 1 == n && doc.text[doc.tokens[i].span.end..].starts_with([')', ']']);
-            if !closes {
-                continue;
-            }
-            let mut a = i;
-            while a > 0 && i - a < 3 {
-                let k = a - 1;
-                let f = s.fit(k);
-                let shaped = if doc.cased { doc.tokens[k].title || doc.tokens[k].upper } else { true };
-                if f == Fit::No && !s.initial(k) || !shaped || k + 1 < i && !s.joins(k) || eponym_word(s.g, doc.lower(k)) {
-                    break;
+            let single = doc.word(j).chars().count() == 1;
+            let f = s.fit(j);
+            let named = (s.g.is_first(wj) || s.g.is_last(wj) || is_eponym(wj)) && !is_stopword(wj);
+            let ok = f >= Fit::Unknown || named || single && (doc.tokens[j].upper || !doc.cased);
+            if ok && !gap.contains(':') && !is_calendar_word(wj) {
+                let mut end = s.extend(j, 3, Fit::Unknown);
+                s.emit(out, j, end, 0.95, "title_name", Some(w));
+                // "Dr. Griffin and Swackhamer"
+                while end + 1 < n && matches!(doc.lower(end), "and" | "&") && s.fit(end + 1) >= Fit::Unknown && !doc.gap_before(end).contains('\n') {
+                    let e2 = s.extend(end + 1, 3, Fit::Unknown);
+                    s.emit(out, end + 1, e2, 0.8, "title_name_list", Some(w));
+                    end = e2;
                 }
-                a -= 1;
             }
-            let words = i - a;
-            let named = (a..i).any(|k| s.fit(k) >= Fit::Unknown && s.g.is_any_name(doc.lower(k)));
-            let commons = (a..i).filter(|&k| s.g.is_common(doc.lower(k)) && !s.g.is_any_name(doc.lower(k))).count();
-            if words >= 2 && named && commons == 0 {
-                emit(out, a, i, 0.8, "name_role_bracket", Some(w));
-            }
-        }
-
-        // 7. an initial before a name: "W. MAROTTA", "j. o'brien", "Q. LANDER"
-        for i in 0..n.saturating_sub(1) {
-            // "A.fib", "C.O./C.I.", "H.O." are abbreviations: an initial is followed by ". " and a word
-            if !s.initial(i) || doc.gap_after(i) != ". " || i > 0 && doc.gap_before(i).ends_with('.') {
-                continue;
-            }
-            let wj = doc.lower(i + 1);
-            let f = s.fit(i + 1);
-            let named = s.g.is_last(wj) || s.g.is_first(wj);
-            let cased_name = doc.cased && doc.tokens[i + 1].title;
-            if (f >= Fit::Unknown && (wj.len() >= 3 || cased_name) && (named || f == Fit::Likely || cased_name)) && !s.g.is_common(wj) {
-                let end = s.extend(i + 1, 2, Fit::Unknown);
-                emit(out, i, end, 0.7, "initial_name", None);
-            }
-        }
-
-        // 7. gazetteer names where no cue was found
-        let mut i = 0;
-        while i < n {
-            if covered[i] || !doc.tokens[i].alpha {
-                i += 1;
-                continue;
-            }
-            let w = doc.lower(i);
-            let f = s.fit(i);
-            // "Krisztián Szöllösy listed ...": two capitalised unknown words opening a sentence
-            let pair = f == Fit::Unknown
-                && doc.cased
-                && doc.tokens[i].title
-                && i + 1 < n
-                && doc.tokens[i + 1].title
-                && s.joins(i)
-                && s.fit(i + 1) >= Fit::Unknown;
-            if f != Fit::Likely && !pair {
-                i += 1;
-                continue;
-            }
-            let first = s.g.is_first(w) || doc.cased && s.g.intl_first.contains(w);
-            let last = s.g.is_last(w) || doc.cased && s.g.intl_last.contains(w);
-            let end = if first { s.extend(i, 3, Fit::Unknown) } else { s.extend(i, 3, Fit::Likely) };
-            let score = if end - i >= 2 && (first || last) {
-                0.75
-            } else if first {
-                if doc.cased { 0.65 } else { 0.6 }
-            } else if last {
-                let rank = s.g.last.get(w).copied().unwrap_or(u32::MAX);
-                let base = if s.g.cities.contains_key(w) { 0.3 } else if rank < 20_000 { 0.45 } else { 0.4 };
-                if doc.cased { base + 0.15 } else { base }
-            } else if end - i >= 2 {
-                // two capitalised words that no gazetteer knows, inside a sentence of a cased note
-                0.55
-            } else {
-                0.45
-            };
-            let pattern = if end - i >= 2 { "gazetteer_full_name" } else if first { "gazetteer_first_name" } else if last { "gazetteer_surname" } else { "capitalised_unknown" };
-            let mut d = Detection::new(span(i, end), EntityType::Name, score, NAME, pattern);
-            d.merged = 1;
-            out.push(d);
-            i = end;
         }
     }
+}
+
+/// a role word: "NP CAROL", "house staff mary souza"
+fn role_name(s: &mut Scan, out: &mut Vec<Detection>, i: usize) {
+    let doc = s.doc;
+    let n = doc.tokens.len();
+    let w = doc.lower(i);
+    if is_role(w) && i + 1 < n && s.joins(i) || is_role(w) && i + 1 < n && doc.gap_after(i).trim() == ":" {
+        let j = i + 1;
+        let wj = doc.lower(j);
+        let f = s.fit(j);
+        if f == Fit::Likely || f == Fit::Cued && s.g.is_first(wj) {
+            let end = s.extend(j, 3, Fit::Unknown);
+            s.emit(out, j, end, 0.8, "role_name", Some(w));
+        }
+    }
+}
+
+/// a relation word: "son bill", "Husband Rich Martino", "Sons Smokey, Morris and Roger"
+fn relation_name(s: &mut Scan, out: &mut Vec<Detection>, i: usize) {
+    let doc = s.doc;
+    let n = doc.tokens.len();
+    let w = doc.lower(i);
+    if is_relation(w) {
+        let mut j = i + 1;
+        // skip "'s", "-in-law", ":" and similar furniture
+        while j < n && matches!(doc.lower(j), "in" | "law" | "is" | "named" | "name") && j <= i + 3 {
+            j += 1;
+        }
+        let mut first = true;
+        while j < n {
+            let gap = doc.gap_before(j);
+            if gap.contains('\n') && !first || gap.len() > 6 || gap.contains('(') && !first || !gap.chars().all(|c| " ,:;-'>\t\n(".contains(c)) {
+                break;
+            }
+            let wj = doc.lower(j);
+            let f = s.fit(j);
+            // "family", "social" and plural words are weaker cues than "son", "wife"
+            let weak_cue = matches!(w, "family" | "social" | "children" | "parents" | "kid" | "child");
+            // a two-letter first name written with its capital: "Son, Ed, was updated"
+            let short_first = wj.len() == 2 && doc.tokens[j].title && s.g.is_first(wj) && !is_stopword(wj);
+            let accept = if weak_cue {
+                f == Fit::Likely || s.g.is_first(wj) && f >= Fit::Cued
+            } else {
+                f >= Fit::Unknown && wj.len() >= 3 || (f == Fit::Cued && s.g.is_first(wj)) || short_first
+            };
+            if !accept {
+                break;
+            }
+            let end = s.extend(j, 3, Fit::Unknown);
+            s.emit(out, j, end, 0.85, "relation_name", Some(w));
+            first = false;
+            // a list: ", Morris and Roger"
+            j = end;
+            if j < n && matches!(doc.lower(j), "and") {
+                j += 1;
+            } else if j < n && !doc.gap_before(j).contains(',') {
+                break;
+            }
+        }
+    }
+}
+
+/// a relation in brackets after a name: "Hank Przybylo (son)"
+fn name_relation(s: &mut Scan, out: &mut Vec<Detection>, i: usize) {
+    let doc = s.doc;
+    let w = doc.lower(i);
+    if is_relation(w) && i >= 1 && (doc.gap_before(i).trim_end().ends_with('(') || w == "family" && doc.gap_before(i) == " ") {
+        let mut a = i;
+        while a > 0 && i - a < 3 {
+            let f = s.fit(a - 1);
+            let first = f == Fit::Cued && s.g.is_first(doc.lower(a - 1));
+            if f < Fit::Unknown && !first || (a < i && !s.joins(a - 1)) {
+                break;
+            }
+            a -= 1;
+        }
+        if a < i {
+            s.emit(out, a, i, 0.8, "name_relation", Some(w));
+        }
+    }
+}
+
+/// a credential after a name: "ROBERT V. DEGIORGIO, RRT", "Emily Parker,RN", "Mary Hulse, R.N."
+fn name_credential(s: &mut Scan, out: &mut Vec<Detection>, i: usize) {
+    let doc = s.doc;
+    let n = doc.tokens.len();
+    let w = doc.lower(i);
+    let dotted_rn = w == "r" && i + 1 < n && doc.lower(i + 1) == "n" && doc.gap_after(i) == ".";
+    let possessive = doc.word(i).contains(['\'', '\u{2019}']);
+    if (is_credential(w) && !possessive || dotted_rn) && i >= 1 && (doc.tokens[i].upper || doc.tokens[i].title || !doc.cased) {
+        let gap = doc.gap_before(i);
+        if gap.len() <= 2 && !gap.contains('\n') && gap.chars().all(|c| c == ' ' || c == ',' || c == '-') {
+            let mut a = i;
+            let mut likely = false;
+            while a > 0 && i - a < 4 {
+                let f = s.fit(a - 1);
+                if f == Fit::No || (a < i && !s.joins(a - 1)) {
+                    break;
+                }
+                likely |= f >= Fit::Unknown || s.initial(a - 1);
+                a -= 1;
+            }
+            // "BALTIMORE, MD" is a place
+            let place = matches!(w, "md" | "pa") && i - a == 1 && s.g.cities.contains_key(doc.lower(i - 1));
+            if a < i && likely && !place {
+                s.emit(out, a, i, 0.85, "name_credential", Some(w));
+            }
+        }
+    }
+}
+
+/// "my name is X", "name: X", "last name? X". Unlike the other cued rules it does not mark its
+/// tokens covered, so the gazetteer fallback may still find them.
+fn name_label(s: &mut Scan, out: &mut Vec<Detection>, i: usize) {
+    let doc = s.doc;
+    let n = doc.tokens.len();
+    if doc.lower(i) != "name" || i + 1 >= n {
+        return;
+    }
+    let mut j = i + 1;
+    if matches!(doc.lower(j), "is" | "was") {
+        j += 1;
+    }
+    let gap_ok = j < n && (i + 1..=j).all(|k| doc.gap_before(k).chars().all(|c| c.is_whitespace() || ":?-=".contains(c)));
+    if j < n && gap_ok && doc.tokens[j].alpha && s.fit(j) >= Fit::Cued && (doc.capitalised(j) || !doc.cased) {
+        let end = s.extend(j, 3, Fit::Unknown);
+        out.push(s.detection(j, end, 0.85, "name_label", Some("name")));
+    }
+}
+
+/// a person cue before: "call me Antti", "Hi Vinicio,", "says Bergqvist.", "starring Holinka",
+/// "maiden name is Clark", "docter Sullivan" (the cue words: [`person_cue_before`])
+fn cue_before_name(s: &mut Scan, out: &mut Vec<Detection>, i: usize) {
+    let doc = s.doc;
+    let w = doc.lower(i);
+    let prev = if i >= 1 { doc.lower(i - 1) } else { "" };
+    let cue = person_cue_before(prev, if i >= 2 { doc.lower(i - 2) } else { "" });
+    let gap_ok = i >= 1 && matches!(doc.gap_before(i), " " | ", " | ": ");
+    if cue.is_some() && gap_ok && doc.tokens[i].alpha && w.chars().count() >= 2 {
+        let f = s.fit(i);
+        let shaped = if doc.cased { doc.tokens[i].title } else { f >= Fit::Unknown || s.g.is_any_name(w) };
+        if shaped && (f >= Fit::Unknown || f == Fit::Cued && s.g.is_any_first(w)) {
+            let end = s.extend(i, 3, Fit::Unknown);
+            s.emit(out, i, end, 0.75, "cue_before_name", cue);
+        }
+    }
+}
+
+/// a person's verb after a capitalised word in a cased note: "Mehrudin shouted", "Alvir spent a
+/// year", "Järvilehto began writing" (the verbs: [`person_verb_after`], [`person_bigram_after`])
+fn name_before_verb(s: &mut Scan, out: &mut Vec<Detection>, i: usize) {
+    let doc = s.doc;
+    let n = doc.tokens.len();
+    let w = doc.lower(i);
+    let verb = i + 1 < n && (person_verb_after(doc.lower(i + 1)) || i + 2 < n && person_bigram_after(doc.lower(i + 1), doc.lower(i + 2)));
+    if doc.cased && verb && doc.tokens[i].title && doc.gap_after(i) == " " {
+        let f = s.fit(i);
+        if (f >= Fit::Unknown || f == Fit::Cued && s.g.is_any_name(w) && !s.g.is_clinical(w)) && w.chars().count() >= 3 {
+            s.emit(out, i, i + 1, 0.7, "name_before_verb", Some(doc.lower(i + 1)));
+        }
+    }
+}
+
+/// first name, middle initial without a full stop, surname: "Mijail C Adomo", "codey m ross"
+fn first_initial_last(s: &mut Scan, out: &mut Vec<Detection>, i: usize) {
+    let doc = s.doc;
+    if i + 2 >= doc.tokens.len() {
+        return;
+    }
+    let mid = doc.word(i + 1).chars().count() == 1 && doc.tokens[i + 1].alpha && (doc.tokens[i + 1].upper || !doc.cased);
+    if !mid || doc.gap_after(i) != " " || doc.gap_after(i + 1) != " " || doc.lower(i + 1) == "a" && !doc.cased {
+        return;
+    }
+    let g = s.g;
+    let part = |k: usize| {
+        let wk = doc.lower(k);
+        doc.tokens[k].alpha && wk.chars().count() >= 2 && (!doc.cased || doc.tokens[k].title) && !is_stopword(wk) && !g.is_clinical(wk) && !is_eponym(wk) && !is_clinical_abbreviation(wk) && (!g.is_common(wk) || g.is_any_name(wk))
+    };
+    let (wa, wb) = (doc.lower(i), doc.lower(i + 2));
+    let shape = doc.cased && !g.is_common(wa) && !g.is_common(wb);
+    // without case a single letter is mostly an abbreviation ("KEEP R SIDE DOWN", "BP TOL C SYS"):
+    // there both words must be names and no common words
+    let listed = if doc.cased {
+        g.is_any_first(wa) || g.is_any_name(wb) || shape
+    } else {
+        g.is_first(wa) && g.is_last(wb) && !g.is_common(wa) && !g.is_common(wb)
+    };
+    if part(i) && part(i + 2) && listed {
+        s.emit(out, i, i + 3, 0.75, "first_initial_last", None);
+    }
+}
+
+/// a speaker's name before a colon in a cased note: "Halldór: What a wife.", "Koppány: \"Who"
+fn speaker_label(s: &mut Scan, out: &mut Vec<Detection>, i: usize) {
+    let doc = s.doc;
+    if !doc.cased {
+        return;
+    }
+    let gap_after = doc.gap_after(i);
+    let quoted = gap_after.starts_with(":\"") || gap_after.starts_with(": \"") || gap_after.starts_with(":\u{201c}");
+    if !(gap_after.starts_with(": ") || quoted) || !(i == 0 || doc.starts_sentence(i) || doc.gap_before(i).contains(". ")) {
+        return;
+    }
+    let w = doc.lower(i);
+    let f = s.fit(i);
+    if doc.tokens[i].title && f >= Fit::Unknown && (s.g.is_any_name(w) || quoted) && w.chars().count() >= 3 {
+        s.emit(out, i, i + 1, 0.7, "speaker_label", None);
+    }
+}
+
+/// a plain "First Last" or "First L." after "for", "patient", "pt": "appointment for Maria
+/// Lopez", "pt John D. seen", "PT JOHN SMITH"; the first word a known first name, the second
+/// an initial or a surname-shaped word (capitalised in a cased note; a census surname that is
+/// no common word in capitals)
+fn cue_first_last(s: &mut Scan, out: &mut Vec<Detection>, i: usize) {
+    let doc = s.doc;
+    if i < 1 || i + 1 >= doc.tokens.len() {
+        return;
+    }
+    let cue = doc.lower(i - 1);
+    if !matches!(cue, "for" | "patient" | "pt" | "pts") || !matches!(doc.gap_before(i), " " | ". " | ": " | ", ") || !doc.tokens[i].alpha {
+        return;
+    }
+    let g = s.g;
+    let w = doc.lower(i);
+    let first = g.is_first(w) || doc.cased && g.intl_first.contains(w);
+    if !first || w.chars().count() < 2 || is_calendar_word(w) || eponym_word(g, w) || is_stopword(w) || g.is_clinical(w) || is_clinical_abbreviation(w) {
+        return;
+    }
+    if doc.cased && !doc.tokens[i].title || !doc.cased && g.is_common(w) || !s.joins(i) {
+        return;
+    }
+    let j = i + 1;
+    let wj = doc.lower(j);
+    let plain = doc.tokens[j].alpha && wj.chars().count() >= 2 && !is_stopword(wj) && !is_calendar_word(wj) && !is_clinical_abbreviation(wj) && !g.is_clinical(wj) && !eponym_word(g, wj) && !is_credential(wj) && !is_relation(wj);
+    let surname = plain && if doc.cased { doc.tokens[j].title && (!g.is_common(wj) || g.is_last(wj)) } else { g.is_last(wj) && !g.is_common(wj) };
+    if s.initial(j) || surname {
+        s.emit(out, i, j + 1, 0.8, "cue_first_last", Some(cue));
+    }
+}
+
+/// The roles [`name_role_bracket`] looks for in brackets after a name.
+fn is_bracket_role(w: &str) -> bool {
+    is_credential(w) || matches!(w, "nurse" | "resident" | "attending" | "fellow" | "sw" | "pcp" | "intern" | "chaplain" | "cm" | "ot" | "slp" | "rd" | "pharmd" | "case" | "charge" | "primary" | "social" | "surgeon" | "physician" | "therapist")
+}
+
+/// a name followed by a role in brackets: "JOHN SMITH (RN)", "Mary Lee (case manager)",
+/// "K. ORTEGA (NP)": two or three name-shaped words, one of them a gazetteer name
+fn name_role_bracket(s: &mut Scan, out: &mut Vec<Detection>, i: usize) {
+    let doc = s.doc;
+    let n = doc.tokens.len();
+    if i < 2 {
+        return;
+    }
+    let w = doc.lower(i);
+    let role = is_bracket_role(w);
+    let gap = doc.gap_before(i);
+    if !role || !(gap == " (" || gap == "(" || gap == " [" || gap == "[") {
+        return;
+    }
+    let closes = (i..(i + 3).min(n)).any(|k| doc.gap_after(k).starts_with([')', ']'])) || i + 1 == n && doc.text[doc.tokens[i].span.end..].starts_with([')', ']']);
+    if !closes {
+        return;
+    }
+    let mut a = i;
+    while a > 0 && i - a < 3 {
+        let k = a - 1;
+        let f = s.fit(k);
+        let shaped = if doc.cased { doc.tokens[k].title || doc.tokens[k].upper } else { true };
+        if f == Fit::No && !s.initial(k) || !shaped || k + 1 < i && !s.joins(k) || eponym_word(s.g, doc.lower(k)) {
+            break;
+        }
+        a -= 1;
+    }
+    let words = i - a;
+    let named = (a..i).any(|k| s.fit(k) >= Fit::Unknown && s.g.is_any_name(doc.lower(k)));
+    let commons = (a..i).filter(|&k| s.g.is_common(doc.lower(k)) && !s.g.is_any_name(doc.lower(k))).count();
+    if words >= 2 && named && commons == 0 {
+        s.emit(out, a, i, 0.8, "name_role_bracket", Some(w));
+    }
+}
+
+/// an initial before a name: "W. MAROTTA", "j. o'brien", "Q. LANDER"
+fn initial_name(s: &mut Scan, out: &mut Vec<Detection>, i: usize) {
+    let doc = s.doc;
+    if i + 1 >= doc.tokens.len() {
+        return;
+    }
+    // "A.fib", "C.O./C.I.", "H.O." are abbreviations: an initial is followed by ". " and a word
+    if !s.initial(i) || doc.gap_after(i) != ". " || i > 0 && doc.gap_before(i).ends_with('.') {
+        return;
+    }
+    let wj = doc.lower(i + 1);
+    let f = s.fit(i + 1);
+    let named = s.g.is_last(wj) || s.g.is_first(wj);
+    let cased_name = doc.cased && doc.tokens[i + 1].title;
+    if (f >= Fit::Unknown && (wj.len() >= 3 || cased_name) && (named || f == Fit::Likely || cased_name)) && !s.g.is_common(wj) {
+        let end = s.extend(i + 1, 2, Fit::Unknown);
+        s.emit(out, i, end, 0.7, "initial_name", None);
+    }
+}
+
+/// gazetteer names where no cue was found: a token no earlier rule covered that looks like a
+/// name by itself, scored by what the gazetteers know of it. It covers what it finds, so the
+/// tokens of a name it found are not looked at again.
+fn gazetteer_name(s: &mut Scan, out: &mut Vec<Detection>, i: usize) {
+    let doc = s.doc;
+    let n = doc.tokens.len();
+    if s.covered[i] || !doc.tokens[i].alpha {
+        return;
+    }
+    let w = doc.lower(i);
+    let f = s.fit(i);
+    // "Krisztián Szöllösy listed ...": two capitalised unknown words opening a sentence
+    let pair = f == Fit::Unknown
+        && doc.cased
+        && doc.tokens[i].title
+        && i + 1 < n
+        && doc.tokens[i + 1].title
+        && s.joins(i)
+        && s.fit(i + 1) >= Fit::Unknown;
+    if f != Fit::Likely && !pair {
+        return;
+    }
+    let g = s.g;
+    let first = g.is_first(w) || doc.cased && g.intl_first.contains(w);
+    let last = g.is_last(w) || doc.cased && g.intl_last.contains(w);
+    let end = if first { s.extend(i, 3, Fit::Unknown) } else { s.extend(i, 3, Fit::Likely) };
+    let score = if end - i >= 2 && (first || last) {
+        0.75
+    } else if first {
+        if doc.cased { 0.65 } else { 0.6 }
+    } else if last {
+        let rank = g.last.get(w).copied().unwrap_or(u32::MAX);
+        let base = if g.cities.contains_key(w) { 0.3 } else if rank < 20_000 { 0.45 } else { 0.4 };
+        if doc.cased { base + 0.15 } else { base }
+    } else if end - i >= 2 {
+        // two capitalised words that no gazetteer knows, inside a sentence of a cased note
+        0.55
+    } else {
+        0.45
+    };
+    let pattern = if end - i >= 2 { "gazetteer_full_name" } else if first { "gazetteer_first_name" } else if last { "gazetteer_surname" } else { "capitalised_unknown" };
+    s.emit(out, i, end, score, pattern, None);
 }
 
 #[cfg(test)]
