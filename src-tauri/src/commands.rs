@@ -64,6 +64,12 @@ pub async fn get_dataset(ws: State<'_, Workspace>, id: i64) -> Result<DatasetDet
     ws.call(move |api| api.dataset(id)).await
 }
 
+/// What the dataset can support before training (its Statistics tab, the Training screen's warnings).
+#[tauri::command]
+pub async fn dataset_stats(ws: State<'_, Workspace>, dataset_id: i64) -> Result<localdx_api::stats::DatasetStatsDto, ApiError> {
+    ws.call(move |api| api.dataset_stats(dataset_id)).await
+}
+
 #[tauri::command]
 pub async fn list_records(
     ws: State<'_, Workspace>,

@@ -31,6 +31,7 @@ fn main() {
             commands::cancel_import,
             commands::list_datasets,
             commands::get_dataset,
+            commands::dataset_stats,
             commands::list_records,
             commands::get_record,
             commands::session,

@@ -253,6 +253,24 @@ async function main() {
       await shot('record-browser');
     });
 
+    await test('dataset statistics: labels per split, length against the presets, duplicates, warnings', async () => {
+      await click('tab-stats');
+      await (await byId('stats-labels-chart')).waitForDisplayed({ timeout: TIMEOUT, timeoutMsg: 'the labels chart is drawn' });
+      const bars = await browser.$$('[data-testid="stats-labels-chart"] rect').getElements();
+      check(bars.length > 0, 'the labels chart has bars');
+      await (await byId('stats-length-chart')).waitForDisplayed({ timeout: TIMEOUT });
+      const presets = await contentOf('stats-presets');
+      check(presets.includes('quick') && presets.includes('thorough'), `each preset's cut is listed, got "${presets}"`);
+      const duplicates = await contentOf('stats-duplicates');
+      check(/\d+ notes? repeat an earlier one/.test(duplicates), `duplicates are counted, got "${duplicates}"`);
+      check((await contentOf('stats-warnings')).length > 0, 'the warnings (or the all-clear) are shown');
+      const injected = await browser.$$('[data-testid="dataset-stats"] img, [data-testid="dataset-stats"] b').getElements();
+      check(injected.length === 0, 'no element was created from a label or note');
+      await shot('dataset-stats');
+      await click('tab-notes');
+      await (await byId('record-total')).waitForDisplayed({ timeout: TIMEOUT });
+    });
+
     if (SCALE > 0) {
       await test(`scale: ${SCALE.toLocaleString('en-US')} notes import, then the browser jumps, scrolls and searches`, async () => {
         const path = writeLargeCsv(SCALE);

@@ -143,6 +143,24 @@ fn backend_ts_matches_the_api_json() {
     let detail = serde_json::to_value(api.dataset(id).expect("dataset")).expect("json");
     add("LabelCount", detail["labels"][0].clone());
     add("DatasetDetail", detail);
+    // Statistics of a dataset with a repeated note, after PHI detection.
+    let repeated = dir.path().join("repeated.csv");
+    std::fs::write(&repeated, "note,dx\nSeen by Dr. John Smith on 2024-03-02 for chest pain.,I20.9\nSeen by Dr. John Smith on 2024-03-02 for chest pain.,I20.9\nCough for two weeks.,J20\n")
+        .expect("the CSV is written");
+    let guessed = ImportOptionsDto::default();
+    let repeated = api.import(&repeated, &guessed, &|_: &Progress| {}, &Cancel::new()).expect("import").dataset_id.expect("stored");
+    api.review_detect(repeated, &|_: &Progress| {}, &Cancel::new()).expect("detect");
+    let stats = serde_json::to_value(api.dataset_stats(repeated).expect("stats")).expect("json");
+    add("SplitCounts", stats["splits"].clone());
+    add("LabelStat", stats["labels"][0].clone());
+    add("LengthStats", stats["length"].clone());
+    add("LengthBin", stats["length"]["bins"][0].clone());
+    add("PresetCut", stats["length"]["presets"][0].clone());
+    add("Duplicates", stats["duplicates"].clone());
+    add("DuplicatePair", stats["duplicates"]["examples"][0].clone());
+    add("Patients", stats["patients"].clone());
+    add("PhiType", stats["phi"][0].clone());
+    add("DatasetStats", stats);
     let page = serde_json::to_value(api.records(id, 0, 10, None).expect("records")).expect("json");
     add("NoteRecord", page["records"][0].clone());
     add("RecordPage", page);

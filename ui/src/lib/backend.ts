@@ -152,6 +152,98 @@ export interface DatasetDetail extends Dataset {
   rejectedRows: RowError[];
 }
 
+/** `SplitCountsDto`: notes per split. */
+export interface SplitCounts {
+  train: number;
+  validation: number;
+  test: number;
+}
+
+/** `LabelStatDto`: one label's notes per split (and its ICD-10-CM name when known). */
+export interface LabelStat {
+  label: string;
+  name: string | null;
+  notes: SplitCounts;
+}
+
+/** `LengthBinDto`: notes of at most `upTo` tokens (the last bin is open: `upTo` null). */
+export interface LengthBin {
+  upTo: number | null;
+  notes: number;
+}
+
+/** `PresetCutDto`: how many notes a preset cuts short. */
+export interface PresetCut {
+  preset: string;
+  maxLen: number;
+  truncated: number;
+  share: number;
+}
+
+/** `LengthStatsDto`: note length in the default model's tokens. */
+export interface LengthStats {
+  tokenizer: string;
+  counted: number;
+  median: number;
+  p90: number;
+  max: number;
+  bins: LengthBin[];
+  presets: PresetCut[];
+}
+
+/** `DuplicatePairDto`: two record ids and how alike their texts are (1 for an exact copy). */
+export interface DuplicatePair {
+  a: number;
+  b: number;
+  similarity: number;
+  splits: [string, string];
+}
+
+/** `DuplicatesDto`: exact and near duplicates, and the pairs that cross into evaluation. */
+export interface Duplicates {
+  exact: number;
+  nearPairs: number;
+  nearThreshold: number;
+  acrossSplits: number;
+  examples: DuplicatePair[];
+}
+
+/** `PatientsDto`: notes per patient (`[notes, patients]` rows) and patients in several splits. */
+export interface Patients {
+  notesWithPatient: number;
+  patients: number;
+  maxNotes: number;
+  notesPerPatient: [number, number][];
+  acrossSplits: number;
+}
+
+/** `PhiTypeDto`: the review's spans of one PHI type. */
+export interface PhiType {
+  entity: string;
+  redacted: number;
+  added: number;
+  rejected: number;
+  undecided: number;
+}
+
+/** `DatasetStatsDto`: what a dataset can support before training. */
+export interface DatasetStats {
+  datasetId: number;
+  name: string;
+  notes: number;
+  splits: SplitCounts;
+  unlabelled: number;
+  labels: LabelStat[];
+  rareLabels: number;
+  rareThreshold: number;
+  multiLabel: boolean;
+  length: LengthStats;
+  duplicates: Duplicates;
+  patients: Patients;
+  phi: PhiType[];
+  warnings: string[];
+}
+
 /** `RecordDto`: one note. */
 export interface NoteRecord {
   id: number;
@@ -786,6 +878,7 @@ export const backend = {
   cancelImport: () => invoke<boolean>('cancel_import'),
   datasets: () => invoke<Dataset[]>('list_datasets'),
   dataset: (id: number) => invoke<DatasetDetail>('get_dataset', { id }),
+  datasetStats: (datasetId: number) => invoke<DatasetStats>('dataset_stats', { datasetId }),
   records: (datasetId: number, offset: number, limit: number, search: string | null) =>
     invoke<RecordPage>('list_records', { datasetId, offset, limit, search }),
   record: (id: number) => invoke<NoteRecord>('get_record', { id }),
