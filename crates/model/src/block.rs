@@ -1,12 +1,11 @@
-//! The parts every decoder architecture of this engine is built from, so that [`crate::llama`] and
-//! [`crate::gemma3`] keep only what differs between them: load options and the choice of how the
-//! frozen base is stored, the seven LoRA projections of a block (loaded from `blk.N.*` in a fixed
-//! order, their adapter variables under PEFT's names), token embeddings, the final norm, and the
-//! reference ops of the forward pass (differentiable norms, softmax, rotary embeddings, masked
-//! grouped-query attention, the gated MLP) that tests compare the fused kernels against.
+//! The parts every decoder architecture of this engine is built from, so that `llama` and `gemma3`
+//! keep only what differs between them: load options and the choice of how the frozen base is
+//! stored, the seven LoRA projections of a block (loaded from `blk.N.*` in a fixed order, their
+//! adapter variables under PEFT's names), token embeddings, the final norm, and the reference ops
+//! of the forward pass (differentiable norms, softmax, rotary embeddings, masked grouped-query
+//! attention, the gated MLP) that tests compare the fused kernels against.
 //!
-//! [`crate::decoder`] dispatches over the architectures built from these; this module knows none of
-//! them.
+//! `decoder` dispatches over the architectures built from these; this module knows none of them.
 
 use crate::error::{ModelError, Result};
 use crate::fused;
@@ -51,7 +50,7 @@ pub fn choose_storage_for(projection_params: usize, requested: BaseStorage, memo
     }
 }
 
-/// Options for loading a model ([`crate::Llama::load`], [`crate::Gemma3::load`]).
+/// Options for loading a model (`Llama::load`, `Gemma3::load`, `Model::load`).
 #[derive(Debug, Clone)]
 pub struct LoadOptions {
     pub device: Device,

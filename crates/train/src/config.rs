@@ -2,9 +2,8 @@
 //! setting of a run ([`TrainConfig`], its named [`Preset`]s and the DP-SGD settings of
 //! [`TrainConfig::private`]) and the result of a finished run ([`Outcome`]).
 //!
-//! Plain data: the training loop ([`crate::trainer`]), run folders ([`crate::checkpoint`]), PEFT
-//! export ([`crate::peft`]) and prediction ([`crate::predict`]) all read these types, and this
-//! module depends on none of them.
+//! Plain data: the training loop (`trainer`), run folders (`checkpoint`), PEFT export (`peft`) and
+//! prediction (`predict`) all read these types, and this module depends on none of them.
 
 use crate::dp::DpConfig;
 use crate::metrics::Metrics;
