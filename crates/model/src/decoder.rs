@@ -1,12 +1,13 @@
 //! One type over every decoder architecture the engine trains (llama and gemma3), so the trainer
 //! and the predictor use a single API: embeddings, a cacheable frozen prefix, the trainable suffix,
 //! adapter variables with PEFT names. This module only dispatches; the networks live in
-//! [`crate::llama`] and [`crate::gemma3`].
+//! [`crate::llama`] and [`crate::gemma3`], built from the parts they share in [`crate::block`].
 
+use crate::block::{BaseStorage, LoadOptions};
 use crate::error::{ModelError, Result};
 use crate::gemma3::Gemma3;
 use crate::gguf::GgufFile;
-use crate::llama::{BaseStorage, Llama, LoadOptions};
+use crate::llama::Llama;
 use crate::lora::{LoraConfig, Target};
 use candle_core::{Device, Tensor, Var};
 use rand::rngs::StdRng;

@@ -12,15 +12,13 @@
 //! the one), so they multiply directly. Weight names mirror the GGUF file; q/k rows are stored in
 //! the half-split rotary layout already (no un-permuting as for llama).
 
+use crate::block::{self, attention_mask, choose_storage_for, final_norm, rms_norm, rope, rope_tables, BaseStorage, LoadOptions, Loader, Projections, Sizes};
 use crate::error::{ModelError, Result};
 use crate::fused;
-use crate::gguf::{check_finite, GgufFile};
-use crate::llama::{choose_storage_for, rms_norm, rope, softmax_last, BaseStorage, LoadOptions};
-use crate::lora::{FrozenWeight, LoraConfig, LoraLinear, Target};
+use crate::gguf::GgufFile;
+use crate::lora::{LoraConfig, Target};
 use candle_core::{DType, Device, Tensor, Var};
 use rand::rngs::StdRng;
-use rand::SeedableRng;
-use std::sync::Arc;
 
 /// The shape of a Gemma 3 model, read from `gemma3.*` metadata.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -113,34 +111,14 @@ impl Gemma3Config {
     }
 }
 
-pub(crate) struct Block {
+struct Block {
     attn_norm: Tensor,
     q_norm: Tensor,
     k_norm: Tensor,
     post_attn_norm: Tensor,
     ffn_norm: Tensor,
     post_ffn_norm: Tensor,
-    pub(crate) q: LoraLinear,
-    pub(crate) k: LoraLinear,
-    pub(crate) v: LoraLinear,
-    pub(crate) o: LoraLinear,
-    pub(crate) gate: LoraLinear,
-    pub(crate) up: LoraLinear,
-    pub(crate) down: LoraLinear,
-}
-
-impl Block {
-    pub(crate) fn projections(&self) -> [(Target, &LoraLinear); 7] {
-        [
-            (Target::QProj, &self.q),
-            (Target::KProj, &self.k),
-            (Target::VProj, &self.v),
-            (Target::OProj, &self.o),
-            (Target::GateProj, &self.gate),
-            (Target::UpProj, &self.up),
-            (Target::DownProj, &self.down),
-        ]
-    }
+    proj: Projections,
 }
 
 /// A Gemma 3 model: frozen base, optional LoRA adapters, final hidden states out.
@@ -153,33 +131,11 @@ pub struct Gemma3 {
     device: Device,
     /// `[vocab, hidden]`, unscaled (also the tied output projection).
     embed: Tensor,
-    pub(crate) blocks: Vec<Block>,
+    blocks: Vec<Block>,
     norm: Tensor,
-    /// Fused kernels (CPU, f32) or the reference ops; see [`crate::llama::Llama::fused`].
+    /// Whether the forward uses the fused kernels of [`crate::fused`] (CPU, f32; set at load) or
+    /// the reference ops composed from candle primitives (tests compare the two).
     pub fused: bool,
-}
-
-/// `[t, head_dim]` rotary tables (half-split layout, each half duplicated) for positions `0..t`.
-fn rope_tables(t: usize, head_dim: usize, theta: f64, scale: f64, dev: &Device) -> Result<(Tensor, Tensor)> {
-    let inv: Vec<f32> =
-        (0..head_dim / 2).map(|i| (1.0 / theta.powf(2.0 * i as f64 / head_dim as f64) / scale) as f32).collect();
-    let inv = Tensor::from_vec(inv, (1, head_dim / 2), dev)?;
-    let pos = Tensor::arange(0u32, t as u32, dev)?.to_dtype(DType::F32)?.reshape((t, 1))?;
-    let freqs = pos.broadcast_mul(&inv)?;
-    let freqs = Tensor::cat(&[&freqs, &freqs], 1)?;
-    Ok((freqs.cos()?, freqs.sin()?))
-}
-
-/// Additive mask `[rep * t, t]` for `rep` query heads stacked along the query axis: causal, and
-/// within `window` positions when given.
-fn attention_mask(rep: usize, t: usize, window: Option<usize>, dev: &Device) -> Result<Tensor> {
-    let mask: Vec<f32> = (0..rep * t)
-        .flat_map(|r| {
-            let q = r % t;
-            (0..t).map(move |c| if c <= q && window.is_none_or(|w| q - c < w) { 0.0 } else { -1e9 })
-        })
-        .collect();
-    Ok(Tensor::from_vec(mask, (rep * t, t), dev)?)
 }
 
 impl Gemma3 {
@@ -188,33 +144,14 @@ impl Gemma3 {
         let cfg = Gemma3Config::from_gguf(file)?;
         let (storage, storage_reason) = choose_storage_for(cfg.projection_params(), opts.storage, opts.memory_budget, &opts.device);
         let dev = &opts.device;
-        let mut rng = StdRng::seed_from_u64(opts.seed);
-        let (d, hd, ff) = (cfg.hidden, cfg.head_dim, cfg.intermediate);
-        let (qd, kv) = (cfg.heads * hd, cfg.kv_heads * hd);
-        let embed = file.dense("token_embd.weight", &[cfg.vocab_size, d], dev)?;
+        let (d, hd) = (cfg.hidden, cfg.head_dim);
+        let shape = Sizes { hidden: d, q: cfg.heads * hd, kv: cfg.kv_heads * hd, intermediate: cfg.intermediate };
+        let mut load = Loader::new(file, opts, storage, cfg.layers);
+        let embed = load.dense("token_embd.weight", &[cfg.vocab_size, d])?;
         let mut blocks = Vec::with_capacity(cfg.layers);
         for i in 0..cfg.layers {
-            let mut proj = |name: &str, target: Target, out: usize, inp: usize| -> Result<LoraLinear> {
-                let full = format!("blk.{i}.{name}.weight");
-                let base = match storage {
-                    BaseStorage::Quantized => {
-                        let q = file.qtensor(&full, &[out, inp])?;
-                        check_finite(&full, &q.dequantize(&Device::Cpu)?)?;
-                        FrozenWeight::Quantized(Arc::new(q))
-                    }
-                    _ => FrozenWeight::dense(file.dense(&full, &[out, inp], dev)?, storage)?,
-                };
-                let lora = opts.lora.as_ref().filter(|l| l.targets.contains(&target) && l.adapts_layer(i, cfg.layers));
-                LoraLinear::new(base, None, inp, out, lora, &mut rng)
-            };
-            let q = proj("attn_q", Target::QProj, qd, d)?;
-            let k = proj("attn_k", Target::KProj, kv, d)?;
-            let v = proj("attn_v", Target::VProj, kv, d)?;
-            let o = proj("attn_output", Target::OProj, d, qd)?;
-            let gate = proj("ffn_gate", Target::GateProj, ff, d)?;
-            let up = proj("ffn_up", Target::UpProj, ff, d)?;
-            let down = proj("ffn_down", Target::DownProj, d, ff)?;
-            let mut norm = |name: &str, n: usize| file.dense(&format!("blk.{i}.{name}.weight"), &[n], dev);
+            let proj = load.projections(i, shape, None)?;
+            let mut norm = |name: &str, n: usize| load.dense(&format!("blk.{i}.{name}.weight"), &[n]);
             blocks.push(Block {
                 attn_norm: norm("attn_norm", d)?,
                 q_norm: norm("attn_q_norm", hd)?,
@@ -222,16 +159,10 @@ impl Gemma3 {
                 post_attn_norm: norm("post_attention_norm", d)?,
                 ffn_norm: norm("ffn_norm", d)?,
                 post_ffn_norm: norm("post_ffw_norm", d)?,
-                q,
-                k,
-                v,
-                o,
-                gate,
-                up,
-                down,
+                proj,
             });
         }
-        let norm = file.dense("output_norm.weight", &[d], dev)?;
+        let norm = load.dense("output_norm.weight", &[d])?;
         let fused = fused::supported(dev, DType::F32);
         Ok(Gemma3 { cfg, storage, storage_reason, lora: opts.lora.clone(), device: dev.clone(), embed, blocks, norm, fused })
     }
@@ -240,21 +171,9 @@ impl Gemma3 {
         &self.device
     }
 
-    fn check_len(&self, t: usize) -> Result<()> {
-        if t > self.cfg.context_length {
-            return Err(ModelError::Tensor {
-                name: "input".into(),
-                message: format!("{t} tokens exceed the context length {}", self.cfg.context_length),
-            });
-        }
-        Ok(())
-    }
-
     /// Token embeddings `[b, t, hidden]`, scaled by `sqrt(hidden)`.
     pub fn embed(&self, ids: &Tensor) -> Result<Tensor> {
-        let (b, t) = ids.dims2()?;
-        self.check_len(t)?;
-        let x = self.embed.index_select(&ids.flatten_all()?, 0)?.reshape((b, t, self.cfg.hidden))?;
+        let x = block::embed(&self.embed, ids, self.cfg.context_length)?;
         Ok((x * (self.cfg.hidden as f64).sqrt())?)
     }
 
@@ -277,8 +196,7 @@ impl Gemma3 {
 
     /// The first layer that has an adapter (`layers` when none has).
     pub fn first_adapted_layer(&self) -> usize {
-        let adapted = |b: &Block| b.projections().iter().any(|(_, l)| l.adapter.is_some());
-        self.blocks.iter().position(adapted).unwrap_or(self.blocks.len())
+        block::first_adapted(self.blocks.iter().map(|b| &b.proj))
     }
 
     /// The residual stream `[b, t, hidden]` after the first `upto` layers, without gradients.
@@ -290,18 +208,16 @@ impl Gemma3 {
     /// Runs layers `from..` on the residual stream `x` `[b, t, hidden]` and the final norm.
     pub fn suffix(&self, x: &Tensor, from: usize, rng: Option<&mut StdRng>) -> Result<Tensor> {
         let x = self.run_blocks(x, from, self.blocks.len(), rng)?;
-        if self.fused {
-            return Ok(fused::rms_norm(&x, &self.norm, self.cfg.rms_eps)?);
-        }
-        rms_norm(&x, &self.norm, self.cfg.rms_eps)
+        final_norm(&x, &self.norm, self.cfg.rms_eps, self.fused)
     }
 
     fn run_blocks(&self, x: &Tensor, from: usize, to: usize, mut rng: Option<&mut StdRng>) -> Result<Tensor> {
         let (b, t, d) = x.dims3()?;
-        self.check_len(t)?;
+        block::check_length(t, self.cfg.context_length)?;
         let c = &self.cfg;
         let (nh, nkv, hd) = (c.heads, c.kv_heads, c.head_dim);
         let rep = nh / nkv;
+        let eps = c.rms_eps;
         let dev = &self.device;
         let local = rope_tables(t, hd, c.rope_local_theta, 1.0, dev)?;
         let global = rope_tables(t, hd, c.rope_theta, c.rope_scale, dev)?;
@@ -312,74 +228,50 @@ impl Gemma3 {
         if self.fused && c.attn_softcap.is_none() {
             let (rot_local, rot_global) = (fused::Rotary::new(&local.0, &local.1)?, fused::Rotary::new(&global.0, &global.1)?);
             let attn = fused::Attention { heads: nh, kv_heads: nkv, head_dim: hd, scale: c.query_scale as f32, window: None };
-            let eps = c.rms_eps;
             for (i, blk) in self.blocks.iter().enumerate().take(to).skip(from) {
                 let (rotary, attn) = if c.is_global(i) { (&rot_global, attn) } else { (&rot_local, fused::Attention { window, ..attn }) };
+                let p = &blk.proj;
                 let h = fused::rms_norm(&x, &blk.attn_norm, eps)?;
-                let q = blk.q.forward(&h, rng.as_deref_mut())?.reshape((b, t, nh, hd))?;
-                let k = blk.k.forward(&h, rng.as_deref_mut())?.reshape((b, t, nkv, hd))?;
-                let v = blk.v.forward(&h, rng.as_deref_mut())?;
+                let q = p.q.forward(&h, rng.as_deref_mut())?.reshape((b, t, nh, hd))?;
+                let k = p.k.forward(&h, rng.as_deref_mut())?.reshape((b, t, nkv, hd))?;
+                let v = p.v.forward(&h, rng.as_deref_mut())?;
                 let q = rotary.apply(&fused::rms_norm(&q, &blk.q_norm, eps)?)?;
                 let k = rotary.apply(&fused::rms_norm(&k, &blk.k_norm, eps)?)?;
                 let y = fused::attention(&q, &k, &v.reshape((b, t, nkv * hd))?, attn)?.reshape((b * t, nh * hd))?;
-                x = (x + fused::rms_norm(&blk.o.forward(&y, rng.as_deref_mut())?, &blk.post_attn_norm, eps)?)?;
+                x = (x + fused::rms_norm(&p.o.forward(&y, rng.as_deref_mut())?, &blk.post_attn_norm, eps)?)?;
                 let h = fused::rms_norm(&x, &blk.ffn_norm, eps)?;
-                let g = blk.gate.forward(&h, rng.as_deref_mut())?;
-                let u = blk.up.forward(&h, rng.as_deref_mut())?;
-                let y = blk.down.forward(&fused::gated(&g, &u, fused::Gate::GeluTanh)?, rng.as_deref_mut())?;
+                let y = p.mlp(&h, fused::Gate::GeluTanh, true, rng.as_deref_mut())?;
                 x = (x + fused::rms_norm(&y, &blk.post_ffn_norm, eps)?)?;
             }
             return Ok(x.reshape((b, t, d))?);
         }
         for (i, blk) in self.blocks.iter().enumerate().take(to).skip(from) {
             let ((cos, sin), mask) = if c.is_global(i) { (&global, &global_mask) } else { (&local, &local_mask) };
-            let h = rms_norm(&x, &blk.attn_norm, c.rms_eps)?;
-            let q = blk.q.forward(&h, rng.as_deref_mut())?.reshape((b, t, nh, hd))?;
-            let k = blk.k.forward(&h, rng.as_deref_mut())?.reshape((b, t, nkv, hd))?;
-            let v = blk.v.forward(&h, rng.as_deref_mut())?.reshape((b, t, nkv, hd))?.transpose(1, 2)?.contiguous()?;
-            let q = rms_norm(&q, &blk.q_norm, c.rms_eps)?.transpose(1, 2)?.contiguous()?;
-            let k = rms_norm(&k, &blk.k_norm, c.rms_eps)?.transpose(1, 2)?.contiguous()?;
+            let p = &blk.proj;
+            let h = rms_norm(&x, &blk.attn_norm, eps)?;
+            let q = p.q.forward(&h, rng.as_deref_mut())?.reshape((b, t, nh, hd))?;
+            let k = p.k.forward(&h, rng.as_deref_mut())?.reshape((b, t, nkv, hd))?;
+            let v = p.v.forward(&h, rng.as_deref_mut())?.reshape((b, t, nkv, hd))?.transpose(1, 2)?.contiguous()?;
+            let q = rms_norm(&q, &blk.q_norm, eps)?.transpose(1, 2)?.contiguous()?;
+            let k = rms_norm(&k, &blk.k_norm, eps)?.transpose(1, 2)?.contiguous()?;
             let q = rope(&q, cos, sin)?;
             let k = rope(&k, cos, sin)?;
-            // Grouped-query attention: the `rep` query heads sharing a kv head are stacked along
-            // the query axis.
-            let q = (q * c.query_scale)?.reshape((b, nkv, rep * t, hd))?;
-            let mut att = q.matmul(&k.t()?)?;
-            if let Some(cap) = c.attn_softcap {
-                att = ((att / cap)?.tanh()? * cap)?;
-            }
-            let att = softmax_last(&att.broadcast_add(mask)?)?;
-            let y = att.matmul(&v)?.reshape((b, nh, t, hd))?.transpose(1, 2)?.reshape((b * t, nh * hd))?;
-            let y = rms_norm(&blk.o.forward(&y, rng.as_deref_mut())?, &blk.post_attn_norm, c.rms_eps)?;
-            x = (x + y)?;
-            let h = rms_norm(&x, &blk.ffn_norm, c.rms_eps)?;
-            let g = blk.gate.forward(&h, rng.as_deref_mut())?.gelu()?;
-            let u = blk.up.forward(&h, rng.as_deref_mut())?;
-            let y = blk.down.forward(&(g * u)?, rng.as_deref_mut())?;
-            x = (x + rms_norm(&y, &blk.post_ffn_norm, c.rms_eps)?)?;
+            let y = block::attention(&q, &k, &v, mask, c.query_scale, c.attn_softcap)?;
+            x = (x + rms_norm(&p.o.forward(&y, rng.as_deref_mut())?, &blk.post_attn_norm, eps)?)?;
+            let h = rms_norm(&x, &blk.ffn_norm, eps)?;
+            let y = p.mlp(&h, fused::Gate::GeluTanh, false, rng.as_deref_mut())?;
+            x = (x + rms_norm(&y, &blk.post_ffn_norm, eps)?)?;
         }
         Ok(x.reshape((b, t, d))?)
     }
 
     /// Adapter variables with their PEFT names (`base_model.model.model.layers.N.self_attn.q_proj.lora_A.weight`, ...).
     pub fn lora_vars(&self) -> Vec<(String, Var)> {
-        let mut out = Vec::new();
-        for (i, blk) in self.blocks.iter().enumerate() {
-            for (target, layer) in blk.projections() {
-                if let Some(ad) = &layer.adapter {
-                    let prefix = format!("base_model.model.model.layers.{i}.{}.{}", target.parent(), target.peft_name());
-                    out.push((format!("{prefix}.lora_A.weight"), ad.a.clone()));
-                    out.push((format!("{prefix}.lora_B.weight"), ad.b.clone()));
-                }
-            }
-        }
-        out
+        block::lora_vars(self.blocks.iter().map(|b| &b.proj))
     }
 
     /// The frozen base weights of one projection, dense, for tests that check they never change.
     pub fn base_weight(&self, layer: usize, target: Target) -> Option<Tensor> {
-        let blk = self.blocks.get(layer)?;
-        let (_, l) = blk.projections().into_iter().find(|(t, _)| *t == target)?;
-        l.base.to_dense()
+        self.blocks.get(layer)?.proj.get(target).base.to_dense()
     }
 }

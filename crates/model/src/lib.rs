@@ -1,14 +1,15 @@
 //! GGUF models for LocalDx: reading GGUF files ([`gguf`]), tokenizers built from their metadata or
 //! a `tokenizer.json` beside the file ([`tokenizer`], [`spm`], [`tokenizer_json`]), llama and Gemma 3
-//! forward passes for training with LoRA adapters on a frozen base ([`llama`], [`gemma3`], one API
-//! over both in [`decoder`], adapters in [`lora`]) and diagnosis heads on pooled hidden states
-//! ([`head`]).
+//! forward passes for training with LoRA adapters on a frozen base ([`llama`], [`gemma3`], the parts
+//! they share in [`block`], one API over both in [`decoder`], adapters in [`lora`]) and diagnosis
+//! heads on pooled hidden states ([`head`]).
 //!
 //! This crate never touches the network and never writes model files (except the tiny synthetic
 //! ones of [`synthetic`], for tests). Training loops, optimisers and checkpoints live in
 //! `localdx-train`.
 
 pub mod bf16;
+pub mod block;
 pub mod decoder;
 pub mod error;
 pub mod fused;
@@ -30,8 +31,9 @@ pub use error::{without_backtrace, ModelError, Result};
 pub use gemma3::{Gemma3, Gemma3Config};
 pub use gguf::GgufFile;
 pub use head::{ClassifierHead, HeadKind};
-pub use llama::{BaseStorage, Llama, LlamaConfig, LoadOptions};
-pub use lora::{LoraConfig, Target};
+pub use block::LoadOptions;
+pub use llama::{Llama, LlamaConfig};
+pub use lora::{BaseStorage, LoraConfig, Target};
 pub use tokenizer::{PreTokenizer, Tokenizer};
 
 use candle_core::{Device, Tensor};
@@ -103,7 +105,7 @@ impl Model {
     pub fn pooled(&self, batch: &[&[u32]], rng: Option<&mut rand::rngs::StdRng>) -> Result<Tensor> {
         let (ids, mask) = self.pad(batch)?;
         let h = self.llama.hidden_states(&ids, rng)?;
-        llama::mean_pool(&h, &mask)
+        block::mean_pool(&h, &mask)
     }
 }
 

@@ -9,14 +9,17 @@
 //! layout; they are put back in transformers' half-split order at load, so adapters line up with
 //! PEFT's tensors one to one.
 
+use crate::block::{self, attention_mask, final_norm, rope_tables, Loader, Projections, Sizes};
 use crate::error::{ModelError, Result};
 use crate::fused;
-use crate::gguf::{check_finite, GgufFile};
-use crate::lora::{FrozenWeight, LoraConfig, LoraLinear, Target};
-use candle_core::{DType, Device, Tensor, Var, D};
+use crate::gguf::GgufFile;
+use crate::lora::{LoraConfig, Target};
+use candle_core::{DType, Device, Tensor, Var};
 use rand::rngs::StdRng;
-use rand::SeedableRng;
-use std::sync::Arc;
+
+// Shared with gemma3 (see [`crate::block`]); kept at these paths for callers.
+pub use crate::block::{choose_storage_for, mean_pool, rms_norm, rope, softmax_last, LoadOptions};
+pub use crate::lora::BaseStorage;
 
 /// The shape of a llama model, read from `llama.*` metadata.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -77,88 +80,15 @@ impl LlamaConfig {
     }
 }
 
-/// How the frozen base weights are kept in memory.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum BaseStorage {
-    /// Let the engine choose (see [`choose_storage`]).
-    Auto,
-    /// Dequantize to f32 once at load.
-    Dense,
-    /// Keep the quantized blocks; dequantize on the fly in the backward pass.
-    Quantized,
-    /// bf16 panels for the CPU's bf16 kernels (AMX or AVX512_BF16, see [`crate::bf16`]); the same
-    /// bytes as dense f32, as two packings (forward and input gradient).
-    Bf16,
-}
-
-/// Picks a dense base (bf16 panels where the CPU has bf16 kernels, else f32) when it fits in
-/// `memory_budget` bytes, else quantized. On CPU, candle's quantized matmul is only fast when the
-/// inner dimension is a multiple of 256, and even then the f32 GEMM with the backward's
-/// re-dequantization avoided wins for small models, so dense is preferred whenever it fits.
-/// Returns the choice and the reason, for the user.
+/// [`choose_storage_for`] a llama model.
 pub fn choose_storage(cfg: &LlamaConfig, requested: BaseStorage, memory_budget: u64, device: &Device) -> (BaseStorage, String) {
     choose_storage_for(cfg.projection_params(), requested, memory_budget, device)
 }
 
-/// [`choose_storage`] for a model whose projections hold `projection_params` weights.
-pub fn choose_storage_for(projection_params: usize, requested: BaseStorage, memory_budget: u64, device: &Device) -> (BaseStorage, String) {
-    let dense_bytes = projection_params as u64 * 4;
-    let (kernel, why) = crate::bf16::Kernel::chosen();
-    let bf16 = kernel.packs_bf16() && device.is_cpu();
-    let packed = || format!("bf16 base, {why}");
-    match requested {
-        BaseStorage::Dense => (BaseStorage::Dense, "dense f32 base (requested)".into()),
-        BaseStorage::Quantized => (BaseStorage::Quantized, "quantized base (requested)".into()),
-        BaseStorage::Bf16 if bf16 => (BaseStorage::Bf16, format!("{} (requested)", packed())),
-        BaseStorage::Bf16 => (BaseStorage::Dense, format!("dense f32 base: bf16 was requested but {why}")),
-        BaseStorage::Auto if dense_bytes <= memory_budget && bf16 => {
-            (BaseStorage::Bf16, format!("{}; {} MiB fits the {} MiB budget", packed(), dense_bytes >> 20, memory_budget >> 20))
-        }
-        BaseStorage::Auto if dense_bytes <= memory_budget => (
-            BaseStorage::Dense,
-            format!(
-                "dense f32 base: {} MiB fits the {} MiB budget and f32 GEMM is faster than quantized matmul here",
-                dense_bytes >> 20,
-                memory_budget >> 20
-            ),
-        ),
-        BaseStorage::Auto => (
-            BaseStorage::Quantized,
-            format!("quantized base: dense f32 would need {} MiB, over the {} MiB budget", dense_bytes >> 20, memory_budget >> 20),
-        ),
-    }
-}
-
-/// Options for [`Llama::load`].
-#[derive(Debug, Clone)]
-pub struct LoadOptions {
-    pub device: Device,
-    pub storage: BaseStorage,
-    /// Bytes the dense base may take when `storage` is `Auto`.
-    pub memory_budget: u64,
-    /// LoRA adapters to attach (`None`: the bare base model).
-    pub lora: Option<LoraConfig>,
-    /// Seed of the adapters' initial values.
-    pub seed: u64,
-}
-
-impl Default for LoadOptions {
-    fn default() -> Self {
-        LoadOptions { device: Device::Cpu, storage: BaseStorage::Auto, memory_budget: 8 << 30, lora: None, seed: 0 }
-    }
-}
-
 struct Block {
     attn_norm: Tensor,
-    q: LoraLinear,
-    k: LoraLinear,
-    v: LoraLinear,
-    o: LoraLinear,
     ffn_norm: Tensor,
-    gate: LoraLinear,
-    up: LoraLinear,
-    down: LoraLinear,
+    proj: Projections,
 }
 
 /// A llama model: frozen base, optional LoRA adapters, final hidden states out.
@@ -194,74 +124,27 @@ fn unpermute_index(heads: usize, head_dim: usize, device: &Device) -> Result<Ten
     Ok(Tensor::from_vec(idx, heads * head_dim, device)?)
 }
 
-/// A differentiable RMS norm: `x / sqrt(mean(x^2) + eps) * w`.
-pub fn rms_norm(x: &Tensor, w: &Tensor, eps: f64) -> Result<Tensor> {
-    let ms = x.sqr()?.mean_keepdim(D::Minus1)?;
-    Ok(x.broadcast_div(&(ms + eps)?.sqrt()?)?.broadcast_mul(w)?)
-}
-
-/// A differentiable softmax over the last dimension.
-pub fn softmax_last(x: &Tensor) -> Result<Tensor> {
-    let max = x.max_keepdim(D::Minus1)?.detach();
-    let e = x.broadcast_sub(&max)?.exp()?;
-    Ok(e.broadcast_div(&e.sum_keepdim(D::Minus1)?)?)
-}
-
-/// Rotary embedding in transformers' half-split layout: `x cos + rotate_half(x) sin`.
-pub fn rope(x: &Tensor, cos: &Tensor, sin: &Tensor) -> Result<Tensor> {
-    let hd = x.dim(D::Minus1)?;
-    let x1 = x.narrow(D::Minus1, 0, hd / 2)?;
-    let x2 = x.narrow(D::Minus1, hd / 2, hd / 2)?;
-    let rotated = Tensor::cat(&[&x2.neg()?, &x1], D::Minus1)?;
-    Ok((x.broadcast_mul(cos)? + rotated.broadcast_mul(sin)?)?)
-}
-
 impl Llama {
     /// Loads a llama GGUF file with the given options.
     pub fn load(file: &mut GgufFile, opts: &LoadOptions) -> Result<Llama> {
         let cfg = LlamaConfig::from_gguf(file)?;
         let (storage, storage_reason) = choose_storage(&cfg, opts.storage, opts.memory_budget, &opts.device);
         let dev = &opts.device;
-        let mut rng = StdRng::seed_from_u64(opts.seed);
-        let (d, kv, ff) = (cfg.hidden, cfg.kv_heads * cfg.head_dim, cfg.intermediate);
-        let embed = file.dense("token_embd.weight", &[cfg.vocab_size, d], dev)?;
+        let d = cfg.hidden;
+        let shape = Sizes { hidden: d, q: d, kv: cfg.kv_heads * cfg.head_dim, intermediate: cfg.intermediate };
         let q_perm = unpermute_index(cfg.heads, cfg.head_dim, dev)?;
         let k_perm = unpermute_index(cfg.kv_heads, cfg.head_dim, dev)?;
+        let mut load = Loader::new(file, opts, storage, cfg.layers);
+        let embed = load.dense("token_embd.weight", &[cfg.vocab_size, d])?;
         let mut blocks = Vec::with_capacity(cfg.layers);
         for i in 0..cfg.layers {
-            let mut proj = |name: &str, target: Target, out: usize, inp: usize, perm: Option<&Tensor>| -> Result<LoraLinear> {
-                let full = format!("blk.{i}.{name}.weight");
-                let (base, out_perm) = match storage {
-                    BaseStorage::Quantized => {
-                        let q = file.qtensor(&full, &[out, inp])?;
-                        check_finite(&full, &q.dequantize(&Device::Cpu)?)?;
-                        (FrozenWeight::Quantized(Arc::new(q)), perm.cloned())
-                    }
-                    _ => {
-                        let w = file.dense(&full, &[out, inp], dev)?;
-                        let w = match perm {
-                            Some(p) => w.index_select(p, 0)?,
-                            None => w,
-                        };
-                        (FrozenWeight::dense(w, storage)?, None)
-                    }
-                };
-                let lora = opts.lora.as_ref().filter(|l| l.targets.contains(&target) && l.adapts_layer(i, cfg.layers));
-                LoraLinear::new(base, out_perm, inp, out, lora, &mut rng)
-            };
-            let q = proj("attn_q", Target::QProj, d, d, Some(&q_perm))?;
-            let k = proj("attn_k", Target::KProj, kv, d, Some(&k_perm))?;
-            let v = proj("attn_v", Target::VProj, kv, d, None)?;
-            let o = proj("attn_output", Target::OProj, d, d, None)?;
-            let gate = proj("ffn_gate", Target::GateProj, ff, d, None)?;
-            let up = proj("ffn_up", Target::UpProj, ff, d, None)?;
-            let down = proj("ffn_down", Target::DownProj, d, ff, None)?;
-            let attn_norm = file.dense(&format!("blk.{i}.attn_norm.weight"), &[d], dev)?;
-            let ffn_norm = file.dense(&format!("blk.{i}.ffn_norm.weight"), &[d], dev)?;
-            blocks.push(Block { attn_norm, q, k, v, o, ffn_norm, gate, up, down });
+            let proj = load.projections(i, shape, Some((&q_perm, &k_perm)))?;
+            let attn_norm = load.dense(&format!("blk.{i}.attn_norm.weight"), &[d])?;
+            let ffn_norm = load.dense(&format!("blk.{i}.ffn_norm.weight"), &[d])?;
+            blocks.push(Block { attn_norm, ffn_norm, proj });
         }
-        let norm = file.dense("output_norm.weight", &[d], dev)?;
-        let (cos, sin) = rope_tables(&cfg, dev)?;
+        let norm = load.dense("output_norm.weight", &[d])?;
+        let (cos, sin) = rope_tables(cfg.context_length.min(1 << 16), cfg.head_dim, cfg.rope_theta, 1.0, dev)?;
         let fused = fused::supported(dev, DType::F32);
         Ok(Llama { cfg, storage, storage_reason, lora: opts.lora.clone(), device: dev.clone(), embed, blocks, norm, cos, sin, fused })
     }
@@ -280,21 +163,13 @@ impl Llama {
 
     /// Token embeddings `[b, t, hidden]`.
     pub fn embed(&self, ids: &Tensor) -> Result<Tensor> {
-        let (b, t) = ids.dims2()?;
-        if t > self.cfg.context_length {
-            return Err(ModelError::Tensor {
-                name: "input".into(),
-                message: format!("{t} tokens exceed the context length {}", self.cfg.context_length),
-            });
-        }
-        Ok(self.embed.index_select(&ids.flatten_all()?, 0)?.reshape((b, t, self.cfg.hidden))?)
+        block::embed(&self.embed, ids, self.cfg.context_length)
     }
 
     /// The first layer that has an adapter (`layers` when none has): everything below it is
     /// frozen, so [`Llama::prefix`] up to it can be cached.
     pub fn first_adapted_layer(&self) -> usize {
-        let adapted = |b: &Block| [&b.q, &b.k, &b.v, &b.o, &b.gate, &b.up, &b.down].iter().any(|l| l.adapter.is_some());
-        self.blocks.iter().position(adapted).unwrap_or(self.blocks.len())
+        block::first_adapted(self.blocks.iter().map(|b| &b.proj))
     }
 
     /// The residual stream `[b, t, hidden]` after the first `upto` layers, without gradients.
@@ -306,66 +181,47 @@ impl Llama {
     /// Runs layers `from..` on the residual stream `x` `[b, t, hidden]` and the final norm.
     pub fn suffix(&self, x: &Tensor, from: usize, rng: Option<&mut StdRng>) -> Result<Tensor> {
         let x = self.run_blocks(x, from, self.blocks.len(), rng)?;
-        if self.fused {
-            return Ok(fused::rms_norm(&x, &self.norm, self.cfg.rms_eps)?);
-        }
-        rms_norm(&x, &self.norm, self.cfg.rms_eps)
+        final_norm(&x, &self.norm, self.cfg.rms_eps, self.fused)
     }
 
     fn run_blocks(&self, x: &Tensor, from: usize, to: usize, mut rng: Option<&mut StdRng>) -> Result<Tensor> {
         let (b, t, d) = x.dims3()?;
-        if t > self.cfg.context_length {
-            return Err(ModelError::Tensor {
-                name: "input".into(),
-                message: format!("{t} tokens exceed the context length {}", self.cfg.context_length),
-            });
-        }
+        block::check_length(t, self.cfg.context_length)?;
         let (nh, nkv, hd) = (self.cfg.heads, self.cfg.kv_heads, self.cfg.head_dim);
-        let rep = nh / nkv;
+        let eps = self.cfg.rms_eps;
         let mut x = x.reshape((b * t, d))?;
         let cos = self.cos.narrow(0, 0, t)?;
         let sin = self.sin.narrow(0, 0, t)?;
         if self.fused {
             let rotary = fused::Rotary::new(&cos, &sin)?;
             let attn = fused::Attention { heads: nh, kv_heads: nkv, head_dim: hd, scale: (hd as f32).powf(-0.5), window: None };
-            let eps = self.cfg.rms_eps;
             for blk in &self.blocks[from.min(to)..to] {
+                let p = &blk.proj;
                 let h = fused::rms_norm(&x, &blk.attn_norm, eps)?;
-                let q = rotary.apply(&blk.q.forward(&h, rng.as_deref_mut())?.reshape((b, t, nh, hd))?)?;
-                let k = rotary.apply(&blk.k.forward(&h, rng.as_deref_mut())?.reshape((b, t, nkv, hd))?)?;
-                let v = blk.v.forward(&h, rng.as_deref_mut())?;
+                let q = rotary.apply(&p.q.forward(&h, rng.as_deref_mut())?.reshape((b, t, nh, hd))?)?;
+                let k = rotary.apply(&p.k.forward(&h, rng.as_deref_mut())?.reshape((b, t, nkv, hd))?)?;
+                let v = p.v.forward(&h, rng.as_deref_mut())?;
                 let y = fused::attention(&q, &k, &v.reshape((b, t, nkv * hd))?, attn)?.reshape((b * t, d))?;
-                x = (x + blk.o.forward(&y, rng.as_deref_mut())?)?;
+                x = (x + p.o.forward(&y, rng.as_deref_mut())?)?;
                 let h = fused::rms_norm(&x, &blk.ffn_norm, eps)?;
-                let g = blk.gate.forward(&h, rng.as_deref_mut())?;
-                let u = blk.up.forward(&h, rng.as_deref_mut())?;
-                x = (x + blk.down.forward(&fused::gated(&g, &u, fused::Gate::Silu)?, rng.as_deref_mut())?)?;
+                x = (x + p.mlp(&h, fused::Gate::Silu, true, rng.as_deref_mut())?)?;
             }
             return Ok(x.reshape((b, t, d))?);
         }
-        // Causal mask for `rep` query heads stacked along the query axis: [rep*t, t].
-        let mask: Vec<f32> =
-            (0..rep * t).flat_map(|r| (0..t).map(move |c| if c <= r % t { 0.0 } else { -1e9 })).collect();
-        let mask = Tensor::from_vec(mask, (rep * t, t), &self.device)?;
+        let mask = attention_mask(nh / nkv, t, None, &self.device)?;
         let scale = 1.0 / (hd as f64).sqrt();
         for blk in &self.blocks[from.min(to)..to] {
-            let h = rms_norm(&x, &blk.attn_norm, self.cfg.rms_eps)?;
-            let q = blk.q.forward(&h, rng.as_deref_mut())?.reshape((b, t, nh, hd))?.transpose(1, 2)?;
-            let k = blk.k.forward(&h, rng.as_deref_mut())?.reshape((b, t, nkv, hd))?.transpose(1, 2)?;
-            let v = blk.v.forward(&h, rng.as_deref_mut())?.reshape((b, t, nkv, hd))?.transpose(1, 2)?.contiguous()?;
+            let p = &blk.proj;
+            let h = rms_norm(&x, &blk.attn_norm, eps)?;
+            let q = p.q.forward(&h, rng.as_deref_mut())?.reshape((b, t, nh, hd))?.transpose(1, 2)?;
+            let k = p.k.forward(&h, rng.as_deref_mut())?.reshape((b, t, nkv, hd))?.transpose(1, 2)?;
+            let v = p.v.forward(&h, rng.as_deref_mut())?.reshape((b, t, nkv, hd))?.transpose(1, 2)?.contiguous()?;
             let q = rope(&q.contiguous()?, &cos, &sin)?;
             let k = rope(&k.contiguous()?, &cos, &sin)?;
-            // Grouped-query attention without copying k/v: the `rep` query heads that share a kv
-            // head are stacked along the query axis.
-            let q = (q * scale)?.reshape((b, nkv, rep * t, hd))?;
-            let att = q.matmul(&k.t()?)?.broadcast_add(&mask)?;
-            let att = softmax_last(&att)?;
-            let y = att.matmul(&v)?.reshape((b, nh, t, hd))?.transpose(1, 2)?.reshape((b * t, d))?;
-            x = (x + blk.o.forward(&y, rng.as_deref_mut())?)?;
-            let h = rms_norm(&x, &blk.ffn_norm, self.cfg.rms_eps)?;
-            let g = blk.gate.forward(&h, rng.as_deref_mut())?.silu()?;
-            let u = blk.up.forward(&h, rng.as_deref_mut())?;
-            x = (x + blk.down.forward(&(g * u)?, rng.as_deref_mut())?)?;
+            let y = block::attention(&q, &k, &v, &mask, scale, None)?;
+            x = (x + p.o.forward(&y, rng.as_deref_mut())?)?;
+            let h = rms_norm(&x, &blk.ffn_norm, eps)?;
+            x = (x + p.mlp(&h, fused::Gate::Silu, false, rng.as_deref_mut())?)?;
         }
         Ok(x.reshape((b, t, d))?)
     }
@@ -373,59 +229,11 @@ impl Llama {
     /// Adapter variables with their PEFT names
     /// (`base_model.model.model.layers.N.self_attn.q_proj.lora_A.weight`, ...), in a fixed order.
     pub fn lora_vars(&self) -> Vec<(String, Var)> {
-        let mut out = Vec::new();
-        for (i, blk) in self.blocks.iter().enumerate() {
-            let layers = [
-                (Target::QProj, &blk.q),
-                (Target::KProj, &blk.k),
-                (Target::VProj, &blk.v),
-                (Target::OProj, &blk.o),
-                (Target::GateProj, &blk.gate),
-                (Target::UpProj, &blk.up),
-                (Target::DownProj, &blk.down),
-            ];
-            for (target, layer) in layers {
-                if let Some(ad) = &layer.adapter {
-                    let prefix = format!("base_model.model.model.layers.{i}.{}.{}", target.parent(), target.peft_name());
-                    out.push((format!("{prefix}.lora_A.weight"), ad.a.clone()));
-                    out.push((format!("{prefix}.lora_B.weight"), ad.b.clone()));
-                }
-            }
-        }
-        out
+        block::lora_vars(self.blocks.iter().map(|b| &b.proj))
     }
 
     /// The frozen base weights of one projection, dense, for tests that check they never change.
     pub fn base_weight(&self, layer: usize, target: Target) -> Option<Tensor> {
-        let blk = self.blocks.get(layer)?;
-        let l = match target {
-            Target::QProj => &blk.q,
-            Target::KProj => &blk.k,
-            Target::VProj => &blk.v,
-            Target::OProj => &blk.o,
-            Target::GateProj => &blk.gate,
-            Target::UpProj => &blk.up,
-            Target::DownProj => &blk.down,
-        };
-        l.base.to_dense()
+        self.blocks.get(layer)?.proj.get(target).base.to_dense()
     }
-}
-
-fn rope_tables(cfg: &LlamaConfig, dev: &Device) -> Result<(Tensor, Tensor)> {
-    let hd = cfg.head_dim;
-    let n = cfg.context_length.min(1 << 16);
-    let inv: Vec<f32> = (0..hd / 2).map(|i| (1.0 / cfg.rope_theta.powf(2.0 * i as f64 / hd as f64)) as f32).collect();
-    let inv = Tensor::from_vec(inv, (1, hd / 2), dev)?;
-    let pos = Tensor::arange(0u32, n as u32, dev)?.to_dtype(DType::F32)?.reshape((n, 1))?;
-    let freqs = pos.broadcast_mul(&inv)?;
-    let freqs = Tensor::cat(&[&freqs, &freqs], 1)?;
-    Ok((freqs.cos()?, freqs.sin()?))
-}
-
-/// Mean of the hidden states `[b, t, d]` over the positions where `mask` `[b, t]` is 1.
-pub fn mean_pool(hidden: &Tensor, mask: &Tensor) -> Result<Tensor> {
-    let m = mask.unsqueeze(2)?;
-    let sum = hidden.broadcast_mul(&m)?.sum(1)?;
-    let count = mask.sum_keepdim(1)?.clamp(1.0, f64::MAX)?;
-    Ok(sum.broadcast_div(&count)?)
 }

@@ -86,6 +86,22 @@ impl LoraConfig {
     }
 }
 
+/// How the frozen base weights are kept in memory (chosen per model at load, see
+/// `block::choose_storage_for`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BaseStorage {
+    /// Let the engine choose.
+    Auto,
+    /// Dequantize to f32 once at load.
+    Dense,
+    /// Keep the quantized blocks; dequantize on the fly in the backward pass.
+    Quantized,
+    /// bf16 panels for the CPU's bf16 kernels (AMX or AVX512_BF16, see [`crate::bf16`]); the same
+    /// bytes as dense f32, as two packings (forward and input gradient).
+    Bf16,
+}
+
 /// A frozen base weight `W` of shape `[out, in]`.
 #[derive(Clone)]
 pub enum FrozenWeight {
@@ -242,10 +258,10 @@ impl CustomOp1 for FrozenDenseMatMulGrad {
 
 impl FrozenWeight {
     /// A dense weight kept as `storage` says: bf16 panels for the kernel this process chose
-    /// ([`Kernel::chosen`]) with [`crate::BaseStorage::Bf16`], else as it is.
-    pub fn dense(w: Tensor, storage: crate::BaseStorage) -> Result<FrozenWeight> {
+    /// ([`Kernel::chosen`]) with [`BaseStorage::Bf16`], else as it is.
+    pub fn dense(w: Tensor, storage: BaseStorage) -> Result<FrozenWeight> {
         Ok(match storage {
-            crate::BaseStorage::Bf16 => FrozenWeight::Bf16(Arc::new(PackedWeight::new(&w, Kernel::chosen().0)?)),
+            BaseStorage::Bf16 => FrozenWeight::Bf16(Arc::new(PackedWeight::new(&w, Kernel::chosen().0)?)),
             _ => FrozenWeight::Dense(w),
         })
     }

@@ -1,5 +1,7 @@
 //! Tokenizers built from GGUF metadata (`tokenizer.ggml.*`) or from a `tokenizer.json` beside the
-//! model file ([`crate::tokenizer_json`]), which wins when present.
+//! model file, which wins when present ([`Tokenizer::for_model`]). The types live here; reading a
+//! `tokenizer.json`, and choosing between it and the metadata, is `tokenizer_json`'s, which builds
+//! on them (this module never imports it).
 //!
 //! Two kinds: byte-level BPE with the pre-tokenizer the model was trained with (`smollm` for
 //! SmolLM2: every digit its own piece, then the GPT-2 split, no prefix space; `gpt2`; `llama-bpe`
@@ -261,22 +263,6 @@ impl Tokenizer {
     /// A byte-level BPE tokenizer from a vocabulary (id order) and merges (`"left right"`, rank order).
     pub fn from_vocab(pre: PreTokenizer, tokens: Vec<String>, merges: &[&str]) -> Result<Tokenizer> {
         Ok(Tokenizer::wrap(Kind::ByteBpe(Box::new(ByteBpe::new(pre, tokens, merges)?)), "vocabulary"))
-    }
-
-    /// The tokenizer for the model file at `path`: from `<file stem>.tokenizer.json` beside it when
-    /// that exists (special-token ids it lacks come from the GGUF metadata), else from the metadata.
-    pub fn for_model(path: &std::path::Path, file: &GgufFile) -> Result<Tokenizer> {
-        let json = crate::tokenizer_json::beside(path);
-        if !json.exists() {
-            return Tokenizer::from_gguf(file);
-        }
-        let mut tok = crate::tokenizer_json::load(&json)?;
-        let vocab = file.strings("tokenizer.ggml.tokens").map(|t| t.len()).unwrap_or(tok.vocab_size());
-        let sp = Specials::from_gguf(file, vocab);
-        tok.bos = tok.bos.or(sp.bos);
-        tok.eos = tok.eos.or(sp.eos);
-        tok.pad = tok.pad.or(sp.pad);
-        Ok(tok)
     }
 
     /// Builds the tokenizer embedded in a GGUF file's metadata.

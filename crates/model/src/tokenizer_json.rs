@@ -7,11 +7,14 @@
 //!   spaces into `▁`, non-special added tokens matched whole, and a `TemplateProcessing` that puts
 //!   `<bos>` first.
 //!
-//! Anything else is refused with a [`ModelError::Tokenizer`]. This module only reads the file.
+//! Anything else is refused with a [`ModelError::Tokenizer`]. This module only reads the file; it
+//! also holds [`Tokenizer::for_model`], which prefers such a file beside a model to the GGUF's
+//! own vocabulary, so that [`crate::tokenizer`] (the types) does not depend on it.
 
 use crate::error::{ModelError, Result};
 use crate::spm::{MergeOrder, Spm, SPACE};
-use crate::tokenizer::{ByteBpe, Kind, PreTokenizer, Tokenizer};
+use crate::gguf::GgufFile;
+use crate::tokenizer::{ByteBpe, Kind, PreTokenizer, Specials, Tokenizer};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -31,6 +34,24 @@ fn bad(path: &Path, message: impl std::fmt::Display) -> ModelError {
 /// The `type` of a JSON object, or "".
 fn ty(v: &Value) -> &str {
     v.get("type").and_then(Value::as_str).unwrap_or("")
+}
+
+impl Tokenizer {
+    /// The tokenizer for the model file at `path`: from `<file stem>.tokenizer.json` beside it when
+    /// that exists (special-token ids it lacks come from the GGUF metadata), else from the metadata.
+    pub fn for_model(path: &Path, file: &GgufFile) -> Result<Tokenizer> {
+        let json = beside(path);
+        if !json.exists() {
+            return Tokenizer::from_gguf(file);
+        }
+        let mut tok = load(&json)?;
+        let vocab = file.strings("tokenizer.ggml.tokens").map(|t| t.len()).unwrap_or(tok.vocab_size());
+        let sp = Specials::from_gguf(file, vocab);
+        tok.bos = tok.bos.or(sp.bos);
+        tok.eos = tok.eos.or(sp.eos);
+        tok.pad = tok.pad.or(sp.pad);
+        Ok(tok)
+    }
 }
 
 /// Loads a `tokenizer.json`.

@@ -11,7 +11,7 @@
 use crate::error::{io, Result, TrainError};
 use crate::metrics::Metrics;
 use crate::optim::AdamW;
-use crate::trainer::{Outcome, TrainConfig, TrainData};
+use crate::config::{Outcome, TrainConfig, TrainData};
 use candle_core::{DType, Device, Tensor, Var};
 use localdx_model::{ClassifierHead, HeadKind};
 pub use localdx_sealed::Vault;

@@ -8,7 +8,7 @@
 //! settings). Other tools ignore both; [`import_run`] needs both to turn a folder back into a run.
 
 use crate::checkpoint::{self, RunFiles, RunMeta, Vault};
-use crate::trainer::TrainConfig;
+use crate::config::TrainConfig;
 use crate::error::{io, Result, TrainError};
 use candle_core::{Tensor, Var};
 use localdx_model::{HeadKind, LoadOptions, LoraConfig, Model, Target};

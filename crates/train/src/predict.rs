@@ -1,9 +1,10 @@
 //! Scoring notes with a finished run (its best adapters and head) or with the untouched base model
-//! and a zero-shot head built from the label texts.
+//! and a zero-shot head built from the label texts; the scoring itself is [`crate::score`].
 
 use crate::checkpoint::{self, RunFiles, Vault};
 use crate::error::{Result, TrainError};
-use crate::trainer::{score, zero_shot_head, TrainConfig};
+use crate::config::TrainConfig;
+use crate::score::{load_model, score, zero_shot_head};
 use localdx_model::{ClassifierHead, LoadOptions, Model};
 use std::path::Path;
 
@@ -31,8 +32,7 @@ impl Predictor {
         if !best.exists() {
             return Err(TrainError::Invalid(format!("run {} has no validated epoch yet (resume it first)", run_dir.display())));
         }
-        let opts = LoadOptions { lora: Some(cfg.lora.clone()), storage: cfg.storage, seed: cfg.seed, ..LoadOptions::default() };
-        let model = Model::load(&files.meta.model_path, &opts)?;
+        let model = load_model(&files.meta.model_path, &cfg)?;
         let weights = checkpoint::load_weights_from(vault, &best)?;
         let shown = best.display().to_string();
         checkpoint::set_vars(&weights, &model.llama.lora_vars(), &shown)?;

@@ -7,155 +7,27 @@
 //! draws the same numbers as an uninterrupted one. This module never reads the wall clock except
 //! for the tokens/s and ETA of progress events.
 
-use crate::checkpoint::{self, RunFiles, State, Vault};
-use crate::dp::{self, DpConfig};
+use crate::checkpoint::{self, Checkpoint, RunFiles, State, Vault};
+use crate::dp;
 use crate::error::{Result, TrainError};
 use crate::metrics::{self, Metrics};
-use crate::optim::{AdamW, AdamWConfig, Schedule};
+use crate::optim::{AdamW, Schedule};
+use crate::score::load_model;
 use candle_core::{Tensor, Var};
 use localdx_job::Cancel;
-use localdx_model::{BaseStorage, ClassifierHead, HeadKind, LoadOptions, LoraConfig, Model};
+use localdx_model::{ClassifierHead, HeadKind, Model};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use std::collections::HashMap;
 use std::path::Path;
 use std::time::Instant;
 
-/// One labelled note. `labels` are indices into [`TrainData::labels`].
-#[derive(Debug, Clone, PartialEq)]
-pub struct Example {
-    pub id: String,
-    pub text: String,
-    pub labels: Vec<usize>,
-}
-
-/// What a run trains on.
-#[derive(Debug, Clone)]
-pub struct TrainData {
-    pub labels: Vec<String>,
-    /// The text whose representation initialises each label (the label itself, or an ICD-10 name).
-    pub label_texts: Vec<String>,
-    pub train: Vec<Example>,
-    pub validation: Vec<Example>,
-}
-
-/// Named bundles of settings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Preset {
-    /// Short notes, few epochs: minutes on a laptop CPU.
-    Quick,
-    Balanced,
-    Thorough,
-}
-
-impl Preset {
-    pub fn parse(name: &str) -> Option<Preset> {
-        match name {
-            "quick" => Some(Preset::Quick),
-            "balanced" => Some(Preset::Balanced),
-            "thorough" => Some(Preset::Thorough),
-            _ => None,
-        }
-    }
-
-    pub fn config(self) -> TrainConfig {
-        let base = TrainConfig::default();
-        match self {
-            // Adapters on the last 8 of SmolLM2's 30 layers: the 22 frozen layers below run once
-            // per note (cached), which makes an epoch about 3.5x cheaper on a CPU.
-            Preset::Quick => TrainConfig { epochs: 3, max_len: 64, lora: LoraConfig { last_layers: Some(8), ..LoraConfig::default() }, ..base },
-            Preset::Balanced => TrainConfig { epochs: 5, max_len: 256, ..base },
-            Preset::Thorough => TrainConfig { epochs: 10, max_len: 512, patience: 3, ..base },
-        }
-    }
-}
-
-/// Examples per DP-SGD update: one noise draw is shared by the whole batch, so its share per
-/// example falls as the batch grows (see [`TrainConfig::private`]).
-pub const DP_BATCH: usize = 64;
-/// At least this many epochs under DP-SGD: a batch of 64 makes few updates per epoch.
-pub const DP_MIN_EPOCHS: usize = 10;
-/// The AdamW learning rate under DP-SGD.
-pub const DP_LR: f64 = 1e-2;
-/// Epochs without validation improvement before a DP-SGD run stops: its validation score is noisy.
-pub const DP_PATIENCE: usize = 3;
-
-impl TrainConfig {
-    /// This configuration with DP-SGD at `epsilon` (clip 1, delta 1/N), and the settings DP-SGD
-    /// needs to learn anything: batches of [`DP_BATCH`], at least [`DP_MIN_EPOCHS`] epochs, a
-    /// learning rate of [`DP_LR`], a patience of [`DP_PATIENCE`] epochs. With the non-private
-    /// defaults (batches of 8, 3 epochs) the noise of each update, `sigma * clip / 8` per
-    /// coordinate, swamped the clipped signal: on Symptom2Disease at epsilon 8 the model reached
-    /// 0.23 test accuracy against 0.95 without DP (docs/training.md has the runs behind these
-    /// values).
-    pub fn private(mut self, epsilon: f64) -> TrainConfig {
-        self.dp = Some(DpConfig { target_epsilon: Some(epsilon), noise_multiplier: None, clip: 1.0, delta: None });
-        self.batch_size = DP_BATCH;
-        self.grad_accum = 1;
-        self.epochs = self.epochs.max(DP_MIN_EPOCHS);
-        self.optimizer.lr = DP_LR;
-        self.patience = self.patience.max(DP_PATIENCE);
-        self
-    }
-}
-
-/// Every setting of a run; saved in the run folder so `resume` needs nothing else.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TrainConfig {
-    pub lora: LoraConfig,
-    pub head_kind: HeadKind,
-    /// Tokens kept per note (head and tail).
-    pub max_len: usize,
-    /// Share of `max_len` taken from the start of a long note; the rest from its end.
-    pub head_share: f64,
-    pub batch_size: usize,
-    pub grad_accum: usize,
-    pub epochs: usize,
-    pub optimizer: AdamWConfig,
-    /// Warm-up as a share of all updates.
-    pub warmup_share: f64,
-    /// Final learning rate as a share of the peak.
-    pub lr_floor: f64,
-    /// Epochs without validation improvement before stopping.
-    pub patience: usize,
-    pub seed: u64,
-    pub eval_batch: usize,
-    /// Updates between checkpoints (one is also written at every epoch end and on cancel).
-    pub checkpoint_every: u64,
-    /// Weigh classes by inverse frequency.
-    pub class_weights: bool,
-    pub head_scale: f64,
-    pub storage: BaseStorage,
-    pub dp: Option<DpConfig>,
-}
-
-impl Default for TrainConfig {
-    fn default() -> Self {
-        TrainConfig {
-            lora: LoraConfig::default(),
-            head_kind: HeadKind::MultiClass,
-            max_len: 128,
-            head_share: 0.5,
-            batch_size: 8,
-            grad_accum: 1,
-            epochs: 3,
-            optimizer: AdamWConfig { lr: 2e-3, ..AdamWConfig::default() },
-            warmup_share: 0.1,
-            lr_floor: 0.05,
-            patience: 1,
-            seed: 42,
-            eval_batch: 16,
-            checkpoint_every: 50,
-            class_weights: true,
-            head_scale: 20.0,
-            storage: BaseStorage::Auto,
-            dp: None,
-        }
-    }
-}
+// The run's inputs, settings and result, and the scoring the zero-shot head and validation share
+// with prediction, at the paths callers have always used.
+pub use crate::config::{Example, Outcome, Preset, TrainConfig, TrainData, DP_BATCH, DP_LR, DP_MIN_EPOCHS, DP_PATIENCE};
+pub use crate::score::{represent, score, zero_shot_head, CENTER_SAMPLE};
 
 /// What the loop reports while it runs.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -168,20 +40,7 @@ pub enum TrainEvent {
     Checkpoint { step: u64 },
 }
 
-/// The result of a finished run.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Outcome {
-    pub zero_shot: Metrics,
-    pub best: Metrics,
-    pub best_epoch: usize,
-    pub steps: u64,
-    pub epsilon: Option<f64>,
-    pub delta: Option<f64>,
-    pub noise_multiplier: Option<f64>,
-    pub seconds: f64,
-    pub train_tokens_per_second: f64,
-}
-
+/// Everything one run's updates and validations work on.
 struct Session<'a> {
     model: Model,
     head: ClassifierHead,
@@ -199,6 +58,51 @@ struct Session<'a> {
     val_cache: Option<Vec<Tensor>>,
     /// The first adapted layer (0: no caching possible).
     cut: usize,
+}
+
+impl<'a> Session<'a> {
+    /// Tokenizes the notes, takes the head from the checkpoint (else builds the zero-shot head),
+    /// collects the trainable variables (adapters, then the head) for AdamW, and runs the frozen
+    /// lower layers once over every note when only the upper layers have adapters.
+    fn open(model: Model, data: &'a TrainData, cfg: TrainConfig, sigma: Option<f64>, ckpt: Option<&Checkpoint>) -> Result<Session<'a>> {
+        let train_ids = tokens(&model, &data.train, &cfg);
+        let val_ids = tokens(&model, &data.validation, &cfg);
+        let head = match ckpt {
+            Some(c) => c.head(cfg.head_kind, cfg.head_scale)?,
+            None => zero_shot_head(&model, &data.label_texts, &train_ids, cfg.head_kind, cfg.head_scale)?,
+        };
+        let mut names = Vec::new();
+        let mut vars = Vec::new();
+        for (name, var) in model.llama.lora_vars() {
+            names.push(name);
+            vars.push(var);
+        }
+        names.push("head.weight".into());
+        vars.push(head.weight.clone());
+        names.push("head.bias".into());
+        vars.push(head.bias.clone());
+        let opt = AdamW::new(vars.clone(), cfg.optimizer.clone())?;
+
+        let label_weights = if cfg.class_weights {
+            let w = class_weights(&data.train, data.labels.len(), cfg.head_kind);
+            Some(Tensor::from_vec(w, data.labels.len(), model.device())?)
+        } else {
+            None
+        };
+
+        let cut = model.llama.first_adapted_layer();
+        let (train_cache, val_cache) = if cut > 0 {
+            (Some(prefix_cache(&model, &train_ids, cut, cfg.eval_batch)?), Some(prefix_cache(&model, &val_ids, cut, cfg.eval_batch)?))
+        } else {
+            (None, None)
+        };
+        Ok(Session { model, head, names, vars, opt, cfg, data, train_ids, val_ids, label_weights, sigma, train_cache, val_cache, cut })
+    }
+
+    /// Writes weights, optimizer moments and the loop position into the run's checkpoint.
+    fn save_checkpoint(&self, files: &RunFiles, state: &State) -> Result<()> {
+        checkpoint::save_checkpoint(files, &self.names, &self.vars, &self.opt, &self.head, state)
+    }
 }
 
 /// The frozen lower layers' output for each sequence, unpadded, computed in length-sorted batches.
@@ -233,57 +137,6 @@ fn pooled_from_cache(model: &Model, cache: &[Tensor], idx: &[usize], cut: usize,
     let mask = Tensor::from_vec(mask, (idx.len(), t), dev)?;
     let h = model.llama.suffix(&x, cut, rng)?;
     Ok(localdx_model::llama::mean_pool(&h, &mask)?)
-}
-
-fn load_model(model_path: &Path, cfg: &TrainConfig) -> Result<Model> {
-    let opts = LoadOptions { lora: Some(cfg.lora.clone()), storage: cfg.storage, seed: cfg.seed, ..LoadOptions::default() };
-    Ok(Model::load(model_path, &opts)?)
-}
-
-/// Pooled representations `[n, hidden]` of `texts`, batched, without gradients.
-pub fn represent(model: &Model, ids: &[Vec<u32>], batch: usize) -> Result<Tensor> {
-    let mut order: Vec<usize> = (0..ids.len()).collect();
-    order.sort_by_key(|&i| ids[i].len());
-    let mut rows: Vec<Option<Tensor>> = vec![None; ids.len()];
-    for chunk in order.chunks(batch.max(1)) {
-        let seqs: Vec<&[u32]> = chunk.iter().map(|&i| ids[i].as_slice()).collect();
-        let pooled = model.pooled(&seqs, None)?.detach();
-        for (k, &i) in chunk.iter().enumerate() {
-            rows[i] = Some(pooled.get(k)?);
-        }
-    }
-    let rows: Vec<Tensor> = rows.into_iter().flatten().collect();
-    Ok(Tensor::stack(&rows, 0)?)
-}
-
-/// Label probabilities for each sequence.
-pub fn score(model: &Model, head: &ClassifierHead, ids: &[Vec<u32>], batch: usize) -> Result<Vec<Vec<f32>>> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let pooled = represent(model, ids, batch)?;
-    let probs = head.probabilities(&head.logits(&pooled)?)?;
-    Ok(probs.to_vec2::<f32>()?)
-}
-
-/// Unlabelled notes used to centre pooled representations (labels are never looked at).
-pub const CENTER_SAMPLE: usize = 64;
-
-/// A head initialised from the model's representation of each label text: the zero-shot model.
-/// `notes` (token ids of unlabelled notes, at most [`CENTER_SAMPLE`] used) give the centre of
-/// note representations.
-pub fn zero_shot_head(model: &Model, label_texts: &[String], notes: &[Vec<u32>], kind: HeadKind, scale: f64) -> Result<ClassifierHead> {
-    let ids: Vec<Vec<u32>> = label_texts.iter().map(|t| model.encode_truncated(t, 64, 1.0)).collect();
-    let reprs = represent(model, &ids, 16)?;
-    let center = if notes.is_empty() {
-        None
-    } else {
-        // An evenly spaced sample, so the choice does not depend on the data's order only at the start.
-        let step = notes.len().div_ceil(CENTER_SAMPLE).max(1);
-        let sample: Vec<Vec<u32>> = notes.iter().step_by(step).take(CENTER_SAMPLE).cloned().collect();
-        Some(represent(model, &sample, 16)?.mean(0)?)
-    };
-    Ok(ClassifierHead::from_label_representations(kind, &reprs, center.as_ref(), scale, 0.5)?)
 }
 
 fn evaluate(s: &Session, ids: &[Vec<u32>], examples: &[Example]) -> Result<Metrics> {
@@ -540,93 +393,15 @@ pub fn resume(run_dir: &Path, vault: &Vault, data: &TrainData, cancel: &Cancel, 
     run(files, data, cancel, on_event, ckpt)
 }
 
-fn run(
-    files: RunFiles,
-    data: &TrainData,
-    cancel: &Cancel,
-    on_event: &dyn Fn(&TrainEvent),
-    ckpt: Option<checkpoint::Checkpoint>,
-) -> Result<Outcome> {
+fn run(files: RunFiles, data: &TrainData, cancel: &Cancel, on_event: &dyn Fn(&TrainEvent), ckpt: Option<Checkpoint>) -> Result<Outcome> {
     let started = Instant::now();
     let cfg = files.meta.config.clone();
     let model = load_model(&files.meta.model_path, &cfg)?;
-    let train_ids = tokens(&model, &data.train, &cfg);
-    let val_ids = tokens(&model, &data.validation, &cfg);
     let n = data.train.len();
-    let spe = steps_per_epoch(&cfg, n);
-    let total = spe * cfg.epochs as u64;
-
-    let (delta, sigma) = match &cfg.dp {
-        Some(dp) => {
-            let delta = dp.delta.unwrap_or(1.0 / n as f64);
-            let q = (cfg.batch_size * cfg.grad_accum).min(n) as f64 / n as f64;
-            let sigma = match (dp.noise_multiplier, dp.target_epsilon) {
-                (Some(s), _) => s,
-                (None, Some(eps)) => dp::noise_for_epsilon(eps, q, total, delta)
-                    .ok_or_else(|| TrainError::Invalid(format!("no noise level reaches epsilon {eps}")))?,
-                (None, None) => return Err(TrainError::Invalid("DP needs a target epsilon or a noise multiplier".into())),
-            };
-            (Some(delta), Some(sigma))
-        }
-        None => (None, None),
-    };
-
-    let head = match &ckpt {
-        Some(c) => c.head(cfg.head_kind, cfg.head_scale)?,
-        None => zero_shot_head(&model, &data.label_texts, &train_ids, cfg.head_kind, cfg.head_scale)?,
-    };
-    let mut names = Vec::new();
-    let mut vars = Vec::new();
-    for (name, var) in model.llama.lora_vars() {
-        names.push(name);
-        vars.push(var);
-    }
-    names.push("head.weight".into());
-    vars.push(head.weight.clone());
-    names.push("head.bias".into());
-    vars.push(head.bias.clone());
-    let opt = AdamW::new(vars.clone(), cfg.optimizer.clone())?;
-
-    let label_weights = if cfg.class_weights {
-        let w = class_weights(&data.train, data.labels.len(), cfg.head_kind);
-        Some(Tensor::from_vec(w, data.labels.len(), model.device())?)
-    } else {
-        None
-    };
-
-    let cut = model.llama.first_adapted_layer();
-    let (train_cache, val_cache) = if cut > 0 {
-        (Some(prefix_cache(&model, &train_ids, cut, cfg.eval_batch)?), Some(prefix_cache(&model, &val_ids, cut, cfg.eval_batch)?))
-    } else {
-        (None, None)
-    };
-    let mut s = Session {
-        model,
-        head,
-        names,
-        vars,
-        opt,
-        cfg: cfg.clone(),
-        data,
-        train_ids,
-        val_ids,
-        label_weights,
-        sigma,
-        train_cache,
-        val_cache,
-        cut,
-    };
-    let mut state = match ckpt {
-        Some(c) => {
-            c.restore(&mut s.opt, &s.names)?;
-            c.state
-        }
-        None => {
-            let zs = evaluate(&s, &s.val_ids, &data.validation)?;
-            on_event(&TrainEvent::ZeroShot { metrics: zs });
-            State::new(zs)
-        }
-    };
+    let total = steps_per_epoch(&cfg, n) * cfg.epochs as u64;
+    let (delta, sigma) = dp_noise(&cfg, n, total)?;
+    let mut s = Session::open(model, data, cfg.clone(), sigma, ckpt.as_ref())?;
+    let mut state = start_state(&mut s, ckpt, on_event)?;
     on_event(&TrainEvent::Started {
         storage: s.model.llama.storage_reason.clone(),
         steps_total: total,
@@ -640,67 +415,15 @@ fn run(
         total,
         floor: cfg.lr_floor,
     };
-
-    let clock = Instant::now();
-    let steps_at_start = state.step;
-    let mut tokens_this_session = 0u64;
+    let mut pace = Pace { clock: Instant::now(), steps_at_start: state.step, tokens: 0, total };
     while state.epoch < cfg.epochs && !state.stopped {
-        let order = epoch_order(n, cfg.seed, state.epoch);
-        let batches: Vec<&[usize]> = order.chunks(cfg.batch_size.max(1)).collect();
-        while state.batch < batches.len() {
-            let end = (state.batch + cfg.grad_accum.max(1)).min(batches.len());
-            let group = &batches[state.batch..end];
-            let lr = schedule.lr(state.step);
-            let loss = update(&mut s, group, state.step, lr)?;
-            tokens_this_session += group.iter().flat_map(|b| b.iter()).map(|&i| s.train_ids[i].len() as u64).sum::<u64>();
-            state.batch = end;
-            state.step += 1;
-            let secs = clock.elapsed().as_secs_f64().max(1e-9);
-            let done_here = state.step - steps_at_start;
-            on_event(&TrainEvent::Step {
-                step: state.step,
-                steps_total: total,
-                loss,
-                lr,
-                tokens_per_second: tokens_this_session as f64 / secs,
-                eta_seconds: secs / done_here as f64 * total.saturating_sub(state.step) as f64,
-            });
-            if cancel.is_cancelled() {
-                checkpoint::save_checkpoint(&files, &s.names, &s.vars, &s.opt, &s.head, &state)?;
-                return Err(TrainError::Cancelled { step: state.step });
-            }
-            if cfg.checkpoint_every > 0 && state.step % cfg.checkpoint_every == 0 {
-                checkpoint::save_checkpoint(&files, &s.names, &s.vars, &s.opt, &s.head, &state)?;
-                on_event(&TrainEvent::Checkpoint { step: state.step });
-            }
-        }
-        let m = evaluate(&s, &s.val_ids, &data.validation)?;
-        let improved = state.best.is_none_or(|b| primary(&m) > primary(&b));
-        if improved {
-            state.best = Some(m);
-            state.best_epoch = state.epoch;
-            state.since_best = 0;
-            checkpoint::save_weights(&files.vault, &files.best_path(), &s.names, &s.vars, &s.head)?;
-        } else {
-            state.since_best += 1;
-            if state.since_best >= cfg.patience.max(1) {
-                state.stopped = true;
-            }
-        }
-        on_event(&TrainEvent::Validation { epoch: state.epoch, metrics: m, improved });
-        state.history.push(m);
-        state.epoch += 1;
-        state.batch = 0;
-        checkpoint::save_checkpoint(&files, &s.names, &s.vars, &s.opt, &s.head, &state)?;
+        train_epoch(&mut s, &files, &mut state, &schedule, &mut pace, cancel, on_event)?;
+        end_epoch(&s, &files, &mut state, on_event)?;
     }
     let epsilon = match (&cfg.dp, sigma, delta) {
-        (Some(_), Some(sigma), Some(delta)) => {
-            let q = (cfg.batch_size * cfg.grad_accum).min(n) as f64 / n as f64;
-            Some(dp::epsilon(q, sigma, state.step, delta))
-        }
+        (Some(_), Some(sigma), Some(delta)) => Some(dp::epsilon(sampling_rate(&cfg, n), sigma, state.step, delta)),
         _ => None,
     };
-    let secs = clock.elapsed().as_secs_f64().max(1e-9);
     let outcome = Outcome {
         zero_shot: state.zero_shot,
         best: state.best.unwrap_or(state.zero_shot),
@@ -710,8 +433,128 @@ fn run(
         delta,
         noise_multiplier: sigma,
         seconds: started.elapsed().as_secs_f64(),
-        train_tokens_per_second: tokens_this_session as f64 / secs,
+        train_tokens_per_second: pace.tokens_per_second(),
     };
     files.finish(&outcome)?;
     Ok(outcome)
+}
+
+/// The share of the training examples one DP-SGD update draws.
+fn sampling_rate(cfg: &TrainConfig, n: usize) -> f64 {
+    (cfg.batch_size * cfg.grad_accum).min(n) as f64 / n as f64
+}
+
+/// DP-SGD's `(delta, noise multiplier)` for `total` updates over `n` examples: the configured
+/// multiplier, else the smallest that keeps the run at its target epsilon. `(None, None)` without DP.
+fn dp_noise(cfg: &TrainConfig, n: usize, total: u64) -> Result<(Option<f64>, Option<f64>)> {
+    let Some(dp) = &cfg.dp else { return Ok((None, None)) };
+    let delta = dp.delta.unwrap_or(1.0 / n as f64);
+    let sigma = match (dp.noise_multiplier, dp.target_epsilon) {
+        (Some(s), _) => s,
+        (None, Some(eps)) => dp::noise_for_epsilon(eps, sampling_rate(cfg, n), total, delta)
+            .ok_or_else(|| TrainError::Invalid(format!("no noise level reaches epsilon {eps}")))?,
+        (None, None) => return Err(TrainError::Invalid("DP needs a target epsilon or a noise multiplier".into())),
+    };
+    Ok((Some(delta), Some(sigma)))
+}
+
+/// Where the loop starts: the checkpoint's state (its optimizer moments restored into `s`), or,
+/// for a new run, a fresh state after validating the zero-shot head.
+fn start_state(s: &mut Session, ckpt: Option<Checkpoint>, on_event: &dyn Fn(&TrainEvent)) -> Result<State> {
+    match ckpt {
+        Some(c) => {
+            c.restore(&mut s.opt, &s.names)?;
+            Ok(c.state)
+        }
+        None => {
+            let zs = evaluate(s, &s.val_ids, &s.data.validation)?;
+            on_event(&TrainEvent::ZeroShot { metrics: zs });
+            Ok(State::new(zs))
+        }
+    }
+}
+
+/// Tokens/s and ETA of this process's part of the run (a resumed run counts from where it resumed).
+struct Pace {
+    clock: Instant,
+    steps_at_start: u64,
+    /// Training tokens seen since `clock` started.
+    tokens: u64,
+    total: u64,
+}
+
+impl Pace {
+    fn step_event(&self, step: u64, loss: f64, lr: f64) -> TrainEvent {
+        let secs = self.clock.elapsed().as_secs_f64().max(1e-9);
+        let done_here = step - self.steps_at_start;
+        TrainEvent::Step {
+            step,
+            steps_total: self.total,
+            loss,
+            lr,
+            tokens_per_second: self.tokens as f64 / secs,
+            eta_seconds: secs / done_here as f64 * self.total.saturating_sub(step) as f64,
+        }
+    }
+
+    fn tokens_per_second(&self) -> f64 {
+        self.tokens as f64 / self.clock.elapsed().as_secs_f64().max(1e-9)
+    }
+}
+
+/// The updates of the epoch `state` is in, from its next micro-batch on: a checkpoint every
+/// `checkpoint_every` updates, and one before returning [`TrainError::Cancelled`] on cancel.
+fn train_epoch(
+    s: &mut Session,
+    files: &RunFiles,
+    state: &mut State,
+    schedule: &Schedule,
+    pace: &mut Pace,
+    cancel: &Cancel,
+    on_event: &dyn Fn(&TrainEvent),
+) -> Result<()> {
+    let order = epoch_order(s.data.train.len(), s.cfg.seed, state.epoch);
+    let batches: Vec<&[usize]> = order.chunks(s.cfg.batch_size.max(1)).collect();
+    while state.batch < batches.len() {
+        let end = (state.batch + s.cfg.grad_accum.max(1)).min(batches.len());
+        let group = &batches[state.batch..end];
+        let lr = schedule.lr(state.step);
+        let loss = update(s, group, state.step, lr)?;
+        pace.tokens += group.iter().flat_map(|b| b.iter()).map(|&i| s.train_ids[i].len() as u64).sum::<u64>();
+        state.batch = end;
+        state.step += 1;
+        on_event(&pace.step_event(state.step, loss, lr));
+        if cancel.is_cancelled() {
+            s.save_checkpoint(files, state)?;
+            return Err(TrainError::Cancelled { step: state.step });
+        }
+        if s.cfg.checkpoint_every > 0 && state.step % s.cfg.checkpoint_every == 0 {
+            s.save_checkpoint(files, state)?;
+            on_event(&TrainEvent::Checkpoint { step: state.step });
+        }
+    }
+    Ok(())
+}
+
+/// Validation at the end of an epoch: the best weights saved when it improved, early stopping
+/// after `patience` epochs without, then a checkpoint at the start of the next epoch.
+fn end_epoch(s: &Session, files: &RunFiles, state: &mut State, on_event: &dyn Fn(&TrainEvent)) -> Result<()> {
+    let m = evaluate(s, &s.val_ids, &s.data.validation)?;
+    let improved = state.best.is_none_or(|b| primary(&m) > primary(&b));
+    if improved {
+        state.best = Some(m);
+        state.best_epoch = state.epoch;
+        state.since_best = 0;
+        checkpoint::save_weights(&files.vault, &files.best_path(), &s.names, &s.vars, &s.head)?;
+    } else {
+        state.since_best += 1;
+        if state.since_best >= s.cfg.patience.max(1) {
+            state.stopped = true;
+        }
+    }
+    on_event(&TrainEvent::Validation { epoch: state.epoch, metrics: m, improved });
+    state.history.push(m);
+    state.epoch += 1;
+    state.batch = 0;
+    s.save_checkpoint(files, state)
 }
