@@ -253,6 +253,7 @@ pub fn cancel_job(ws: State<'_, Workspace>) -> bool {
 // (the data is read first), so the other screens keep working for the minutes a run takes; it
 // reports through [`TRAIN_EVENT`] and ends with one [`TRAIN_DONE_EVENT`].
 
+use localdx_api::promotion::PromotionDto;
 use localdx_api::eval::{EvalOptions, ReportDto, RunRequest, Versus};
 use localdx_api::phi::SpanDto;
 use localdx_api::retrain::{DetectorVersionDto, RetrainDto};
@@ -417,6 +418,29 @@ pub async fn run_report(
         api.run_report(req, &date, &EvalOptions::default())
     })
     .await
+}
+
+/// Puts `run_id` into use for its dataset's task (its test report is built first; audited).
+#[tauri::command]
+pub async fn promote_run(ws: State<'_, Workspace>, run_id: String, reason: String) -> Result<PromotionDto, ApiError> {
+    ws.call(move |api| api.promote(&run_id, &reason)).await
+}
+
+/// Withdraws the run in use for `dataset_id`'s task (audited).
+#[tauri::command]
+pub async fn demote_run(ws: State<'_, Workspace>, dataset_id: i64, reason: String) -> Result<PromotionDto, ApiError> {
+    ws.call(move |api| api.demote(dataset_id, &reason)).await
+}
+
+/// The run in use for `dataset_id`'s task, if any (the Suggestions screen's default).
+#[tauri::command]
+pub async fn promoted_run(ws: State<'_, Workspace>, dataset_id: i64) -> Result<Option<PromotionDto>, ApiError> {
+    ws.call(move |api| api.promoted(dataset_id)).await
+}
+
+#[tauri::command]
+pub async fn list_promotions(ws: State<'_, Workspace>) -> Result<Vec<PromotionDto>, ApiError> {
+    ws.call(|api| api.promotions(None)).await
 }
 
 /// Where exports go unless the user picks another place: `exports/` beside the database.

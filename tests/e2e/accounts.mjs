@@ -304,6 +304,9 @@ async function main() {
           ['add_user', { name: 'mallory', role: 'admin', password: 'a long enough password' }],
           ['audit_list', { filter: {} }],
           ['audit_verify', {}],
+          ['promote_run', { runId: 'run-1', reason: 'a clinician may not choose the model' }],
+          ['demote_run', { datasetId: 1, reason: 'nor withdraw it' }],
+          ['dataset_stats', { datasetId: 1 }],
           ['list_datasets', {}],
         ];
         // @ts-expect-error Tauri's own bridge, present in the app's window

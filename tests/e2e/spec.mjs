@@ -531,6 +531,21 @@ async function main() {
         const csvText = readFileSync((await textOf('report-exported')).replace(/^Written: /, ''), 'utf8');
         check(csvText.includes('metric,micro_f1,') && csvText.includes('label,support,predicted'), 'the CSV has averages and per-label rows');
       });
+
+      await test('model in use: the run is promoted from its report, and Suggestions choose it by default', async () => {
+        check((await contentOf('report-in-use')).includes('No run is in use'), 'nothing is in use before a promotion');
+        await (await byId('report-promote-reason')).setValue('beats the base model on the test split');
+        await click('report-promote');
+        await browser.waitUntil(async () => (await contentOf('report-in-use')).includes('is in use'), { timeout: 120_000, timeoutMsg: 'the promotion is shown' });
+        const inUse = await contentOf('report-in-use');
+        check(inUse.includes('run-1') && inUse.includes('beats the base model') && /macro-F1 \d/.test(inUse), `the run in use, its reason and test figure, got "${inUse}"`);
+        await (await byId('report-demote')).waitForDisplayed({ timeout: TIMEOUT, timeoutMsg: 'the run in use can be withdrawn' });
+        await shot('report-promoted');
+        await click('nav-suggestions');
+        const chosen = await (await byId('sugg-run')).getValue();
+        const label = await (await browser.$('[data-testid="sugg-run"] option:checked')).getText();
+        check(chosen === 'run-1' && label.includes('in use'), `the run in use is chosen by default, got "${chosen}" ("${label}")`);
+      });
     }
 
     if (!existsSync(join(MODELS, 'all-MiniLM-L6-v2', 'model.safetensors'))) {

@@ -135,6 +135,9 @@ commands! {
     ExportAdapters => "export model adapters",
     /// Fine-tune the PHI tagger on the steward's decisions and keep the version when recall holds.
     RetrainDetector => "retrain the PHI detector",
+    /// Put a run into use for a dataset's task (clinicians' suggestions default to it), replace
+    /// or withdraw it.
+    PromoteModel => "promote a model into use",
 }
 
 impl fmt::Display for Command {
@@ -179,6 +182,7 @@ pub const PERMISSIONS: &[(Command, &[Role])] = &[
     // Sealed run files.
     (Command::ExportAdapters, &[S, A]),
     (Command::RetrainDetector, &[S, A]),
+    (Command::PromoteModel, &[S, A]),
 ];
 
 /// Whether `role` may run `command`; [`AccessError::Forbidden`] when not. A command missing from
@@ -240,6 +244,7 @@ mod tests {
         ReadAudit         - - A
         ExportAdapters    S - A
         RetrainDetector   S - A
+        PromoteModel      S - A
     ";
 
     #[test]

@@ -480,6 +480,26 @@ impl Api {
     }
 }
 
+/// Today's date (UTC) as YYYY-MM-DD, from the system clock.
+pub fn today() -> String {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    civil_date((secs / 86_400) as i64)
+}
+
+/// The date `days` after 1970-01-01 (proleptic Gregorian calendar), as YYYY-MM-DD.
+fn civil_date(days: i64) -> String {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -512,6 +532,14 @@ mod tests {
         let forced = EvalOptions { resamples: 0, kind: Some(Kind::MultiClass), ..EvalOptions::default() };
         let dto = evaluate_scores(&Scores { test: &ml, validation: Some(&ml) }, None, &forced).unwrap();
         assert_eq!((dto.evaluation.kind, dto.evaluation.cases, dto.skipped_unlabelled), (Kind::MultiClass, 1, 1));
+    }
+
+    #[test]
+    fn civil_dates() {
+        // Day numbers from Python: (date(y, m, d) - date(1970, 1, 1)).days
+        for (days, want) in [(0, "1970-01-01"), (11_016, "2000-02-29"), (20_779, "2026-11-22"), (-25_508, "1900-03-01"), (-1, "1969-12-31")] {
+            assert_eq!(civil_date(days), want);
+        }
     }
 
     #[test]

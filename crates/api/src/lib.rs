@@ -18,6 +18,7 @@ mod gate;
 pub mod gold;
 pub mod models;
 pub mod phi;
+pub mod promotion;
 pub mod release;
 pub mod retrain;
 pub mod review;

@@ -159,26 +159,6 @@ pub fn eval(ctx: &Context, args: EvalArgs) -> Result<()> {
     ctx.emit(&dto, print_eval)
 }
 
-/// Today's date (UTC) as YYYY-MM-DD, from the system clock.
-fn today() -> String {
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-    civil_date((secs / 86_400) as i64)
-}
-
-/// The date `days` after 1970-01-01 (proleptic Gregorian calendar), as YYYY-MM-DD.
-fn civil_date(days: i64) -> String {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}")
-}
-
 #[derive(serde::Serialize)]
 struct Written {
     out: String,
@@ -188,7 +168,7 @@ struct Written {
 pub fn report(ctx: &Context, args: ReportArgs) -> Result<()> {
     let a = &args.source;
     let opts = a.options()?;
-    let date = today();
+    let date = localdx_api::eval::today();
     let html = match (&a.run, &a.predictions) {
         (Some(run), _) => {
             let api = ctx.open()?;
@@ -212,15 +192,4 @@ pub fn report(ctx: &Context, args: ReportArgs) -> Result<()> {
     };
     std::fs::write(&args.out, &html).with_context(|| format!("while writing {}", args.out.display()))?;
     ctx.emit(&Written { out: args.out.display().to_string(), bytes: html.len() }, |w| println!("wrote {} ({} bytes)", w.out, w.bytes))
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn civil_dates() {
-        // Day numbers from Python: (date(y, m, d) - date(1970, 1, 1)).days
-        for (days, want) in [(0, "1970-01-01"), (11_016, "2000-02-29"), (20_779, "2026-11-22"), (-25_508, "1900-03-01"), (-1, "1969-12-31")] {
-            assert_eq!(super::civil_date(days), want);
-        }
-    }
 }

@@ -10,14 +10,16 @@ use std::path::PathBuf;
 
 #[derive(clap::Args)]
 pub struct SuggestArgs {
-    /// Suggest with this run's best adapters and head.
-    #[arg(long, conflicts_with = "base", required_unless_present = "base")]
+    /// Suggest with this run's best adapters and head (default: the run in use for --dataset,
+    /// `runs promote`).
+    #[arg(long, conflicts_with = "base")]
     pub run: Option<String>,
     /// Suggest with a base model's zero-shot head (`default` = the default model); needs
     /// `--dataset` for its labels.
     #[arg(long, requires = "dataset")]
     pub base: Option<String>,
-    /// The dataset whose labels and training notes build the base model's zero-shot head.
+    /// The dataset whose labels and training notes build the base model's zero-shot head, or
+    /// whose promoted run suggests when --run is not given.
     #[arg(long)]
     pub dataset: Option<i64>,
     /// How many ranked labels to print.
@@ -67,15 +69,19 @@ fn print_suggestion(s: &SuggestionDto) {
 pub fn suggest(ctx: &Context, args: SuggestArgs) -> Result<()> {
     let mut note = String::new();
     std::io::stdin().read_to_string(&mut note).context("reading the note from stdin")?;
-    let choice = match (args.run, args.base, args.dataset) {
-        (Some(run_id), _, _) => ModelChoice::Run { run_id },
-        (None, Some(model), Some(dataset_id)) => ModelChoice::Base { model, dataset_id },
-        _ => bail!("give --run RUN, or --base MODEL with --dataset ID"),
-    };
     if args.top_k == 0 {
         bail!("--top-k must be at least 1");
     }
     let api = ctx.open()?;
+    let choice = match (args.run, args.base, args.dataset) {
+        (Some(run_id), _, _) => ModelChoice::Run { run_id },
+        (None, Some(model), Some(dataset_id)) => ModelChoice::Base { model, dataset_id },
+        (None, None, Some(dataset_id)) => match api.promoted(dataset_id)? {
+            Some(p) => ModelChoice::Run { run_id: p.run_id },
+            None => bail!("no run is in use for dataset {dataset_id}: give --run RUN, or promote one (`localdx runs promote RUN --reason ...`)"),
+        },
+        _ => bail!("give --run RUN, --base MODEL with --dataset ID, or --dataset ID for the run in use"),
+    };
     let occlusion = (args.windows > 0).then_some(Occlusion { max_windows: args.windows, ..Occlusion::default() });
     let s = api.suggest(&choice, &note, args.top_k, occlusion)?;
     ctx.emit(&s, print_suggestion)

@@ -5,6 +5,7 @@
 use crate::output::Context;
 use anyhow::{bail, Result};
 use localdx_api::adapters::AdapterDto;
+use localdx_api::promotion::PromotionDto;
 use localdx_api::training::{PredictionDto, RunDto, Scorer, TrainRequest, TrainResultDto};
 use localdx_api::Cancel;
 use localdx_api::training::TrainEvent;
@@ -72,6 +73,25 @@ pub enum RunsCommand {
         /// Base model name (default: the model the adapter names, if present, else the default model).
         #[arg(long)]
         model: Option<String>,
+    },
+    /// Put a run into use for its dataset's task, after reading its report: suggestions default
+    /// to it. Builds the run's report on its test split first; replaces the run in use.
+    Promote {
+        run: String,
+        /// Why this run (kept in the audit trail).
+        #[arg(long)]
+        reason: String,
+    },
+    /// Withdraw the run in use for a dataset's task (a released version or its source).
+    Demote {
+        dataset: i64,
+        #[arg(long)]
+        reason: String,
+    },
+    /// The promotions, current and ended (of one dataset's task with --dataset).
+    Promotions {
+        #[arg(long)]
+        dataset: Option<i64>,
     },
 }
 
@@ -210,6 +230,23 @@ pub fn runs(ctx: &Context, args: RunsArgs) -> Result<()> {
             let dto = ctx.open()?.import_adapters(&dir, model.as_deref())?;
             ctx.emit(&dto, print_adapter("imported as"))
         }
+        Some(RunsCommand::Promote { run, reason }) => ctx.emit(&ctx.open()?.promote(&run, &reason)?, |p| print_promotions(&vec![p.clone()])),
+        Some(RunsCommand::Demote { dataset, reason }) => ctx.emit(&ctx.open()?.demote(dataset, &reason)?, |p| print_promotions(&vec![p.clone()])),
+        Some(RunsCommand::Promotions { dataset }) => ctx.emit(&ctx.open()?.promotions(dataset)?, print_promotions),
+    }
+}
+
+fn print_promotions(list: &Vec<PromotionDto>) {
+    if list.is_empty() {
+        println!("no run has been promoted");
+    }
+    for p in list {
+        let f1 = p.metrics["macroF1"].as_f64().map(|f| format!("test macro-F1 {f:.3}")).unwrap_or_default();
+        let state = match (&p.ended_at, &p.end_reason) {
+            (None, _) => "in use".to_owned(),
+            (Some(at), reason) => format!("ended {at} by {} ({})", p.ended_by.as_deref().unwrap_or("?"), reason.as_deref().unwrap_or("")),
+        };
+        println!("{}  dataset {} (release {})  {f1}  promoted {} by {}: {}  [{state}]", p.run_id, p.dataset_id, p.version_id, p.promoted_at, p.promoted_by, p.reason);
     }
 }
 

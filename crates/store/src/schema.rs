@@ -273,6 +273,27 @@ pub const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX detector_versions_kept ON detector_versions(kept, id);
     "#,
+    // 9: the run in use for a dataset's task (the imported dataset its releases come from): who
+    // promoted it, why, and the figures of the report built on its test split when they did.
+    // At most one promotion per dataset is current (not ended); replacing or withdrawing one ends
+    // it, and ended rows stay as the history.
+    r#"
+    CREATE TABLE promotions (
+        id            INTEGER PRIMARY KEY,
+        dataset_id    INTEGER NOT NULL REFERENCES datasets(id) ON DELETE CASCADE,
+        run_id        TEXT NOT NULL,
+        version_id    INTEGER NOT NULL,
+        report_sha256 TEXT NOT NULL,
+        metrics       TEXT NOT NULL CHECK (json_valid(metrics)),
+        reason        TEXT NOT NULL,
+        promoted_by   TEXT NOT NULL,
+        promoted_at   TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+        ended_by      TEXT,
+        ended_at      TEXT,
+        end_reason    TEXT
+    );
+    CREATE UNIQUE INDEX promotions_current ON promotions(dataset_id) WHERE ended_at IS NULL;
+    "#,
 ];
 
 /// Brings the database to `MIGRATIONS.len()`, refusing databases from a newer LocalDx.

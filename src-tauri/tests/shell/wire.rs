@@ -254,6 +254,21 @@ fn training_suggestion_and_report_types_match_the_api_json() {
     }
     let done = TrainDoneDto { run_id: "run-1".into(), ok: false, error: Some(ApiError::new(ErrorCode::Cancelled, "stopped")) };
     seen.push(("TrainDone", serde_json::to_value(done).expect("json")));
+    let promotion = localdx_api::promotion::PromotionDto {
+        id: 1,
+        dataset_id: 1,
+        run_id: "run-1".into(),
+        version_id: 2,
+        report_sha256: "ab".repeat(32),
+        metrics: serde_json::json!({"cases": 10, "macroF1": 0.8}),
+        reason: "read the report".into(),
+        promoted_by: "sam".into(),
+        promoted_at: "2026-12-04T04:00:00.000Z".into(),
+        ended_by: None,
+        ended_at: None,
+        end_reason: None,
+    };
+    seen.push(("Promotion", serde_json::to_value(promotion).expect("json")));
 
     // The plan is real; the models folder holds the default model when it was fetched.
     let models = std::env::var_os("LOCALDX_MODELS").map(std::path::PathBuf::from).unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../models"));

@@ -244,6 +244,23 @@ export interface DatasetStats {
   warnings: string[];
 }
 
+/** `PromotionDto`: a run put into use for a dataset's task (current while `endedAt` is null). */
+export interface Promotion {
+  id: number;
+  datasetId: number;
+  runId: string;
+  versionId: number;
+  reportSha256: string;
+  /** The test-split figures of the report built at promotion (cases, accuracy, microF1, macroF1, weightedF1, macroF1Low/High). */
+  metrics: Record<string, number>;
+  reason: string;
+  promotedBy: string;
+  promotedAt: string;
+  endedBy: string | null;
+  endedAt: string | null;
+  endReason: string | null;
+}
+
 /** `RecordDto`: one note. */
 export interface NoteRecord {
   id: number;
@@ -933,6 +950,10 @@ export const backend = {
   exportDir: () => invoke<string>('export_dir'),
   /** Writes a report the UI holds (.html or .csv); the backend checks, audits and refuses the workspace's own files. */
   exportReport: (path: string, contents: string) => invoke<string>('export_report', { path, contents }),
+  promote: (runId: string, reason: string) => invoke<Promotion>('promote_run', { runId, reason }),
+  demote: (datasetId: number, reason: string) => invoke<Promotion>('demote_run', { datasetId, reason }),
+  promoted: (datasetId: number) => invoke<Promotion | null>('promoted_run', { datasetId }),
+  promotions: () => invoke<Promotion[]>('list_promotions'),
   /** Writes the clinicians' feedback as CSV (built by the backend). */
   exportFeedback: (path: string) => invoke<string>('export_feedback', { path }),
 };
