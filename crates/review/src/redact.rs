@@ -126,4 +126,56 @@ mod tests {
         assert_eq!(alone, localdx_phi::redact(text, &spans, &surrogate, "record-1").text, "a record without a patient keys itself");
         assert!(!a.contains("Marder") && !a.contains("10/18/2003"), "{a}");
     }
+
+    fn dataset(name: &str) -> NewDataset {
+        NewDataset {
+            name: name.into(),
+            source_path: None,
+            format: "csv".into(),
+            column_mapping: serde_json::json!({}),
+            source_sha256: None,
+            parent_id: None,
+            seed: None,
+            options: serde_json::json!({}),
+            created_by: "sam".into(),
+        }
+    }
+
+    #[test]
+    fn a_redacted_copy_is_stored_only_when_committed() {
+        let store = Store::open_in_memory().unwrap();
+        let labels = vec!["flu".to_string()];
+        let notes = [(Some("n1"), Some("p1"), "Seen by Dr. Marder today."), (Some("n2"), None, "Marder called; Marder again.")];
+        let id = store
+            .create_dataset(
+                &dataset("notes"),
+                notes.iter().map(|&(external_id, patient_id, text)| NewRecord { external_id, patient_id, text, labels: &labels, split: Split::Test, source_line: 3 }),
+            )
+            .unwrap();
+        let ds = store.dataset(id).unwrap().unwrap();
+        let name = EntityType::parse("name").unwrap();
+        let marder = |t: &str| -> Vec<Detection> {
+            t.match_indices("Marder").map(|(at, w)| Detection::new(Span::new(at, at + w.len()), name, 0.9, "test", "marder")).collect()
+        };
+        let new = NewDataset { parent_id: Some(id), format: "derived".into(), ..dataset("notes (redacted)") };
+
+        let dropped = copy(&store, &ds, &new, &marder, &Strategy::Tag, &(), &Cancel::new()).unwrap();
+        assert_eq!(dropped.writer().dataset_id(), id + 1);
+        drop(dropped);
+        assert_eq!(store.datasets().unwrap().len(), 1, "dropped uncommitted: nothing stored");
+        let cancel = Cancel::new();
+        cancel.cancel();
+        assert!(matches!(copy(&store, &ds, &new, &marder, &Strategy::Tag, &(), &cancel), Err(Error::Cancelled(_))));
+        assert_eq!(store.datasets().unwrap().len(), 1);
+
+        let done = copy(&store, &ds, &new, &marder, &Strategy::Tag, &(), &Cancel::new()).unwrap();
+        assert_eq!((done.records, done.spans, done.per_type.clone()), (2, 3, [("name".to_string(), 3)].into_iter().collect()));
+        let copied = done.commit().unwrap();
+        let got = store.records(copied, 0, 10, None).unwrap();
+        let texts: Vec<&str> = got.iter().map(|r| r.text.as_str()).collect();
+        assert_eq!(texts, vec!["Seen by Dr. [NAME] today.", "[NAME] called; [NAME] again."]);
+        let kept: Vec<_> = got.iter().map(|r| (r.external_id.as_deref(), r.patient_id.as_deref(), r.labels.clone(), r.split, r.source_line)).collect();
+        assert_eq!(kept, vec![(Some("n1"), Some("p1"), labels.clone(), Split::Test, 3), (Some("n2"), None, labels.clone(), Split::Test, 3)]);
+        assert_eq!(store.dataset(copied).unwrap().unwrap().parent_id, Some(id));
+    }
 }
