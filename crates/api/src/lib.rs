@@ -90,6 +90,25 @@ impl From<localdx_store::StoreError> for ApiError {
     }
 }
 
+/// The review's refusals keep the codes and messages they had when this crate held the review.
+impl From<localdx_review::Error> for ApiError {
+    fn from(e: localdx_review::Error) -> Self {
+        use localdx_review::Error as E;
+        let code = match e {
+            E::Store(e) => return e.into(),
+            E::Phi(e) => return e.into(),
+            E::NoDataset(_) | E::NoRecord(_) | E::NoSpan(_) | E::NoTerm(_) => ErrorCode::NotFound,
+            E::ReleasedVersion(_) | E::UnknownGoldFormat(_) | E::NoGoldCandidates(_) | E::GoldTextDiffers { .. } | E::GoldUnmatched { .. } => {
+                ErrorCode::InvalidInput
+            }
+            E::NotSignedOff { .. } | E::Leaks(_) => ErrorCode::Blocked,
+            E::Cancelled(_) => ErrorCode::Cancelled,
+            E::Internal(_) => ErrorCode::Internal,
+        };
+        ApiError::new(code, e.to_string())
+    }
+}
+
 pub type Result<T, E = ApiError> = std::result::Result<T, E>;
 
 pub use gate::Api;

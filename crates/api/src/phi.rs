@@ -13,7 +13,7 @@ use localdx_phi::eval::{self, EvalReport, GoldFormat, Part};
 use localdx_phi::{redact, Detection, Engine, PhiError, Strategy};
 
 pub use localdx_phi::PhiConfig;
-use localdx_store::{NewDataset, NewRecord};
+use localdx_store::NewDataset;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -456,9 +456,10 @@ impl Api {
         Ok(out)
     }
 
-    /// Writes a redacted copy of a dataset as a new dataset derived from it, in one transaction.
-    /// Records keep their ids, patients, labels and splits; surrogates are keyed by the record's
-    /// patient (or the record itself when it has none).
+    /// Writes a redacted copy of a dataset as a new dataset derived from it, in one transaction:
+    /// each note redacted by the spans the detector finds in it, through the same function as a
+    /// release (`localdx_review::redact`). Records keep their ids, patients, labels and splits;
+    /// surrogates are keyed by the record's patient (or the record itself when it has none).
     pub fn phi_redact_dataset(&self, dataset_id: i64, strategy: StrategyDto, name: Option<&str>, reporter: &dyn Reporter, cancel: &Cancel) -> Result<RedactReportDto> {
         let store = self.permit(crate::Command::RedactDataset)?;
         let ds = store.dataset(dataset_id)?.ok_or_else(|| ApiError::not_found(format!("no dataset {dataset_id}")))?;
@@ -478,45 +479,12 @@ impl Api {
             options: serde_json::json!({ "derivation": "phi-redaction", "strategy": strategy_name, "phiConfig": serde_json::from_str::<serde_json::Value>(&config.to_json()).unwrap_or_default() }),
             created_by: self.actor().to_owned(),
         };
-        let mut writer = store.dataset_writer(&new)?;
-        let mut meter = Meter::new("redact", "notes", Some(ds.records), reporter);
-        let (mut done, mut spans) = (0u64, 0u64);
-        let mut per_type: BTreeMap<String, u64> = BTreeMap::new();
-        let mut offset = 0;
-        loop {
-            let records = store.records(dataset_id, offset, 500, None)?;
-            if records.is_empty() {
-                break;
-            }
-            for r in &records {
-                if cancel.is_cancelled() {
-                    return Err(ApiError::new(ErrorCode::Cancelled, "redaction cancelled; nothing was stored"));
-                }
-                let dets = engine.detect(&r.text);
-                for d in &dets {
-                    *per_type.entry(d.entity.as_str().to_string()).or_default() += 1;
-                }
-                spans += dets.len() as u64;
-                let patient = r.patient_id.clone().unwrap_or_else(|| format!("record-{}", r.id));
-                let red = redact(&r.text, &dets, &strategy_value, &patient);
-                writer.insert(&NewRecord {
-                    external_id: r.external_id.as_deref(),
-                    patient_id: r.patient_id.as_deref(),
-                    text: &red.text,
-                    labels: &r.labels,
-                    split: r.split,
-                    source_line: r.source_line,
-                })?;
-                done += 1;
-                meter.tick(done);
-            }
-            offset += records.len() as u64;
-        }
-        let detail = serde_json::json!({ "records": done, "spans": spans, "perType": per_type, "strategy": strategy_name });
-        writer.log_event(self.actor(), "phi.redact", Some(&dataset_id.to_string()), &detail)?;
+        let copy = localdx_review::redact::copy(&store, &ds, &new, &|text| engine.detect(text), &strategy_value, reporter, cancel)?;
+        let detail = serde_json::json!({ "records": copy.records, "spans": copy.spans, "perType": copy.per_type, "strategy": strategy_name });
+        copy.writer().log_event(self.actor(), "phi.redact", Some(&dataset_id.to_string()), &detail)?;
         // An unreviewed redacted copy (no steward decided its spans): recorded in the audit trail,
         // in the same transaction, so it is never mistaken for a release.
-        writer.audit(&localdx_store::AuditEntry {
+        copy.writer().audit(&localdx_store::AuditEntry {
             actor: self.actor(),
             action: "phi.redact",
             subject: &format!("dataset:{dataset_id}"),
@@ -524,9 +492,9 @@ impl Api {
             after: detail,
             reason: "unreviewed redacted copy (not a release)",
         })?;
-        let new_id = writer.finish()?;
-        meter.finish(done);
-        Ok(RedactReportDto { source_dataset_id: dataset_id, dataset_id: new_id, records: done, spans, per_type })
+        let (records, spans, per_type) = (copy.records, copy.spans, copy.per_type.clone());
+        let new_id = copy.commit()?;
+        Ok(RedactReportDto { source_dataset_id: dataset_id, dataset_id: new_id, records, spans, per_type })
     }
 }
 

@@ -1,6 +1,7 @@
 //! Releasing a reviewed dataset, and everything that reads released versions.
 //!
-//! A release needs every note signed off. It redacts each note with the steward's decisions
+//! The release itself is `localdx_review::release`; this module checks permissions, audits and
+//! converts. A release needs every note signed off. It redacts each note with the steward's decisions
 //! (accepted, retyped, resized and added spans; rejected ones stay) by the chosen strategy, then
 //! runs detection again on the redacted text as a leakage scan: a hit outside the replacements
 //! (and not a term the steward rejected in this dataset) blocks the release and is listed. Else
@@ -11,14 +12,14 @@
 //! Clinicians, training and exports read released versions only ([`Api::released_records`],
 //! [`Api::training_version`], [`Api::export_release`]); nothing here returns raw text.
 
-use crate::Permit;
 use crate::datasets::{RecordDto, RecordPageDto, MAX_PAGE};
 use crate::phi::StrategyDto;
+use crate::Permit;
 use crate::{Api, ApiError, Command, ErrorCode, Result};
-use localdx_job::{Cancel, Meter, Reporter};
-use localdx_phi::{redact, Detection, EntityType, Strategy};
-use localdx_span::{CharIndex, Span};
-use localdx_store::{NewDataset, NewRecord, Record, Release, SpanState};
+use localdx_job::{Cancel, Reporter};
+use localdx_phi::Strategy;
+use localdx_review::{release, Leak};
+use localdx_store::{Record, Release};
 use serde::Serialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -68,6 +69,12 @@ pub struct LeakDto {
     pub score: f64,
 }
 
+impl From<Leak> for LeakDto {
+    fn from(l: Leak) -> Self {
+        LeakDto { record_id: l.record_id, entity: l.entity, start: l.start, end: l.end, text: l.text, score: l.score }
+    }
+}
+
 /// What an export wrote.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -79,193 +86,41 @@ pub struct ExportDto {
     pub sha256: String,
 }
 
-/// One note ready to store.
-struct Redacted {
-    external_id: Option<String>,
-    patient_id: Option<String>,
-    text: String,
-    labels: Vec<String>,
-    split: localdx_store::Split,
-    source_line: u64,
-}
-
-/// A keyed pseudonym of an identifier: the same id gives the same pseudonym within a project.
-fn pseudonym(secret: &[u8], kind: &str, id: &str) -> String {
-    let mut h = Sha256::new();
-    for part in [secret, kind.as_bytes(), id.as_bytes()] {
-        h.update((part.len() as u64).to_le_bytes());
-        h.update(part);
-    }
-    let d = h.finalize();
-    format!("{kind}-{}", d[..8].iter().map(|b| format!("{b:02x}")).collect::<String>())
-}
-
-/// SHA-256 over the released records in order, each field length-prefixed.
-fn content_hash(records: &[Redacted]) -> Result<String> {
-    let mut h = Sha256::new();
-    for r in records {
-        let labels = serde_json::to_string(&r.labels).map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?;
-        for f in [r.external_id.as_deref().unwrap_or(""), r.patient_id.as_deref().unwrap_or(""), r.split.as_str(), &labels, &r.text] {
-            h.update((f.len() as u64).to_le_bytes());
-            h.update(f.as_bytes());
-        }
-    }
-    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
-}
-
-/// The spans a note's decisions redact, as non-overlapping detections sorted by start
-/// (overlapping decided spans are joined so no part of either stays).
-fn decided_spans(spans: &[localdx_store::ReviewSpan]) -> Vec<Detection> {
-    let mut dets: Vec<Detection> = spans
-        .iter()
-        .filter(|s| s.view.state.redacts())
-        .filter_map(|s| {
-            let entity = EntityType::parse(&s.view.entity)?;
-            Some(Detection::new(Span::new(s.view.start, s.view.end), entity, s.score as f32, "review", "decision"))
-        })
-        .collect();
-    dets.sort_by_key(|d| (d.span.start, std::cmp::Reverse(d.span.end)));
-    let mut out: Vec<Detection> = Vec::with_capacity(dets.len());
-    for d in dets {
-        match out.last_mut() {
-            Some(last) if d.span.start < last.span.end => last.span = last.span.union(&d.span),
-            _ => out.push(d),
-        }
-    }
-    out
-}
-
 impl Api {
     /// Releases dataset `dataset_id` with `strategy` (see the module doc). Blocked (error code
     /// `blocked`) while a note is open or when the leakage scan finds anything; the message lists
     /// what to fix.
     pub fn release(&self, dataset_id: i64, strategy: StrategyDto, reporter: &dyn Reporter, cancel: &Cancel) -> Result<ReleaseDto> {
         let store = self.permit(Command::ReleaseDataset)?;
-        let ds = self.reviewable(&store, dataset_id)?;
-        let open = store.open_notes(dataset_id)?;
-        if !open.is_empty() {
-            let first: Vec<String> = open.iter().take(10).map(|id| id.to_string()).collect();
-            return Err(ApiError::new(
-                ErrorCode::Blocked,
-                format!("{} of {} notes are not signed off (records {}{}): review them first", open.len(), ds.records, first.join(", "), if open.len() > 10 { ", ..." } else { "" }),
-            ));
-        }
+        let plan = release::plan(&store, dataset_id)?;
         let secret = self.phi_secret()?;
         let strategy_value = match strategy {
             StrategyDto::Tag => Strategy::Tag,
             StrategyDto::Mask => Strategy::Mask('*'),
             StrategyDto::Surrogate => Strategy::Surrogate { secret: secret.clone() },
         };
-        let strategy_name = match strategy {
-            StrategyDto::Tag => "tag",
-            StrategyDto::Mask => "mask",
-            StrategyDto::Surrogate => "surrogate",
-        };
         // The scan: the project's configuration and learned terms, plus every term the steward
-        // rejected in this dataset (decided not to be PHI).
-        let (mut scan_config, _, _) = self.learned_config(&store)?;
-        let mut out: Vec<Redacted> = Vec::with_capacity(ds.records as usize);
-        let mut leaks: Vec<LeakDto> = Vec::new();
-        let mut spans_total = 0u64;
-        let records = store.records(dataset_id, 0, u64::MAX, None)?;
-        let mut per_record = Vec::with_capacity(records.len());
-        for r in &records {
-            let spans = store.review_spans(r.id)?;
-            for s in spans.iter().filter(|s| s.view.state == SpanState::Rejected) {
-                if let Some(t) = r.text.get(s.view.start..s.view.end) {
-                    scan_config.allow.push(t.trim().to_owned());
-                }
-            }
-            per_record.push(spans);
-        }
-        // the same union as detection, so the scan is as strong as what the steward reviewed
+        // rejected in this dataset (decided not to be PHI), through the same union as detection,
+        // so the scan is as strong as what the steward reviewed.
+        let scan_config = plan.scan_config(self.learned_config(&store)?.0);
         let detector = self.detector_for(&store, scan_config)?;
-        let mut meter = Meter::new("release", "notes", Some(ds.records), reporter);
-        for (i, (r, spans)) in records.iter().zip(&per_record).enumerate() {
-            if cancel.is_cancelled() {
-                return Err(ApiError::new(ErrorCode::Cancelled, "release cancelled; nothing was stored"));
+        let strategy_name = localdx_review::redact::strategy_name(&strategy_value);
+        let pending = match release::build(&store, plan, &strategy_value, &secret, &|text| detector.detect(text), self.actor(), reporter, cancel) {
+            Err(localdx_review::Error::Leaks(leaks)) => {
+                self.audit("release.blocked", &format!("dataset:{dataset_id}"), json!(null), json!({"leaks": leaks.0.len(), "strategy": strategy_name}), "")?;
+                return Err(localdx_review::Error::Leaks(leaks).into());
             }
-            let dets = decided_spans(spans);
-            spans_total += dets.len() as u64;
-            let patient = r.patient_id.clone().unwrap_or_else(|| format!("record-{}", r.id));
-            let red = redact(&r.text, &dets, &strategy_value, &patient);
-            let found = detector.detect(&red.text);
-            let index = CharIndex::new(&red.text);
-            for d in found.iter().filter(|d| !red.replacements.iter().any(|x| x.replaced.overlaps(&d.span))) {
-                let (start, end) = index.char_span(d.span);
-                leaks.push(LeakDto {
-                    record_id: r.id,
-                    entity: d.entity.as_str().to_owned(),
-                    start,
-                    end,
-                    text: d.span.slice(&red.text).to_owned(),
-                    score: (d.score as f64 * 1000.0).round() / 1000.0,
-                });
-            }
-            out.push(Redacted {
-                external_id: r.external_id.as_deref().map(|id| pseudonym(&secret, "note", id)),
-                patient_id: r.patient_id.as_deref().map(|id| pseudonym(&secret, "patient", id)),
-                text: red.text,
-                labels: r.labels.clone(),
-                split: r.split,
-                source_line: 0,
-            });
-            meter.tick(i as u64 + 1);
-        }
-        meter.finish(records.len() as u64);
-        if !leaks.is_empty() {
-            self.audit("release.blocked", &format!("dataset:{dataset_id}"), json!(null), json!({"leaks": leaks.len(), "strategy": strategy_name}), "")?;
-            let listed: Vec<String> = leaks
-                .iter()
-                .take(20)
-                .map(|l| format!("record {} {} {:?} at {}..{} (score {})", l.record_id, l.entity, l.text, l.start, l.end, l.score))
-                .collect();
-            return Err(ApiError::new(
-                ErrorCode::Blocked,
-                format!(
-                    "release blocked: the leakage scan found {} possible PHI span(s) left in the redacted text; reopen those notes and decide on them:\n  {}{}",
-                    leaks.len(),
-                    listed.join("\n  "),
-                    if leaks.len() > 20 { "\n  ..." } else { "" }
-                ),
-            ));
-        }
-        let sha256 = content_hash(&out)?;
-        let n = store.releases(Some(dataset_id))?.len() + 1;
-        let new = NewDataset {
-            name: format!("{} (release {n})", ds.name),
-            source_path: None,
-            format: "release".into(),
-            column_mapping: ds.column_mapping.clone(),
-            source_sha256: None,
-            parent_id: Some(dataset_id),
-            seed: ds.seed,
-            options: json!({"derivation": "release", "strategy": strategy_name}),
-            created_by: self.actor().to_owned(),
+            built => built?,
         };
-        let mut writer = store.dataset_writer(&new)?;
-        for r in &out {
-            writer.insert(&NewRecord {
-                external_id: r.external_id.as_deref(),
-                patient_id: r.patient_id.as_deref(),
-                text: &r.text,
-                labels: &r.labels,
-                split: r.split,
-                source_line: r.source_line,
-            })?;
-        }
-        let release_id = writer.mark_released(dataset_id, strategy_name, &sha256, out.len() as u64, spans_total, self.actor())?;
-        writer.audit(&localdx_store::AuditEntry {
+        pending.writer().audit(&localdx_store::AuditEntry {
             actor: self.actor(),
             action: "release",
             subject: &format!("dataset:{dataset_id}"),
             before: json!(null),
-            after: json!({"versionId": writer.dataset_id(), "releaseId": release_id, "strategy": strategy_name, "sha256": sha256, "records": out.len(), "spans": spans_total}),
+            after: json!({"versionId": pending.version_id, "releaseId": pending.release_id, "strategy": pending.strategy, "sha256": pending.sha256, "records": pending.records, "spans": pending.spans}),
             reason: "",
         })?;
-        let version_id = writer.finish()?;
-        let release = store.release_of_version(version_id)?.ok_or_else(|| ApiError::new(ErrorCode::Internal, "the release vanished"))?;
-        Ok(release.into())
+        Ok(pending.commit()?.into())
     }
 
     /// Releases of one dataset (or all), oldest first.
@@ -352,19 +207,5 @@ impl Api {
             "",
         )?;
         Ok(ExportDto { version_id, path: path.display().to_string(), format: format.to_owned(), records: records.len() as u64, sha256 })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn pseudonyms_are_keyed_and_stable() {
-        let a = pseudonym(b"secret", "patient", "MRN-12345");
-        assert_eq!(a, pseudonym(b"secret", "patient", "MRN-12345"));
-        assert!(a.starts_with("patient-") && !a.contains("12345"), "{a}");
-        assert_ne!(a, pseudonym(b"other", "patient", "MRN-12345"));
-        assert_ne!(a, pseudonym(b"secret", "patient", "MRN-12346"));
     }
 }

@@ -1,21 +1,24 @@
-//! The steward's review of detected PHI: run detection on a dataset into the review queue (a
-//! cancellable job with progress, in one transaction), read a note with its spans and their
-//! explanations, decide on spans (accept, reject, retype, resize, add a missed one, undo), sign
-//! notes off, bulk-accept with a random spot-check sample, and confirm what the decisions taught
-//! (rejected terms -> allow-list, added spans -> deny-list, the words right before an added span ->
-//! context words of its type). Every decision is audited with the
-//! span's state before and after (offsets and types, never the note text).
+//! The steward's review of detected PHI, as the API serves it: run detection on a dataset into the
+//! review queue (a cancellable job with progress, in one transaction), read a note with its spans
+//! and their explanations, decide on spans (accept, reject, retype, resize, add a missed one,
+//! undo), sign notes off, bulk-accept with a random spot-check sample, and confirm what the
+//! decisions taught (rejected terms -> allow-list, added spans -> deny-list, the words right before
+//! an added span -> context words of its type). Every decision is audited with the span's state
+//! before and after (offsets and types, never the note text), in the decision's transaction.
 //!
 //! Offsets in the DTOs are **char** offsets (with byte offsets beside them), as everywhere in the
-//! API. The rules (state machine, sign-off) live in `localdx-store`; detection in `localdx-phi`.
+//! API. The workflow lives in `localdx-review` (`queue`); its rules (state machine, sign-off) in
+//! `localdx-store`; detection in `localdx-phi`. This module checks permissions and arguments,
+//! audits and converts.
 
-use crate::Permit;
 use crate::datasets::RecordDto;
-use crate::{Api, ApiError, Command, ErrorCode, Result};
-use localdx_job::{Cancel, Meter, Reporter};
-use localdx_phi::{ContextTerm, DenyTerm, EntityType, PhiConfig};
+use crate::Permit;
+use crate::{Api, ApiError, Command, Result};
+use localdx_job::{Cancel, Reporter};
+use localdx_phi::{EntityType, PhiConfig};
+use localdx_review::queue::{self, Bulk};
 use localdx_span::CharIndex;
-use localdx_store::{Decision, NewSpan, Record, ReviewSpan, SpanState};
+use localdx_store::{Decision, ReviewSpan, SpanState};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -178,85 +181,17 @@ fn entity(name: &str) -> Result<EntityType> {
     EntityType::parse(name).ok_or_else(|| ApiError::invalid(format!("unknown PHI type {name:?}")))
 }
 
-/// A seed from the operating system's randomly keyed hasher.
-pub(crate) fn fresh_seed() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u64(0x5eed);
-    h.finish()
-}
-
-/// `k` distinct items of `items` drawn uniformly with `seed` (partial Fisher-Yates over SplitMix64).
-/// `open` with the notes of `least` (a note's lowest undecided score) first, lowest score first
-/// (ties by id), then the others in their order.
-pub fn uncertain_order(open: Vec<i64>, least: &BTreeMap<i64, f64>) -> Vec<i64> {
-    let (mut scored, rest): (Vec<i64>, Vec<i64>) = open.into_iter().partition(|id| least.contains_key(id));
-    scored.sort_by(|a, b| least[a].total_cmp(&least[b]).then(a.cmp(b)));
-    scored.extend(rest);
-    scored
-}
-
-pub fn sample(items: &[i64], k: usize, seed: u64) -> Vec<i64> {
-    let mut pool = items.to_vec();
-    let mut state = seed;
-    let mut next = || {
-        state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    };
-    let k = k.min(pool.len());
-    for i in 0..k {
-        let j = i + (next() % (pool.len() - i) as u64) as usize;
-        pool.swap(i, j);
-    }
-    pool.truncate(k);
-    pool.sort_unstable();
-    pool
-}
-
 impl Api {
-    fn record_or_404(&self, store: &Permit<'_>, record_id: i64) -> Result<Record> {
-        store.record(record_id)?.ok_or_else(|| ApiError::not_found(format!("no record {record_id}")))
-    }
-
     /// Refuses to review a released version (it is redacted and immutable).
     pub(crate) fn reviewable(&self, store: &Permit<'_>, dataset_id: i64) -> Result<localdx_store::Dataset> {
-        let ds = store.dataset(dataset_id)?.ok_or_else(|| ApiError::not_found(format!("no dataset {dataset_id}")))?;
-        if store.release_of_version(dataset_id)?.is_some() {
-            return Err(ApiError::invalid(format!("dataset {dataset_id} is a released version; review its source dataset")));
-        }
-        Ok(ds)
+        Ok(queue::reviewable(store, dataset_id)?)
     }
 
     /// The project's PHI configuration plus the confirmed learned terms and context words; the
     /// counts are of allow- and deny-list terms.
     pub(crate) fn learned_config(&self, store: &Permit<'_>) -> Result<(PhiConfig, usize, usize)> {
-        let mut config = self.phi_config()?;
-        let (mut allow, mut deny) = (0, 0);
-        for t in store.terms()?.into_iter().filter(|t| t.confirmed_by.is_some()) {
-            match (t.list.as_str(), t.entity.as_deref().and_then(EntityType::parse)) {
-                ("allow", _) => {
-                    config.allow.push(t.term);
-                    allow += 1;
-                }
-                ("deny", Some(entity)) => {
-                    config.deny.push(DenyTerm { term: t.term, entity });
-                    deny += 1;
-                }
-                ("context", Some(entity)) => {
-                    if let Some(words) = localdx_phi::learned::normalise(&t.term) {
-                        let term = ContextTerm { words, entity };
-                        if !config.context.contains(&term) {
-                            config.context.push(term);
-                        }
-                    }
-                }
-                _ => {}
-            }
-        }
-        Ok((config, allow, deny))
+        let learned = queue::learned_config(store, self.phi_config()?)?;
+        Ok((learned.config, learned.allow_terms, learned.deny_terms))
     }
 
     /// Runs detection over every note of a dataset that is not signed off and queues the spans
@@ -269,111 +204,52 @@ impl Api {
         let (config, allow_terms, deny_terms) = self.learned_config(&store)?;
         let context_terms = config.context.len();
         let detector = self.detector_for(&store, config)?;
-        let mut summary = DetectSummaryDto {
-            dataset_id,
-            notes: 0,
-            skipped_signed_off: 0,
-            spans: 0,
-            per_type: BTreeMap::new(),
-            allow_terms,
-            deny_terms,
-            context_terms,
-            detector: detector.dto(),
-        };
-        store.atomically(|| -> Result<()> {
-            let mut meter = Meter::new("detect", "notes", Some(ds.records), reporter);
-            let mut offset = 0;
-            loop {
-                let records = store.records(dataset_id, offset, 500, None)?;
-                if records.is_empty() {
-                    break;
-                }
-                for r in &records {
-                    if cancel.is_cancelled() {
-                        return Err(ApiError::new(ErrorCode::Cancelled, "detection cancelled; the review queue is unchanged"));
-                    }
-                    summary.notes += 1;
-                    if store.note_signed_off(r.id)? {
-                        summary.skipped_signed_off += 1;
-                        continue;
-                    }
-                    let spans: Vec<NewSpan> = detector
-                        .detect(&r.text)
-                        .iter()
-                        .map(|d| NewSpan {
-                            start: d.span.start,
-                            end: d.span.end,
-                            entity: d.entity.as_str().to_owned(),
-                            score: (d.score as f64 * 1000.0).round() / 1000.0,
-                            explanation: json!({
-                                "detector": d.detector,
-                                "pattern": d.pattern,
-                                "baseScore": (d.base_score as f64 * 1000.0).round() / 1000.0,
-                                "contextWord": d.context.as_ref().map(|c| c.word.clone()),
-                                "contextDelta": d.context.as_ref().map(|c| (c.delta as f64 * 1000.0).round() / 1000.0),
-                                "contextLearned": d.context.as_ref().is_some_and(|c| c.learned),
-                                "merged": d.merged,
-                                "alsoFoundBy": d.also_found_by,
-                            }),
-                        })
-                        .collect();
-                    let queued = store.queue_detections(dataset_id, r.id, &spans)?;
-                    summary.spans += queued;
-                    for s in &spans {
-                        *summary.per_type.entry(s.entity.clone()).or_default() += 1;
-                    }
-                    meter.tick(summary.notes);
-                }
-                offset += records.len() as u64;
-            }
-            meter.finish(summary.notes);
-            summary.detector = detector.dto();
+        let run = localdx_review::atomically(&store, |tx| -> Result<queue::Detected> {
+            let run = queue::detect(tx, &ds, &|text| detector.detect(text), reporter, cancel)?;
             self.audit(
                 "review.detect",
                 &format!("dataset:{dataset_id}"),
                 json!(null),
-                json!({"notes": summary.notes, "spans": summary.spans, "perType": summary.per_type, "allowTerms": allow_terms, "denyTerms": deny_terms, "contextTerms": context_terms, "detector": summary.detector}),
+                json!({"notes": run.notes, "spans": run.spans, "perType": run.per_type, "allowTerms": allow_terms, "denyTerms": deny_terms, "contextTerms": context_terms, "detector": detector.dto()}),
                 "",
-            )
+            )?;
+            Ok(run)
         })?;
-        Ok(summary)
+        Ok(DetectSummaryDto {
+            dataset_id,
+            notes: run.notes,
+            skipped_signed_off: run.skipped_signed_off,
+            spans: run.spans,
+            per_type: run.per_type,
+            allow_terms,
+            deny_terms,
+            context_terms,
+            detector: detector.dto(),
+        })
     }
 
     /// A note with its spans (raw text: stewards and admins only).
     pub fn review_note(&self, record_id: i64) -> Result<ReviewNoteDto> {
         let store = self.permit(Command::ReadReview)?;
-        let record = self.record_or_404(&store, record_id)?;
-        let index = CharIndex::new(&record.text);
-        let spans: Vec<ReviewSpanDto> = store.review_spans(record_id)?.into_iter().map(|s| span_dto(&record.text, &index, s)).collect();
-        let state = if store.note_signed_off(record_id)? { "signed_off" } else { "open" };
+        let note = queue::note(&store, record_id)?;
+        let index = CharIndex::new(&note.record.text);
+        let spans: Vec<ReviewSpanDto> = note.spans.into_iter().map(|s| span_dto(&note.record.text, &index, s)).collect();
+        let state = if note.signed_off { "signed_off" } else { "open" };
         let undecided = spans.iter().filter(|s| s.state == SpanState::Undecided).count();
-        Ok(ReviewNoteDto { record: record.into(), state: state.to_owned(), spans, undecided })
+        Ok(ReviewNoteDto { record: note.record.into(), state: state.to_owned(), spans, undecided })
     }
 
-    /// Notes of a dataset still open (the queue), in id order, or with `uncertain_first` the notes
-    /// whose least certain undecided detection scores lowest first (detections all passed their
-    /// threshold, so the lowest scores are the closest calls; a tagger span scores its probability),
-    /// then the notes with no undecided detection, in id order.
+    /// Notes of a dataset still open (the queue), in id order, or with `uncertain_first` the least
+    /// certain first (see `localdx_review::queue::open_notes`).
     pub fn review_open_notes(&self, dataset_id: i64, uncertain_first: bool) -> Result<Vec<i64>> {
         let store = self.permit(Command::ReadReview)?;
-        self.reviewable(&store, dataset_id)?;
-        let open = store.open_notes(dataset_id)?;
-        if !uncertain_first {
-            return Ok(open);
-        }
-        let mut least: BTreeMap<i64, f64> = BTreeMap::new();
-        for s in store.undecided_spans(dataset_id, None, None)?.into_iter().filter(|s| s.origin == "detected") {
-            let e = least.entry(s.record_id).or_insert(f64::INFINITY);
-            *e = e.min(s.score);
-        }
-        Ok(uncertain_order(open, &least))
+        Ok(queue::open_notes(&store, dataset_id, uncertain_first)?)
     }
 
     /// Notes signed off and spans per state.
     pub fn review_counts(&self, dataset_id: i64) -> Result<ReviewCountsDto> {
         let store = self.permit(Command::ReadReview)?;
-        self.reviewable(&store, dataset_id)?;
-        let c = store.review_counts(dataset_id)?;
+        let c = queue::counts(&store, dataset_id)?;
         Ok(ReviewCountsDto {
             dataset_id,
             notes: c.notes,
@@ -385,8 +261,7 @@ impl Api {
     /// Decides on one span. A rejection proposes the span's text for the allow-list.
     pub fn review_decide(&self, span_id: i64, decision: &DecisionDto, reason: &str) -> Result<ReviewSpanDto> {
         let store = self.permit(Command::DecideSpans)?;
-        let span = store.review_span(span_id)?.ok_or_else(|| ApiError::not_found(format!("no span {span_id} in review")))?;
-        let record = self.record_or_404(&store, span.record_id)?;
+        let (span, record) = queue::span(&store, span_id)?;
         let index = CharIndex::new(&record.text);
         let (decision, action) = match decision {
             DecisionDto::Accept => (Decision::Accept, "review.accept"),
@@ -397,18 +272,12 @@ impl Api {
                 (Decision::Resize { start: b.start, end: b.end }, "review.resize")
             }
         };
-        let after = store.atomically(|| -> Result<ReviewSpan> {
-            let (before, after) = store.decide(span_id, &decision, &record.text, self.actor(), false)?;
-            self.audit(action, &format!("span:{span_id}"), audit_view(&before), audit_view(&after), reason)?;
-            if matches!(decision, Decision::Reject) {
-                let term = record.text.get(before.view.start..before.view.end).unwrap_or_default().trim();
-                if !term.is_empty() {
-                    store.propose_term("allow", term, None, span.dataset_id, self.actor())?;
-                }
-            }
-            Ok(after)
+        let decided = localdx_review::atomically(&store, |tx| -> Result<queue::Decided> {
+            let d = queue::decide(tx, &span, &record, &decision, self.actor())?;
+            self.audit(action, &format!("span:{span_id}"), audit_view(&d.before), audit_view(&d.after), reason)?;
+            Ok(d)
         })?;
-        Ok(span_dto(&record.text, &index, after))
+        Ok(span_dto(&record.text, &index, decided.after))
     }
 
     /// Adds a span the detectors missed (char offsets), accepted at once; proposes its text for
@@ -416,27 +285,13 @@ impl Api {
     /// this or another PHI span of the note; see `localdx_phi::learned::cue_before`).
     pub fn review_add_span(&self, record_id: i64, start: usize, end: usize, type_name: &str, reason: &str) -> Result<ReviewSpanDto> {
         let store = self.permit(Command::DecideSpans)?;
-        let record = self.record_or_404(&store, record_id)?;
-        self.reviewable(&store, record.dataset_id)?;
+        let record = queue::reviewable_record(&store, record_id)?;
         let entity = entity(type_name)?;
         let index = CharIndex::new(&record.text);
         let b = index.byte_span(start, end).map_err(|e| ApiError::invalid(e.to_string()))?;
-        let span = store.atomically(|| -> Result<ReviewSpan> {
-            let span = store.add_review_span(record.dataset_id, record_id, &record.text, b.start, b.end, entity.as_str(), self.actor())?;
+        let span = localdx_review::atomically(&store, |tx| -> Result<ReviewSpan> {
+            let span = queue::add_span(tx, &record, b, entity, self.actor())?;
             self.audit("review.add", &format!("span:{}", span.id), json!(null), audit_view(&span), reason)?;
-            let term = record.text.get(b.start..b.end).unwrap_or_default().trim();
-            if !term.is_empty() {
-                store.propose_term("deny", term, Some(entity.as_str()), record.dataset_id, self.actor())?;
-            }
-            let phi: Vec<localdx_span::Span> = store
-                .review_spans(record_id)?
-                .into_iter()
-                .filter(|s| s.id != span.id && s.view.state != SpanState::Rejected)
-                .map(|s| localdx_span::Span::new(s.view.start, s.view.end))
-                .collect();
-            if let Some(words) = localdx_phi::learned::cue_before(&record.text, b, &phi) {
-                store.propose_term("context", &words, Some(entity.as_str()), record.dataset_id, self.actor())?;
-            }
             Ok(span)
         })?;
         Ok(span_dto(&record.text, &index, span))
@@ -445,9 +300,8 @@ impl Api {
     /// Undoes the newest decision in a note.
     pub fn review_undo(&self, record_id: i64) -> Result<ReviewNoteDto> {
         let store = self.permit(Command::DecideSpans)?;
-        self.record_or_404(&store, record_id)?;
-        store.atomically(|| -> Result<()> {
-            let (before, after) = store.undo_review(record_id)?;
+        localdx_review::atomically(&store, |tx| -> Result<()> {
+            let (before, after) = queue::undo(tx, record_id)?;
             self.audit("review.undo", &format!("span:{}", before.id), audit_view(&before), after.as_ref().map_or(json!(null), audit_view), "")
         })?;
         self.review_note(record_id)
@@ -456,10 +310,8 @@ impl Api {
     /// Signs a note off (refused while a span is undecided).
     pub fn review_sign_off(&self, record_id: i64) -> Result<()> {
         let store = self.permit(Command::DecideSpans)?;
-        let record = self.record_or_404(&store, record_id)?;
-        self.reviewable(&store, record.dataset_id)?;
-        store.atomically(|| -> Result<()> {
-            store.sign_off(record.dataset_id, record_id, self.actor())?;
+        localdx_review::atomically(&store, |tx| -> Result<()> {
+            queue::sign_off(tx, record_id, self.actor())?;
             self.audit("review.sign_off", &format!("record:{record_id}"), json!({"state": "open"}), json!({"state": "signed_off"}), "")
         })
     }
@@ -467,9 +319,8 @@ impl Api {
     /// Reopens a signed-off note.
     pub fn review_reopen(&self, record_id: i64, reason: &str) -> Result<()> {
         let store = self.permit(Command::DecideSpans)?;
-        self.record_or_404(&store, record_id)?;
-        store.atomically(|| -> Result<()> {
-            store.reopen(record_id)?;
+        localdx_review::atomically(&store, |tx| -> Result<()> {
+            queue::reopen(tx, record_id)?;
             self.audit("review.reopen", &format!("record:{record_id}"), json!({"state": "signed_off"}), json!({"state": "open"}), reason)
         })
     }
@@ -486,40 +337,28 @@ impl Api {
                 return Err(ApiError::invalid("--min-score must be between 0 and 1"));
             }
         }
-        let seed = req.seed.unwrap_or_else(fresh_seed);
-        store.atomically(|| -> Result<BulkResultDto> {
-            let spans = store.undecided_spans(dataset_id, type_name, req.min_score)?;
-            let mut ids = Vec::with_capacity(spans.len());
-            for s in &spans {
-                if store.note_signed_off(s.record_id)? {
-                    continue;
-                }
-                store.decide(s.id, &Decision::Accept, "", self.actor(), true)?;
-                ids.push(s.id);
-            }
-            let spot_check = sample(&ids, req.spot_check.unwrap_or(20), seed);
-            let mut signed_off = 0;
-            if req.sign_off {
-                for record_id in store.open_notes(dataset_id)? {
-                    match store.sign_off(dataset_id, record_id, self.actor()) {
-                        Ok(()) => signed_off += 1,
-                        Err(localdx_store::StoreError::Review(localdx_store::ReviewError::Undecided { .. })) => {}
-                        Err(e) => return Err(e.into()),
-                    }
-                }
-            }
-            let open_notes = store.open_notes(dataset_id)?.len() as u64;
+        let seed = req.seed.unwrap_or_else(localdx_review::fresh_seed);
+        let bulk = Bulk { entity: type_name, min_score: req.min_score, sign_off: req.sign_off, spot_check: req.spot_check.unwrap_or(20), seed };
+        localdx_review::atomically(&store, |tx| -> Result<BulkResultDto> {
+            let done = queue::accept_all(tx, dataset_id, &bulk, self.actor())?;
             self.audit(
                 "review.bulk_accept",
                 &format!("dataset:{dataset_id}"),
-                json!({"undecided": spans.len()}),
+                json!({"undecided": done.undecided}),
                 json!({
-                    "accepted": ids.len(), "type": type_name, "minScore": req.min_score, "signedOff": signed_off,
-                    "spotCheck": spot_check, "seed": seed,
+                    "accepted": done.accepted.len(), "type": type_name, "minScore": req.min_score, "signedOff": done.signed_off,
+                    "spotCheck": done.spot_check, "seed": seed,
                 }),
                 req.reason.as_deref().unwrap_or(""),
             )?;
-            Ok(BulkResultDto { dataset_id, accepted: ids.len() as u64, signed_off, open_notes, spot_check, seed })
+            Ok(BulkResultDto {
+                dataset_id,
+                accepted: done.accepted.len() as u64,
+                signed_off: done.signed_off,
+                open_notes: done.open_notes,
+                spot_check: done.spot_check,
+                seed,
+            })
         })
     }
 
@@ -544,38 +383,9 @@ impl Api {
     /// Confirms a learned term or context word: the next detection run uses it.
     pub fn review_confirm_term(&self, term_id: i64) -> Result<()> {
         let store = self.permit(Command::ConfirmTerms)?;
-        store.atomically(|| -> Result<()> {
-            if !store.confirm_term(term_id, self.actor())? {
-                return Err(ApiError::not_found(format!("no learned term {term_id}")));
-            }
+        localdx_review::atomically(&store, |tx| -> Result<()> {
+            queue::confirm_term(tx, term_id, self.actor())?;
             self.audit("review.confirm_term", &format!("term:{term_id}"), json!({"confirmed": false}), json!({"confirmed": true}), "")
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-
-    #[test]
-    fn uncertain_notes_come_first_lowest_score_first() {
-        let least: BTreeMap<i64, f64> = [(3, 0.9), (5, 0.55), (7, 0.55), (9, 0.99)].into_iter().collect();
-        assert_eq!(uncertain_order(vec![1, 3, 5, 7, 8, 9], &least), vec![5, 7, 3, 9, 1, 8]);
-        assert_eq!(uncertain_order(vec![2, 4], &BTreeMap::new()), vec![2, 4]);
-    }
-    use super::*;
-
-    #[test]
-    fn spot_check_samples_are_distinct_seeded_and_bounded() {
-        let ids: Vec<i64> = (1..=100).collect();
-        let a = sample(&ids, 10, 7);
-        assert_eq!(a.len(), 10);
-        assert_eq!(a, sample(&ids, 10, 7), "same seed, same sample");
-        assert_ne!(a, sample(&ids, 10, 8), "another seed, another sample");
-        let mut d = a.clone();
-        d.dedup();
-        assert_eq!(d.len(), 10);
-        assert!(a.iter().all(|x| ids.contains(x)));
-        assert_eq!(sample(&ids[..3], 10, 1), vec![1, 2, 3], "never more than there is");
-        assert!(sample(&[], 5, 1).is_empty());
     }
 }
