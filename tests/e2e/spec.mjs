@@ -536,10 +536,11 @@ async function main() {
         check((await contentOf('report-in-use')).includes('No run is in use'), 'nothing is in use before a promotion');
         await (await byId('report-promote-reason')).setValue('beats the base model on the test split');
         await click('report-promote');
-        await browser.waitUntil(async () => (await contentOf('report-in-use')).includes('is in use'), { timeout: 120_000, timeoutMsg: 'the promotion is shown' });
+        await browser.waitUntil(async () => (await contentOf('report-in-use')).includes('run-1 is in use'), { timeout: 120_000, timeoutMsg: 'the promotion is shown' });
         const inUse = await contentOf('report-in-use');
         check(inUse.includes('run-1') && inUse.includes('beats the base model') && /macro-F1 \d/.test(inUse), `the run in use, its reason and test figure, got "${inUse}"`);
         await (await byId('report-demote')).waitForDisplayed({ timeout: TIMEOUT, timeoutMsg: 'the run in use can be withdrawn' });
+        await browser.execute(() => document.querySelector('[data-testid="report-use"]')?.scrollIntoView({ block: 'start' }));
         await shot('report-promoted');
         await click('nav-suggestions');
         const chosen = await (await byId('sugg-run')).getValue();
