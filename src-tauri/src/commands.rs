@@ -378,12 +378,13 @@ pub async fn suggest_note(
     text: String,
     top_k: usize,
     attribution: bool,
+    record_id: Option<i64>,
 ) -> Result<SuggestionDto, ApiError> {
     let occlusion = attribution.then(Occlusion::default);
     let loaded = cache.0.clone();
     ws.call(move |api| {
         let mut loaded = loaded.lock().map_err(|_| ApiError::new(ErrorCode::Internal, "an earlier suggestion panicked"))?;
-        loaded.suggest(api, &choice, &text, top_k, occlusion)
+        loaded.suggest(api, &choice, &text, top_k, occlusion, record_id)
     })
     .await
 }
@@ -441,6 +442,18 @@ pub async fn promoted_run(ws: State<'_, Workspace>, dataset_id: i64) -> Result<O
 #[tauri::command]
 pub async fn list_promotions(ws: State<'_, Workspace>) -> Result<Vec<PromotionDto>, ApiError> {
     ws.call(|api| api.promotions(None)).await
+}
+
+/// Weekly quality and drift of every model that suggested (the Monitoring screen).
+#[tauri::command]
+pub async fn monitor(ws: State<'_, Workspace>) -> Result<localdx_api::monitor::MonitorDto, ApiError> {
+    ws.call(|api| api.monitor(None)).await
+}
+
+/// Sets where monitoring raises alerts (admins; audited).
+#[tauri::command]
+pub async fn set_monitor_thresholds(ws: State<'_, Workspace>, thresholds: localdx_api::monitor::Thresholds) -> Result<localdx_api::monitor::Thresholds, ApiError> {
+    ws.call(move |api| api.set_monitor_thresholds(&thresholds)).await
 }
 
 /// Where exports go unless the user picks another place: `exports/` beside the database.

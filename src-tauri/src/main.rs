@@ -68,6 +68,8 @@ fn main() {
             commands::demote_run,
             commands::promoted_run,
             commands::list_promotions,
+            commands::monitor,
+            commands::set_monitor_thresholds,
             commands::export_dir,
             commands::export_report,
             commands::export_feedback,

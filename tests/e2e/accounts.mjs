@@ -307,6 +307,7 @@ async function main() {
           ['promote_run', { runId: 'run-1', reason: 'a clinician may not choose the model' }],
           ['demote_run', { datasetId: 1, reason: 'nor withdraw it' }],
           ['dataset_stats', { datasetId: 1 }],
+          ['set_monitor_thresholds', { thresholds: { minSuggestions: 1, minAcceptance: 0, minTop5: 0, maxPsi: 9, maxUnseen: 1, maxCalibrationGap: 1 } }],
           ['list_datasets', {}],
         ];
         // @ts-expect-error Tauri's own bridge, present in the app's window

@@ -547,6 +547,20 @@ async function main() {
         const label = await (await browser.$('[data-testid="sugg-run"] option:checked')).getText();
         check(chosen === 'run-1' && label.includes('in use'), `the run in use is chosen by default, got "${chosen}" ("${label}")`);
       });
+
+      await test('monitoring: the suggestions shown are logged by week, with drift figures and an alert band the admin sets', async () => {
+        await click('nav-monitoring');
+        await (await byId('monitor-model')).waitForDisplayed({ timeout: TIMEOUT, timeoutMsg: 'the models that suggested are listed' });
+        const models = await browser.$$('[data-testid="monitor-model"]').getElements();
+        check(models.length >= 1, `a model is watched, got ${models.length}`);
+        const weeks = await contentOf('monitor-weeks');
+        check(/\d{4}-\d{2}-\d{2}/.test(weeks), `a week row, got "${weeks.slice(0, 200)}"`);
+        await (await byId('monitor-quality-chart')).waitForDisplayed({ timeout: TIMEOUT });
+        await (await byId('monitor-max-psi')).setValue('0.2');
+        await click('monitor-save');
+        await (await byId('monitor-saved')).waitForDisplayed({ timeout: TIMEOUT, timeoutMsg: 'the thresholds are saved' });
+        await shot('monitoring');
+      });
     }
 
     if (!existsSync(join(MODELS, 'all-MiniLM-L6-v2', 'model.safetensors'))) {

@@ -138,6 +138,8 @@ commands! {
     /// Put a run into use for a dataset's task (clinicians' suggestions default to it), replace
     /// or withdraw it.
     PromoteModel => "promote a model into use",
+    /// Set the thresholds where monitoring raises an alert.
+    ConfigureMonitoring => "configure monitoring",
 }
 
 impl fmt::Display for Command {
@@ -183,6 +185,7 @@ pub const PERMISSIONS: &[(Command, &[Role])] = &[
     (Command::ExportAdapters, &[S, A]),
     (Command::RetrainDetector, &[S, A]),
     (Command::PromoteModel, &[S, A]),
+    (Command::ConfigureMonitoring, &[A]),
 ];
 
 /// Whether `role` may run `command`; [`AccessError::Forbidden`] when not. A command missing from
@@ -245,6 +248,7 @@ mod tests {
         ExportAdapters    S - A
         RetrainDetector   S - A
         PromoteModel      S - A
+        ConfigureMonitoring - - A
     ";
 
     #[test]

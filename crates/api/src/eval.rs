@@ -487,7 +487,7 @@ pub fn today() -> String {
 }
 
 /// The date `days` after 1970-01-01 (proleptic Gregorian calendar), as YYYY-MM-DD.
-fn civil_date(days: i64) -> String {
+pub(crate) fn civil_date(days: i64) -> String {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;

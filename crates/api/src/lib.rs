@@ -17,6 +17,7 @@ pub mod exports;
 mod gate;
 pub mod gold;
 pub mod models;
+pub mod monitor;
 pub mod phi;
 pub mod promotion;
 pub mod release;

@@ -159,9 +159,12 @@ impl Api {
 
     /// Loads the chosen model and suggests for `text` (what `localdx suggest` calls; the app keeps
     /// its models loaded in a [`Suggester`]).
+    /// The suggestion is logged for monitoring (no note text: `monitor`).
     pub fn suggest(&self, choice: &ModelChoice, text: &str, top_k: usize, occlusion: Option<Occlusion>) -> Result<SuggestionDto> {
         let p = self.load_model(choice)?;
-        suggest(&p, &choice.name(), text, top_k, occlusion, names_in(&self.layout.models).as_ref())
+        let shown = suggest(&p, &choice.name(), text, top_k, occlusion, names_in(&self.layout.models).as_ref())?;
+        self.log_shown(choice, text, &shown, None, None, None)?;
+        Ok(shown)
     }
 }
 
@@ -209,10 +212,13 @@ impl Suggester {
         Ok(p)
     }
 
-    /// Like [`Api::suggest`], reusing a loaded model.
-    pub fn suggest(&mut self, api: &Api, choice: &ModelChoice, text: &str, top_k: usize, occlusion: Option<Occlusion>) -> Result<SuggestionDto> {
+    /// Like [`Api::suggest`], reusing a loaded model; `record_id` names the stored case the
+    /// note is (its recorded labels go into the monitoring log with the suggestion).
+    pub fn suggest(&mut self, api: &Api, choice: &ModelChoice, text: &str, top_k: usize, occlusion: Option<Occlusion>, record_id: Option<i64>) -> Result<SuggestionDto> {
         let p = self.get(api, choice)?;
-        suggest(p, &choice.name(), text, top_k, occlusion, names_in(&api.layout.models).as_ref())
+        let shown = suggest(p, &choice.name(), text, top_k, occlusion, names_in(&api.layout.models).as_ref())?;
+        api.log_shown(choice, text, &shown, record_id, None, None)?;
+        Ok(shown)
     }
 }
 
@@ -235,7 +241,7 @@ pub fn label_name(names: Option<&Icd10Names>, label: &str) -> Option<String> {
 
 /// The ICD-10-CM names table of `models_dir`, if setup fetched it (an unreadable table is
 /// treated as absent: names are a convenience on screen, never a reason to fail a suggestion).
-fn names_in(models_dir: &std::path::Path) -> Option<Icd10Names> {
+pub(crate) fn names_in(models_dir: &std::path::Path) -> Option<Icd10Names> {
     Icd10Names::in_models_dir(models_dir).and_then(|r| r.ok())
 }
 

@@ -11,6 +11,7 @@ mod data;
 mod eval;
 mod login;
 mod models;
+mod monitor;
 mod output;
 mod phi;
 mod review;
@@ -76,6 +77,8 @@ pub enum Command {
     /// Clinicians' feedback on suggestions: list it or export it as CSV of new labels.
     #[command(subcommand)]
     Feedback(suggest::FeedbackCommand),
+    /// Weekly quality and input drift of the models in use, with alerts; replay dated notes.
+    Monitor(monitor::MonitorArgs),
 }
 
 fn main() {
@@ -117,5 +120,6 @@ fn run(cli: Cli) -> Result<()> {
         Command::Audit(cmd) => audit::run(&ctx, cmd),
         Command::Suggest(args) => suggest::suggest(&ctx, args),
         Command::Feedback(cmd) => suggest::feedback(&ctx, cmd),
+        Command::Monitor(args) => monitor::run(&ctx, args),
     }
 }

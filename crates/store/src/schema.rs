@@ -294,6 +294,25 @@ pub const MIGRATIONS: &[&str] = &[
     );
     CREATE UNIQUE INDEX promotions_current ON promotions(dataset_id) WHERE ended_at IS NULL;
     "#,
+    // 10: every suggestion shown, without the note's text: when, by which model, for whom, the
+    // note's length in words and the share of its words the model's training notes never used,
+    // the top labels with their probabilities, and the recorded labels when the note is a stored
+    // case. What the Monitoring screen draws drift and quality from.
+    r#"
+    CREATE TABLE suggestion_log (
+        id          INTEGER PRIMARY KEY,
+        at          TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+        actor       TEXT NOT NULL,
+        model       TEXT NOT NULL,
+        dataset_id  INTEGER,
+        record_id   INTEGER,
+        words       INTEGER NOT NULL CHECK (words >= 0),
+        unseen      REAL CHECK (unseen IS NULL OR (unseen >= 0 AND unseen <= 1)),
+        top         TEXT NOT NULL CHECK (json_valid(top)),
+        gold        TEXT CHECK (gold IS NULL OR json_valid(gold))
+    );
+    CREATE INDEX suggestion_log_at ON suggestion_log(model, at);
+    "#,
 ];
 
 /// Brings the database to `MIGRATIONS.len()`, refusing databases from a newer LocalDx.

@@ -269,6 +269,30 @@ fn training_suggestion_and_report_types_match_the_api_json() {
         end_reason: None,
     };
     seen.push(("Promotion", serde_json::to_value(promotion).expect("json")));
+    // Monitoring: the thresholds and the (empty) monitor from the API; a week and a model's
+    // weeks built here (they need a model's logged suggestions).
+    seen.push(("MonitorThresholds", serde_json::to_value(api.monitor_thresholds().expect("thresholds")).expect("json")));
+    seen.push(("Monitor", serde_json::to_value(api.monitor(None).expect("monitor")).expect("json")));
+    let week = localdx_api::monitor::WeekDto {
+        week: "2026-11-30".into(),
+        suggestions: 12,
+        accepted: 3,
+        rejected: 1,
+        acceptance: Some(0.75),
+        with_gold: 10,
+        top5_share: Some(0.9),
+        mean_top_probability: 0.6,
+        top1_accuracy: Some(0.5),
+        calibration_gap: Some(0.1),
+        mean_words: 40.0,
+        length_psi: Some(0.02),
+        unseen_share: Some(0.1),
+        label_psi: Some(0.05),
+        alerts: vec![],
+    };
+    seen.push(("MonitorWeek", serde_json::to_value(&week).expect("json")));
+    let watch = localdx_api::monitor::ModelWatchDto { model: "run-1".into(), dataset_id: Some(1), in_use: true, weeks: vec![week], weeks_alerting: 0 };
+    seen.push(("ModelWatch", serde_json::to_value(watch).expect("json")));
 
     // The plan is real; the models folder holds the default model when it was fetched.
     let models = std::env::var_os("LOCALDX_MODELS").map(std::path::PathBuf::from).unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../models"));

@@ -261,6 +261,50 @@ export interface Promotion {
   endReason: string | null;
 }
 
+/** `Thresholds`: where a week of monitoring raises an alert (an admin sets them). */
+export interface MonitorThresholds {
+  minSuggestions: number;
+  minAcceptance: number;
+  minTop5: number;
+  maxPsi: number;
+  maxUnseen: number;
+  maxCalibrationGap: number;
+}
+
+/** `WeekDto`: one week (from its Monday) of one model's suggestions. */
+export interface MonitorWeek {
+  week: string;
+  suggestions: number;
+  accepted: number;
+  rejected: number;
+  acceptance: number | null;
+  withGold: number;
+  top5Share: number | null;
+  meanTopProbability: number;
+  top1Accuracy: number | null;
+  calibrationGap: number | null;
+  meanWords: number;
+  lengthPsi: number | null;
+  unseenShare: number | null;
+  labelPsi: number | null;
+  alerts: string[];
+}
+
+/** `ModelWatchDto`: one model's weeks. */
+export interface ModelWatch {
+  model: string;
+  datasetId: number | null;
+  inUse: boolean;
+  weeks: MonitorWeek[];
+  weeksAlerting: number;
+}
+
+/** `MonitorDto`: the Monitoring screen. */
+export interface Monitor {
+  thresholds: MonitorThresholds;
+  models: ModelWatch[];
+}
+
 /** `RecordDto`: one note. */
 export interface NoteRecord {
   id: number;
@@ -928,8 +972,9 @@ export const backend = {
   cancelTraining: () => invoke<boolean>('cancel_training'),
   detectPhi: (text: string) => invoke<PhiSpan[]>('detect_phi', { text }),
   testCases: (datasetId: number) => invoke<NoteRecord[]>('test_cases', { datasetId }),
-  suggest: (choice: SuggestModel, text: string, topK: number, attribution: boolean) =>
-    invoke<Suggestion>('suggest_note', { choice, text, topK, attribution }),
+  /** `recordId`: the stored case the note is (its recorded labels are logged for monitoring). */
+  suggest: (choice: SuggestModel, text: string, topK: number, attribution: boolean, recordId: number | null = null) =>
+    invoke<Suggestion>('suggest_note', { choice, text, topK, attribution, recordId }),
   saveFeedback: (input: FeedbackInput) => invoke<Feedback>('save_feedback', { input }),
   feedback: () => invoke<Feedback[]>('list_feedback'),
   runReport: (runId: string, vsRun: string | null, vsBase: boolean, split: string) =>
@@ -954,6 +999,8 @@ export const backend = {
   demote: (datasetId: number, reason: string) => invoke<Promotion>('demote_run', { datasetId, reason }),
   promoted: (datasetId: number) => invoke<Promotion | null>('promoted_run', { datasetId }),
   promotions: () => invoke<Promotion[]>('list_promotions'),
+  monitor: () => invoke<Monitor>('monitor'),
+  setMonitorThresholds: (thresholds: MonitorThresholds) => invoke<MonitorThresholds>('set_monitor_thresholds', { thresholds }),
   /** Writes the clinicians' feedback as CSV (built by the backend). */
   exportFeedback: (path: string) => invoke<string>('export_feedback', { path }),
 };

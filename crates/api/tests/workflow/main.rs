@@ -7,6 +7,7 @@ mod access;
 mod detector;
 mod fuzz;
 mod gold;
+mod monitor;
 mod promotion;
 mod retrain;
 mod review;

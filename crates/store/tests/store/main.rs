@@ -6,6 +6,7 @@ use rusqlite::Connection;
 
 mod audit;
 mod gold;
+mod monitor;
 mod promotions;
 
 fn new_dataset(name: &str, sha: Option<&str>) -> NewDataset {

@@ -2,4 +2,4 @@
 export type IconName =
   | 'datasets' | 'review' | 'training' | 'suggestions' | 'reports'
   | 'upload' | 'search' | 'back' | 'file' | 'check' | 'alert'
-  | 'released' | 'accounts' | 'audit' | 'lock' | 'logout';
+  | 'released' | 'accounts' | 'audit' | 'lock' | 'logout' | 'monitoring';
