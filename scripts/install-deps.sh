@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what LocalDx needs to build, run and test on Debian 12, skipping what is already there:
 # the WebKitGTK/GTK development libraries Tauri links against, the WebDriver for WebKitGTK, Xvfb for
-# headless end-to-end tests, OpenSSL's libcrypto for SQLCipher (encryption at rest), tauri-driver, and the npm packages of the UI.
+# headless end-to-end tests, OpenSSL's libcrypto for SQLCipher (encryption at rest), poppler's pdftotext (the tests read
+# exported PDFs back), tauri-driver, and the npm packages of the UI.
 # Needs root (or sudo) for apt; everything else runs as the current user. Idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,7 +10,7 @@ cd "$(dirname "$0")/.."
 apt_packages=(
   libwebkit2gtk-4.1-dev libgtk-3-dev librsvg2-dev libayatana-appindicator3-dev libsoup-3.0-dev
   libjavascriptcoregtk-4.1-dev libxdo-dev webkit2gtk-driver xvfb xauth imagemagick sqlite3 unzip
-  build-essential pkg-config libssl-dev strace util-linux
+  build-essential pkg-config libssl-dev strace util-linux poppler-utils
 )
 missing=()
 for p in "${apt_packages[@]}"; do

@@ -421,6 +421,28 @@ pub async fn run_report(
     .await
 }
 
+/// Writes the report of `run_id` on `split` (compared as `run_report` is) as a PDF into exports/.
+#[tauri::command]
+pub async fn export_report_pdf(
+    ws: State<'_, Workspace>,
+    run_id: String,
+    vs_run: Option<String>,
+    vs_base: bool,
+    split: String,
+    date: String,
+    path: String,
+) -> Result<String, ApiError> {
+    ws.call(move |api| {
+        let vs = match (&vs_run, vs_base) {
+            (Some(r), _) => Some(Versus::Run(r)),
+            (None, true) => Some(Versus::Base("default")),
+            (None, false) => None,
+        };
+        api.export_report_pdf(RunRequest { run_id: &run_id, vs, split: &split }, &date, std::path::Path::new(&path))
+    })
+    .await
+}
+
 /// Puts `run_id` into use for its dataset's task (its test report is built first; audited).
 #[tauri::command]
 pub async fn promote_run(ws: State<'_, Workspace>, run_id: String, reason: String) -> Result<PromotionDto, ApiError> {
@@ -454,6 +476,12 @@ pub async fn monitor(ws: State<'_, Workspace>) -> Result<localdx_api::monitor::M
 #[tauri::command]
 pub async fn set_monitor_thresholds(ws: State<'_, Workspace>, thresholds: localdx_api::monitor::Thresholds) -> Result<localdx_api::monitor::Thresholds, ApiError> {
     ws.call(move |api| api.set_monitor_thresholds(&thresholds)).await
+}
+
+/// Writes the model card of `run_id` (Markdown for `.md`, HTML for `.html`) into exports/.
+#[tauri::command]
+pub async fn export_model_card(ws: State<'_, Workspace>, run_id: String, path: String) -> Result<String, ApiError> {
+    ws.call(move |api| api.export_model_card(&run_id, std::path::Path::new(&path))).await
 }
 
 /// Where exports go unless the user picks another place: `exports/` beside the database.

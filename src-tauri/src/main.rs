@@ -69,6 +69,8 @@ fn main() {
             commands::promoted_run,
             commands::list_promotions,
             commands::monitor,
+            commands::export_model_card,
+            commands::export_report_pdf,
             commands::set_monitor_thresholds,
             commands::export_dir,
             commands::export_report,

@@ -530,6 +530,10 @@ async function main() {
         await browser.waitUntil(async () => (await textOf('report-exported')).endsWith('.csv'), { timeout: TIMEOUT });
         const csvText = readFileSync((await textOf('report-exported')).replace(/^Written: /, ''), 'utf8');
         check(csvText.includes('metric,micro_f1,') && csvText.includes('label,support,predicted'), 'the CSV has averages and per-label rows');
+        await click('report-export-pdf');
+        await browser.waitUntil(async () => (await textOf('report-exported')).endsWith('.pdf'), { timeout: 60_000, timeoutMsg: 'the PDF report is written' });
+        const pdfText = execFileSync('pdftotext', [(await textOf('report-exported')).replace(/^Written: /, ''), '-'], { encoding: 'utf8' });
+        check(pdfText.includes('run-1') && pdfText.includes('Micro-F1') && pdfText.includes('J45.909'), `the PDF report holds the run, its metrics and labels, got "${pdfText.slice(0, 300)}"`);
       });
 
       await test('model in use: the run is promoted from its report, and Suggestions choose it by default', async () => {
@@ -542,6 +546,11 @@ async function main() {
         await (await byId('report-demote')).waitForDisplayed({ timeout: TIMEOUT, timeoutMsg: 'the run in use can be withdrawn' });
         await browser.execute(() => document.querySelector('[data-testid="report-use"]')?.scrollIntoView({ block: 'start' }));
         await shot('report-promoted');
+        await click('report-model-card');
+        await browser.waitUntil(async () => (await textOf('report-exported')).endsWith('-model-card.pdf'), { timeout: 60_000, timeoutMsg: 'the model card is written' });
+        // Read back as text by poppler's pdftotext, as a regulator's tools would.
+        const card = execFileSync('pdftotext', [(await textOf('report-exported')).replace(/^Written: /, ''), '-'], { encoding: 'utf8' });
+        check(card.includes('Model card: run-1') && card.includes('Promoted by') && card.includes('Known failure modes'), `the model card PDF names the run, its promotion and its failure modes, got "${card.slice(0, 300)}"`);
         await click('nav-suggestions');
         const chosen = await (await byId('sugg-run')).getValue();
         const label = await (await browser.$('[data-testid="sugg-run"] option:checked')).getText();

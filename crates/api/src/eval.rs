@@ -348,6 +348,18 @@ impl Api {
     /// `localdx report --run RUN`: the self-contained HTML report of a run. `date` is printed in
     /// the report (the caller reads the clock).
     pub fn report_run(&self, req: RunRequest, date: &str, opts: &EvalOptions) -> Result<String> {
+        let (dto, info) = self.report_parts(req, date, opts)?;
+        Ok(render(&dto.evaluation, dto.comparison.as_ref(), &info))
+    }
+
+    /// The same report as a PDF (tables and bars in place of the HTML's plots).
+    pub fn report_run_pdf(&self, req: RunRequest, date: &str, opts: &EvalOptions) -> Result<Vec<u8>> {
+        let (dto, info) = self.report_parts(req, date, opts)?;
+        Ok(localdx_eval::pdf::render(&localdx_eval::pdf::report(&dto.evaluation, dto.comparison.as_ref(), &info)))
+    }
+
+    /// A run's evaluation with curves, and its report header.
+    fn report_parts(&self, req: RunRequest, date: &str, opts: &EvalOptions) -> Result<(EvalDto, ReportInfo)> {
         self.check(crate::Command::Evaluate)?;
         let facts = self.run_facts(req.run_id)?;
         let split = req.split;
@@ -355,7 +367,7 @@ impl Api {
         let a = Scores { test: &test, validation: val.as_deref() };
         let b = other.as_ref().map(|(t, v)| Scores { test: t, validation: v.as_deref() });
         let dto = evaluate_scores(&a, b.as_ref(), &EvalOptions { curves: true, ..opts.clone() })?;
-        Ok(render(&dto.evaluation, dto.comparison.as_ref(), &report_info(&facts, split, date)))
+        Ok((dto, report_info(&facts, split, date)))
     }
 }
 
@@ -364,6 +376,13 @@ pub fn report_scores(a: &Scores, b: Option<&Scores>, facts: Vec<(String, String)
     let dto = evaluate_scores(a, b, &EvalOptions { curves: true, ..opts.clone() })?;
     let info = ReportInfo { title: "LocalDx evaluation".into(), facts };
     Ok(render(&dto.evaluation, dto.comparison.as_ref(), &info))
+}
+
+/// The same report of predictions read from files, as a PDF.
+pub fn report_scores_pdf(a: &Scores, b: Option<&Scores>, facts: Vec<(String, String)>, opts: &EvalOptions) -> Result<Vec<u8>> {
+    let dto = evaluate_scores(a, b, &EvalOptions { curves: true, ..opts.clone() })?;
+    let info = ReportInfo { title: "LocalDx evaluation".into(), facts };
+    Ok(localdx_eval::pdf::render(&localdx_eval::pdf::report(&dto.evaluation, dto.comparison.as_ref(), &info)))
 }
 
 /// One row of a report's header (camelCase, for the app).

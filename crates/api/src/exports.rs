@@ -25,6 +25,27 @@ impl Api {
         Ok(self.write_export(path, &["csv"], csv.as_bytes(), "export.feedback", json!({}))?.0)
     }
 
+    /// Writes the model card of `run_id` to `path`: Markdown for `.md`, HTML for `.html`, PDF for
+    /// `.pdf` (built now, with its test evaluation); returns the absolute path written.
+    pub fn export_model_card(&self, run_id: &str, path: &Path) -> Result<String> {
+        let card = self.model_card(run_id)?;
+        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or_default().to_ascii_lowercase();
+        let body = match ext.as_str() {
+            "html" => card.html.into_bytes(),
+            "pdf" => card.pdf,
+            _ => card.markdown.into_bytes(),
+        };
+        Ok(self.write_export(path, &["md", "html", "pdf"], &body, "export.model_card", json!({"run_id": run_id}))?.0)
+    }
+
+    /// Writes the report of a run as a PDF to `path` (scored again; the same figures as the
+    /// report on screen); returns the absolute path written.
+    pub fn export_report_pdf(&self, req: crate::eval::RunRequest, date: &str, path: &Path) -> Result<String> {
+        let run_id = req.run_id.to_owned();
+        let pdf = self.report_run_pdf(req, date, &crate::eval::EvalOptions::default())?;
+        Ok(self.write_export(path, &["pdf"], &pdf, "export.report", json!({"run_id": run_id}))?.0)
+    }
+
     /// Where an export named `path` goes: a relative path is read inside the workspace's
     /// `exports/` folder (and may not climb out of it); the extension must be one of `allowed`;
     /// the workspace's database, key file, runs and models are refused, as is a link.

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 pub mod adapters;
 pub mod audit;
+pub mod card;
 pub mod convert;
 pub mod datasets;
 pub mod detector;

@@ -63,7 +63,7 @@ pub struct EvalArgs {
 pub struct ReportArgs {
     #[command(flatten)]
     pub source: SourceArgs,
-    /// The HTML file to write.
+    /// The file to write: HTML, or PDF when it ends in `.pdf`.
     #[arg(long)]
     pub out: PathBuf,
 }
@@ -169,10 +169,13 @@ pub fn report(ctx: &Context, args: ReportArgs) -> Result<()> {
     let a = &args.source;
     let opts = a.options()?;
     let date = localdx_api::eval::today();
-    let html = match (&a.run, &a.predictions) {
+    // `.pdf` writes the report as a PDF, anything else as self-contained HTML.
+    let pdf = args.out.extension().is_some_and(|e| e.eq_ignore_ascii_case("pdf"));
+    let html: Vec<u8> = match (&a.run, &a.predictions) {
         (Some(run), _) => {
             let api = ctx.open()?;
-            api.report_run(RunRequest { run_id: run, vs: a.versus(), split: &a.split }, &date, &opts)?
+            let req = RunRequest { run_id: run, vs: a.versus(), split: &a.split };
+            if pdf { api.report_run_pdf(req, &date, &opts)? } else { api.report_run(req, &date, &opts)?.into_bytes() }
         }
         (None, Some(path)) => {
             let ((test, val), other) = files(a, path)?;
@@ -186,7 +189,8 @@ pub fn report(ctx: &Context, args: ReportArgs) -> Result<()> {
             }
             facts.push(("Model, adapter hash, privacy budget".into(), "not known from a predictions file (use --run)".into()));
             facts.push(("Date".into(), date));
-            eval::report_scores(&Scores { test: &test, validation: val.as_deref() }, b.as_ref(), facts, &opts)?
+            let scores = Scores { test: &test, validation: val.as_deref() };
+            if pdf { eval::report_scores_pdf(&scores, b.as_ref(), facts, &opts)? } else { eval::report_scores(&scores, b.as_ref(), facts, &opts)?.into_bytes() }
         }
         (None, None) => bail!("give --run RUN or --predictions FILE"),
     };

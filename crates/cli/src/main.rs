@@ -55,7 +55,7 @@ pub enum Command {
     Predict(train::PredictArgs),
     /// Precision, recall, F1, top-k, calibration and bootstrap intervals of a run or of predictions.
     Eval(eval::EvalArgs),
-    /// Write a self-contained HTML report (tables and plots) of a run or of predictions.
+    /// Write a self-contained HTML report (tables and plots) of a run or of predictions, or a PDF (`--out report.pdf`).
     Report(eval::ReportArgs),
     /// Create a new encrypted database and its admin account.
     Init(user::InitArgs),

@@ -93,6 +93,14 @@ pub enum RunsCommand {
         #[arg(long)]
         dataset: Option<i64>,
     },
+    /// The run's model card (intended use, data and its hash, base model and licence, training
+    /// and privacy, test metrics per label, failure modes, promotion) as Markdown on stdout, or
+    /// into --out (`.md` Markdown, `.html` HTML, `.pdf` PDF).
+    Card {
+        run: String,
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
 }
 
 #[derive(clap::Args)]
@@ -233,6 +241,22 @@ pub fn runs(ctx: &Context, args: RunsArgs) -> Result<()> {
         Some(RunsCommand::Promote { run, reason }) => ctx.emit(&ctx.open()?.promote(&run, &reason)?, |p| print_promotions(&vec![p.clone()])),
         Some(RunsCommand::Demote { dataset, reason }) => ctx.emit(&ctx.open()?.demote(dataset, &reason)?, |p| print_promotions(&vec![p.clone()])),
         Some(RunsCommand::Promotions { dataset }) => ctx.emit(&ctx.open()?.promotions(dataset)?, print_promotions),
+        Some(RunsCommand::Card { run, out }) => {
+            let card = ctx.open()?.model_card(&run)?;
+            match out {
+                None => ctx.emit(&card, |c| print!("{}", c.markdown)),
+                Some(path) => {
+                    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or_default().to_ascii_lowercase();
+                    let body: &[u8] = match ext.as_str() {
+                        "html" => card.html.as_bytes(),
+                        "pdf" => &card.pdf,
+                        _ => card.markdown.as_bytes(),
+                    };
+                    std::fs::write(&path, body).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+                    ctx.emit(&serde_json::json!({"out": path.display().to_string(), "bytes": body.len()}), |_| println!("wrote {} ({} bytes)", path.display(), body.len()))
+                }
+            }
+        }
     }
 }
 

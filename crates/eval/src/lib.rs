@@ -27,6 +27,7 @@ pub mod curves;
 pub mod error;
 pub mod evaluate;
 pub mod html;
+pub mod pdf;
 pub mod ranking;
 
 pub use cases::{Cases, Kind, Thresholds};

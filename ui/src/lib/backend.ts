@@ -1000,6 +1000,9 @@ export const backend = {
   promoted: (datasetId: number) => invoke<Promotion | null>('promoted_run', { datasetId }),
   promotions: () => invoke<Promotion[]>('list_promotions'),
   monitor: () => invoke<Monitor>('monitor'),
+  exportModelCard: (runId: string, path: string) => invoke<string>('export_model_card', { runId, path }),
+  exportReportPdf: (runId: string, vsRun: string | null, vsBase: boolean, split: string, path: string) =>
+    invoke<string>('export_report_pdf', { runId, vsRun, vsBase, split, path, date: new Date().toISOString().slice(0, 16).replace('T', ' ') + ' UTC' }),
   setMonitorThresholds: (thresholds: MonitorThresholds) => invoke<MonitorThresholds>('set_monitor_thresholds', { thresholds }),
   /** Writes the clinicians' feedback as CSV (built by the backend). */
   exportFeedback: (path: string) => invoke<string>('export_feedback', { path }),

@@ -4,6 +4,7 @@
 //! the audit chain catching an edit made to the file with plain SQL.
 
 mod access;
+mod card;
 mod detector;
 mod fuzz;
 mod gold;
