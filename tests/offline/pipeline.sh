@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole pipeline offline, by construction and by observation: every step of the command line
-# (import -> detect -> review -> release -> train -> suggest -> report) runs inside a network
+# (import -> detect -> review -> release -> statistics -> train -> promote -> suggest with the run
+# in use -> monitor -> report and model card as PDF) runs inside a network
 # namespace with no interface but loopback (`unshare -n`), under strace counting every network
 # system call. It must complete, and no socket may be opened in an internet family (AF_INET,
 # AF_INET6) or to anything but loopback. Prints the counts. Needs root (or user namespaces),
@@ -23,9 +24,20 @@ ldx review accept 1 --all --spot-check 0
 version=$(ldx --json release 1 | sed -n 's/.*"version_id": *\([0-9]*\).*/\1/p')
 ldx --json train --dataset "$version" --preset quick --epochs 1 --max-len 48 --layers 2 >"$WORK/train.json"
 run=$(sed -n 's/.*"run_id": *"\([^"]*\)".*/\1/p' "$WORK/train.json" | head -1)
+ldx --json dataset stats 1 >"$WORK/stats.json"
+grep -q '"warnings"' "$WORK/stats.json"
 echo "Cough, fever and wheeze for three days; chest tight at night." | ldx suggest --run "$run" --windows 4
+ldx runs promote "$run" --reason "offline pipeline"
+echo "Wheezing at night, relieved by the inhaler." | ldx --json suggest --dataset 1 >"$WORK/suggest.json"
+grep -q "\"model\": \"$run\"" "$WORK/suggest.json"
+ldx --json monitor >"$WORK/monitor.json"
+grep -q "\"model\": \"$run\"" "$WORK/monitor.json"
 ldx report --run "$run" --out "$WORK/report.html"
 test -s "$WORK/report.html"
+ldx report --run "$run" --out "$WORK/report.pdf"
+ldx runs card "$run" --out "$WORK/card.pdf"
+pdftotext "$WORK/card.pdf" - | grep -q "Model card: $run"
+pdftotext "$WORK/report.pdf" - | grep -q "Micro-F1"
 STEPS
 
 LOCALDX=$localdx SAMPLE=$root/samples/clinic-notes.csv WORK=$work \
