@@ -26,6 +26,7 @@ pub mod retrain;
 pub mod review;
 pub mod session;
 pub mod stats;
+pub mod successor;
 pub mod suggest;
 pub mod training;
 pub mod workspace;

@@ -95,7 +95,7 @@ pub struct PredictionDto {
     pub predictions: Vec<Scored>,
 }
 
-fn store_records(store: &crate::Permit<'_>, dataset_id: i64) -> Result<Vec<localdx_store::Record>> {
+pub(crate) fn store_records(store: &crate::Permit<'_>, dataset_id: i64) -> Result<Vec<localdx_store::Record>> {
     if store.dataset(dataset_id)?.is_none() {
         return Err(ApiError::not_found(format!("no dataset {dataset_id}")));
     }
@@ -118,7 +118,11 @@ fn label_texts(models_dir: &Path, labels: &[String]) -> Result<Vec<String>> {
 /// The training data of a dataset: labels from its train and validation records.
 /// `models_dir` is where the ICD-10-CM names table is looked for (`None`: labels read as written).
 fn train_data(store: &crate::Permit<'_>, dataset_id: i64, models_dir: Option<&Path>) -> Result<(TrainData, bool)> {
-    let records = store_records(store, dataset_id)?;
+    train_data_of(&store_records(store, dataset_id)?, models_dir)
+}
+
+/// [`train_data`] of records the caller gathered (a run and its successor's new notes).
+pub(crate) fn train_data_of(records: &[localdx_store::Record], models_dir: Option<&Path>) -> Result<(TrainData, bool)> {
     let mut labels: Vec<String> = records
         .iter()
         .filter(|r| r.split != Split::Test)
@@ -183,6 +187,13 @@ pub struct PreparedRun {
 }
 
 impl PreparedRun {
+    /// A new run in `dir` (of `runs/`) with data and settings the caller chose: a successor
+    /// trained on its predecessor's release plus new notes.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new_run(run_id: String, dir: PathBuf, model_path: PathBuf, model_name: String, dataset_id: i64, data: TrainData, cfg: TrainConfig, vault: Vault) -> PreparedRun {
+        PreparedRun { run_id, dir, model_path, model_name, dataset_id, data, cfg, resume: false, vault }
+    }
+
     /// The settings the run will train with (preset, DP-SGD's own settings, then the options).
     pub fn config(&self) -> &TrainConfig {
         &self.cfg

@@ -79,6 +79,9 @@ pub enum Command {
     Feedback(suggest::FeedbackCommand),
     /// Weekly quality and input drift of the models in use, with alerts; replay dated notes.
     Monitor(monitor::MonitorArgs),
+    /// Train a successor of a run on its release plus new released notes (from feedback), and
+    /// compare it with the run in use on held-out notes.
+    Retrain(train::RetrainArgs),
 }
 
 fn main() {
@@ -121,5 +124,6 @@ fn run(cli: Cli) -> Result<()> {
         Command::Suggest(args) => suggest::suggest(&ctx, args),
         Command::Feedback(cmd) => suggest::feedback(&ctx, cmd),
         Command::Monitor(args) => monitor::run(&ctx, args),
+        Command::Retrain(args) => train::retrain(&ctx, args),
     }
 }

@@ -40,6 +40,14 @@ pub enum FeedbackCommand {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Make a new dataset of the notes of VERSION (a released version) that clinicians judged:
+    /// recorded labels plus accepted and added diagnoses, less rejected ones. Review and release
+    /// it like any import, then `localdx retrain --from RUN --with ITS_RELEASE`.
+    Dataset {
+        version: i64,
+        #[arg(long)]
+        name: Option<String>,
+    },
 }
 
 fn print_suggestion(s: &SuggestionDto) {
@@ -107,6 +115,9 @@ pub fn feedback(ctx: &Context, cmd: FeedbackCommand) -> Result<()> {
     let api = ctx.open()?;
     match cmd {
         FeedbackCommand::List => ctx.emit(&api.feedback()?, print_feedback),
+        FeedbackCommand::Dataset { version, name } => ctx.emit(&api.feedback_dataset(version, name.as_deref())?, |d| {
+            println!("dataset {} \"{}\": {} notes from {} verdicts; review and release it before training on it", d.dataset_id, d.name, d.notes, d.verdicts)
+        }),
         FeedbackCommand::Export { out } => {
             let csv = api.feedback_csv()?;
             let rows = csv.lines().count().saturating_sub(1);

@@ -104,6 +104,16 @@ pub enum RunsCommand {
 }
 
 #[derive(clap::Args)]
+pub struct RetrainArgs {
+    /// The run to succeed: its settings and base model, and its release's notes.
+    #[arg(long)]
+    pub from: String,
+    /// The released version of new notes (`feedback dataset`, reviewed and released) to add.
+    #[arg(long = "with")]
+    pub with_version: i64,
+}
+
+#[derive(clap::Args)]
 pub struct PredictArgs {
     /// Score with this run's best adapters.
     #[arg(long, conflicts_with = "base", required_unless_present = "base")]
@@ -258,6 +268,28 @@ pub fn runs(ctx: &Context, args: RunsArgs) -> Result<()> {
             }
         }
     }
+}
+
+/// `localdx retrain --from RUN --with VERSION`: a successor trained on both releases, compared
+/// with the run in use on held-out notes.
+pub fn retrain(ctx: &Context, args: RetrainArgs) -> Result<()> {
+    let api = ctx.open()?;
+    let cancel = Cancel::new();
+    let (bar, on) = progress(ctx);
+    let result = api.retrain(&args.from, args.with_version, &cancel, &on);
+    bar.finish();
+    ctx.emit(&result?, |s| {
+        println!("{} trained on the release of {} plus dataset {}", s.run.run_id, args.from, args.with_version);
+        println!(
+            "held-out notes: {} ({} left out: the new data repeats them); macro-F1 {} {:.3} -> {} {:.3}: {:+.3} (95% CI {:+.3} to {:+.3}, p {:.3})",
+            s.held_out, s.left_out, s.compared_with, s.macro_f1_before, s.run.run_id, s.macro_f1_after, s.difference, s.low, s.high, s.p_value
+        );
+        if s.offered {
+            println!("not worse than {}: promote it with `localdx runs promote {} --reason ...`", s.compared_with, s.run.run_id);
+        } else {
+            println!("worse than {} on these notes: not offered for promotion", s.compared_with);
+        }
+    })
 }
 
 fn print_promotions(list: &Vec<PromotionDto>) {

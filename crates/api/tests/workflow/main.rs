@@ -14,6 +14,7 @@ mod retrain;
 mod review;
 mod sealed;
 mod stats;
+mod successor;
 mod training;
 
 use localdx_api::datasets::ImportOptionsDto;
