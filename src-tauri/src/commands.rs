@@ -296,7 +296,8 @@ pub async fn training_plan(ws: State<'_, Workspace>, dataset_id: i64) -> Result<
     ws.call(move |api| api.train_plan(dataset_id)).await
 }
 
-/// Starts a new run (`request`) or resumes `resume_run`; returns the run id at once.
+/// Starts a new run (`request`), resumes `resume_run`, or trains a successor of `successor_of`
+/// on its release plus `with_version` (clinicians' feedback, released); returns the run id at once.
 #[tauri::command]
 pub async fn start_training(
     app: AppHandle,
@@ -304,6 +305,8 @@ pub async fn start_training(
     job: State<'_, TrainingJob>,
     request: Option<TrainRequest>,
     resume_run: Option<String>,
+    successor_of: Option<String>,
+    with_version: Option<i64>,
 ) -> Result<String, ApiError> {
     let cancel = {
         let mut slot = job.0.lock().map_err(|_| ApiError::new(ErrorCode::Internal, "the training state is poisoned"))?;
@@ -315,10 +318,11 @@ pub async fn start_training(
         cancel
     };
     let prepared = ws
-        .call(move |api| match (request, resume_run) {
-            (_, Some(run)) => api.prepare_resume(&run),
-            (Some(req), None) => api.prepare_train(&req),
-            (None, None) => Err(ApiError::invalid("give a training request or a run to resume")),
+        .call(move |api| match (request, resume_run, successor_of, with_version) {
+            (_, _, Some(from), Some(with)) => api.prepare_retrain(&from, with),
+            (_, Some(run), _, _) => api.prepare_resume(&run),
+            (Some(req), None, _, _) => api.prepare_train(&req),
+            _ => Err(ApiError::invalid("give a training request, a run to resume, or a run and a released version to retrain with")),
         })
         .await;
     let prepared = match prepared {
@@ -409,16 +413,16 @@ pub async fn run_report(
     split: String,
     date: String,
 ) -> Result<ReportDto, ApiError> {
-    ws.call(move |api| {
-        let vs = match (&vs_run, vs_base) {
-            (Some(r), _) => Some(Versus::Run(r)),
-            (None, true) => Some(Versus::Base("default")),
-            (None, false) => None,
-        };
-        let req = RunRequest { run_id: &run_id, vs, split: &split };
-        api.run_report(req, &date, &EvalOptions::default())
-    })
-    .await
+    ws.call(move |api| api.run_report(RunRequest { run_id: &run_id, vs: versus(&vs_run, vs_base), split: &split }, &date, &EvalOptions::default())).await
+}
+
+/// What a report compares its run with: another run, the default base model, or nothing.
+fn versus(vs_run: &Option<String>, vs_base: bool) -> Option<Versus<'_>> {
+    match (vs_run, vs_base) {
+        (Some(r), _) => Some(Versus::Run(r)),
+        (None, true) => Some(Versus::Base("default")),
+        (None, false) => None,
+    }
 }
 
 /// Writes the report of `run_id` on `split` (compared as `run_report` is) as a PDF into exports/.
@@ -432,15 +436,19 @@ pub async fn export_report_pdf(
     date: String,
     path: String,
 ) -> Result<String, ApiError> {
-    ws.call(move |api| {
-        let vs = match (&vs_run, vs_base) {
-            (Some(r), _) => Some(Versus::Run(r)),
-            (None, true) => Some(Versus::Base("default")),
-            (None, false) => None,
-        };
-        api.export_report_pdf(RunRequest { run_id: &run_id, vs, split: &split }, &date, std::path::Path::new(&path))
-    })
-    .await
+    ws.call(move |api| api.export_report_pdf(RunRequest { run_id: &run_id, vs: versus(&vs_run, vs_base), split: &split }, &date, std::path::Path::new(&path))).await
+}
+
+/// Makes a dataset of the clinicians' verdicts on notes of `version_id`, to review and release.
+#[tauri::command]
+pub async fn feedback_dataset(ws: State<'_, Workspace>, version_id: i64) -> Result<localdx_api::successor::FeedbackDatasetDto, ApiError> {
+    ws.call(move |api| api.feedback_dataset(version_id, None)).await
+}
+
+/// Compares a trained successor with the run in use on the held-out notes (audited).
+#[tauri::command]
+pub async fn compare_successor(ws: State<'_, Workspace>, from_run: String, successor: String, with_version: i64) -> Result<localdx_api::successor::SuccessorDto, ApiError> {
+    ws.call(move |api| api.compare_successor(&from_run, &successor, with_version)).await
 }
 
 /// Puts `run_id` into use for its dataset's task (its test report is built first; audited).

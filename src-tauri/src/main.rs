@@ -71,6 +71,8 @@ fn main() {
             commands::monitor,
             commands::export_model_card,
             commands::export_report_pdf,
+            commands::feedback_dataset,
+            commands::compare_successor,
             commands::set_monitor_thresholds,
             commands::export_dir,
             commands::export_report,

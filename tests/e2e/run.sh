@@ -64,7 +64,7 @@ done
 # test run leaves the checkout as it found it.
 if [ "$status" -eq 0 ] && [ -n "${E2E_UPDATE_SCREENSHOTS:-}" ]; then
   mkdir -p docs/screenshots
-  for name in datasets import-preview import-progress import-refused import-result record-browser record-browser-large dataset-stats training suggestions suggestions-evidence report report-promoted monitoring retrain-detector \
+  for name in datasets import-preview import-progress import-refused import-result record-browser record-browser-large dataset-stats training suggestions suggestions-evidence report report-promoted monitoring retrain retrain-detector \
     first-run login accounts audit released; do
     # 256-colour PNGs: the UI is flat colours, so they stay sharp at a third of the size.
     if [ -f "$out/$name.png" ]; then

@@ -128,6 +128,11 @@ async function errorLines() {
     Array.from(document.querySelectorAll('[data-testid="error-line"]'), (cell) => (cell.textContent ?? '').trim()),
   );
 }
+/** Whether an element with this test id is in the window now (no waiting). */
+async function exists(/** @type {string} */ id) {
+  return (await browser.$$(`[data-testid="${id}"]`).getElements()).length > 0;
+}
+
 async function textOf(/** @type {string} */ id) {
   const el = await byId(id);
   await el.waitForDisplayed({ timeout: TIMEOUT });
@@ -569,6 +574,43 @@ async function main() {
         await click('monitor-save');
         await (await byId('monitor-saved')).waitForDisplayed({ timeout: TIMEOUT, timeoutMsg: 'the thresholds are saved' });
         await shot('monitoring');
+      });
+
+      await test('retrain from feedback: the verdicts become a dataset, reviewed and released, and a successor is compared with the run in use', async () => {
+        await click('nav-training');
+        await (await byId('retrain-from')).selectByAttribute('value', 'run-1');
+        await click('retrain-feedback');
+        const made = await textOf('retrain-made');
+        const id = /Dataset (\d+)/.exec(made)?.[1] ?? '';
+        check(id !== '' && /from \d+ verdicts/.test(made), `the feedback became a dataset, got "${made}"`);
+        // Like any import: reviewed and released before anything trains on it.
+        await click('nav-review');
+        await (await byId('review-dataset')).selectByAttribute('value', id);
+        await click('review-detect');
+        await (await byId('review-info')).waitForDisplayed({ timeout: 60_000 });
+        await (await byId('review-bulk-min')).setValue('0');
+        await click('review-bulk-accept');
+        await browser.waitUntil(async () => (await byId('review-release')).isEnabled(), { timeout: 30_000, timeoutMsg: 'every feedback note is signed off' });
+        await click('review-release');
+        await (await byId('review-released')).waitForDisplayed({ timeout: 60_000, timeoutMsg: 'the feedback dataset is released' });
+        await click('nav-training');
+        await (await byId('retrain-from')).selectByAttribute('value', 'run-1');
+        const releases = await browser.$$('[data-testid="retrain-with"] option').getElements();
+        await (await byId('retrain-with')).selectByIndex(releases.length - 1);
+        await click('retrain-start');
+        const liveText = async () => ((await exists('train-live')) ? await contentOf('train-live') : '');
+        await browser.waitUntil(async () => (await exists('retrain-comparison')) || (await exists('train-error')) || (await liveText()).includes('failed'), { timeout: 180_000, timeoutMsg: 'the successor is trained and compared' });
+        check(await exists('retrain-comparison'), `the successor is compared, got error "${(await exists('train-error')) ? await textOf('train-error') : ''}", live "${(await liveText()).slice(0, 400)}"`);
+        const text = await contentOf('retrain-comparison');
+        check(text.includes('against run-1') && text.includes('held-out notes') && text.includes('left out'), `the successor is compared with the run in use on held-out notes, got "${text}"`);
+        if (await exists('retrain-promote')) {
+          await (await byId('retrain-reason')).setValue('not worse on held-out notes, trained on feedback');
+          await click('retrain-promote');
+          await (await byId('retrain-promoted')).waitForDisplayed({ timeout: 60_000, timeoutMsg: 'the successor is promoted' });
+        } else {
+          check(await exists('retrain-not-offered'), 'a worse successor says it is not offered');
+        }
+        await shot('retrain');
       });
     }
 

@@ -28,10 +28,11 @@ pub struct FeedbackDatasetDto {
     pub from_records: Vec<i64>,
 }
 
+/// A successor's comparison with the run in use.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SuccessorDto {
-    pub run: TrainResultDto,
+    pub successor: String,
     /// The run it is compared with: the one in use, else the run it succeeds.
     pub compared_with: String,
     /// Held-out notes both were scored on, and those left out because the new data repeats them.
@@ -47,6 +48,13 @@ pub struct SuccessorDto {
     pub p_value: f64,
     /// Whether the successor is offered for promotion (its macro-F1 is not lower).
     pub offered: bool,
+}
+
+/// A successor trained, and its comparison (snake_case run result: the CLI's `train` contract).
+#[derive(Debug, Clone, Serialize)]
+pub struct RetrainDto {
+    pub run: TrainResultDto,
+    pub comparison: SuccessorDto,
 }
 
 impl Api {
@@ -122,8 +130,16 @@ impl Api {
     /// Trains a successor of `from_run` (its settings and base model) on its release plus the
     /// released version `with_version`, then compares it with the run in use (else `from_run`)
     /// on the old release's test notes that the new data does not repeat.
-    pub fn retrain(&self, from_run: &str, with_version: i64, cancel: &Cancel, on_event: &dyn Fn(&str, &TrainEvent)) -> Result<SuccessorDto> {
-        let prepared = {
+    pub fn retrain(&self, from_run: &str, with_version: i64, cancel: &Cancel, on_event: &dyn Fn(&str, &TrainEvent)) -> Result<RetrainDto> {
+        let run = execute(self.prepare_retrain(from_run, with_version)?, cancel, on_event)?;
+        let comparison = self.compare_successor(from_run, &run.run_id, with_version)?;
+        Ok(RetrainDto { run, comparison })
+    }
+
+    /// The successor run [`Api::retrain`] trains, read and checked: executing it needs no
+    /// database (the app trains it on a worker, as any run).
+    pub fn prepare_retrain(&self, from_run: &str, with_version: i64) -> Result<PreparedRun> {
+        Ok({
             let store = self.permit(Command::Train)?;
             let files = RunFiles::open(&self.run_dir(from_run)?, &self.vault())?;
             let old: i64 = files.meta.context.get("dataset_id").and_then(|d| d.parse().ok()).ok_or_else(|| ApiError::invalid(format!("run {from_run} does not name its dataset")))?;
@@ -132,23 +148,33 @@ impl Api {
             };
             let mut records = store_records(&store, old)?;
             let mut added = store_records(&store, with_version)?;
+            // The successor keeps its predecessor's task: a single-label (multi-class) run learns
+            // only from new notes with exactly one label.
+            let single = files.meta.config.head_kind != localdx_model::HeadKind::MultiLabel;
+            let before = added.len();
+            added.retain(|r| !single || r.labels.len() == 1);
+            let dropped = before - added.len();
             for r in &mut added {
                 r.split = Split::Train;
             }
+            let new_notes = added.len();
             records.extend(added);
             let (data, _) = train_data_of(&records, Some(&self.layout.models))?;
             let run_id = next_run_id(&self.layout.runs);
             let dir = self.layout.runs.join(&run_id);
             let model_name = files.meta.context.get("model").cloned().unwrap_or_default();
-            let settings = serde_json::json!({"successor_of": from_run, "released_version": old, "also_trained_on": with_version, "release_sha256": release.sha256});
+            let settings = serde_json::json!({
+                "successor_of": from_run, "released_version": old, "also_trained_on": with_version, "release_sha256": release.sha256,
+                "new_notes": new_notes, "left_out_with_several_labels": dropped,
+            });
             self.audit("training.start", &format!("run:{run_id}"), serde_json::Value::Null, settings, "successor from clinicians' feedback")?;
             PreparedRun::new_run(run_id, dir, files.meta.model_path.clone(), model_name, old, data, files.meta.config.clone(), self.vault())
-        };
-        let run = execute(prepared, cancel, on_event)?;
-        self.compare_successor(from_run, run, with_version)
+        })
     }
 
-    fn compare_successor(&self, from_run: &str, run: TrainResultDto, with_version: i64) -> Result<SuccessorDto> {
+    /// Compares `successor` (trained by [`Api::prepare_retrain`] from `from_run` with
+    /// `with_version`) with the run in use on the held-out notes; audited.
+    pub fn compare_successor(&self, from_run: &str, successor: &str, with_version: i64) -> Result<SuccessorDto> {
         let facts = self.run_facts(from_run)?;
         let compared_with = self.promoted(facts.dataset_id)?.map(|p| p.run_id).unwrap_or_else(|| from_run.to_owned());
         let left_out: HashSet<i64> = {
@@ -162,7 +188,7 @@ impl Api {
             Ok(self.predict(scorer, facts.dataset_id, "test")?.into_iter().filter(|p| !left_out.contains(&p.record_id)).map(crate::eval::PredictionRow::from).collect())
         };
         let before = held(Scorer::Run(&compared_with))?;
-        let after = held(Scorer::Run(&run.run_id))?;
+        let after = held(Scorer::Run(successor))?;
         let total = self.predict(Scorer::Run(&compared_with), facts.dataset_id, "test")?.len();
         if before.is_empty() {
             return Err(ApiError::new(ErrorCode::Blocked, format!("no held-out note is left to compare on: the new data repeats all {total} test notes")));
@@ -177,8 +203,9 @@ impl Api {
         };
         let offered = difference >= 0.0;
         let after_audit = serde_json::json!({"compared_with": compared_with, "held_out": before.len(), "macro_f1_difference": difference, "low": low, "high": high, "offered": offered});
-        self.audit("training.successor", &format!("run:{}", run.run_id), serde_json::Value::Null, after_audit, "")?;
+        self.audit("training.successor", &format!("run:{successor}"), serde_json::Value::Null, after_audit, "")?;
         Ok(SuccessorDto {
+            successor: successor.to_owned(),
             compared_with,
             held_out: before.len(),
             left_out: total - before.len(),
@@ -189,7 +216,6 @@ impl Api {
             high,
             p_value,
             offered,
-            run,
         })
     }
 }

@@ -278,14 +278,15 @@ pub fn retrain(ctx: &Context, args: RetrainArgs) -> Result<()> {
     let (bar, on) = progress(ctx);
     let result = api.retrain(&args.from, args.with_version, &cancel, &on);
     bar.finish();
-    ctx.emit(&result?, |s| {
-        println!("{} trained on the release of {} plus dataset {}", s.run.run_id, args.from, args.with_version);
+    ctx.emit(&result?, |r| {
+        let s = &r.comparison;
+        println!("{} trained on the release of {} plus dataset {}", s.successor, args.from, args.with_version);
         println!(
             "held-out notes: {} ({} left out: the new data repeats them); macro-F1 {} {:.3} -> {} {:.3}: {:+.3} (95% CI {:+.3} to {:+.3}, p {:.3})",
-            s.held_out, s.left_out, s.compared_with, s.macro_f1_before, s.run.run_id, s.macro_f1_after, s.difference, s.low, s.high, s.p_value
+            s.held_out, s.left_out, s.compared_with, s.macro_f1_before, s.successor, s.macro_f1_after, s.difference, s.low, s.high, s.p_value
         );
         if s.offered {
-            println!("not worse than {}: promote it with `localdx runs promote {} --reason ...`", s.compared_with, s.run.run_id);
+            println!("not worse than {}: promote it with `localdx runs promote {} --reason ...`", s.compared_with, s.successor);
         } else {
             println!("worse than {} on these notes: not offered for promotion", s.compared_with);
         }

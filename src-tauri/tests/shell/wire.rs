@@ -293,6 +293,23 @@ fn training_suggestion_and_report_types_match_the_api_json() {
     seen.push(("MonitorWeek", serde_json::to_value(&week).expect("json")));
     let watch = localdx_api::monitor::ModelWatchDto { model: "run-1".into(), dataset_id: Some(1), in_use: true, weeks: vec![week], weeks_alerting: 0 };
     seen.push(("ModelWatch", serde_json::to_value(watch).expect("json")));
+    // Retraining from feedback (a trained successor is needed for real values).
+    let made = localdx_api::successor::FeedbackDatasetDto { dataset_id: 5, name: "notes feedback".into(), notes: 3, verdicts: 4, from_records: vec![7, 9] };
+    seen.push(("FeedbackDataset", serde_json::to_value(made).expect("json")));
+    let compared = localdx_api::successor::SuccessorDto {
+        successor: "run-2".into(),
+        compared_with: "run-1".into(),
+        held_out: 10,
+        left_out: 2,
+        macro_f1_before: 0.8,
+        macro_f1_after: 0.82,
+        difference: 0.02,
+        low: -0.05,
+        high: 0.09,
+        p_value: 0.6,
+        offered: true,
+    };
+    seen.push(("SuccessorComparison", serde_json::to_value(compared).expect("json")));
 
     // The plan is real; the models folder holds the default model when it was fetched.
     let models = std::env::var_os("LOCALDX_MODELS").map(std::path::PathBuf::from).unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../models"));

@@ -305,6 +305,30 @@ export interface Monitor {
   models: ModelWatch[];
 }
 
+/** `FeedbackDatasetDto`: a dataset made of clinicians' verdicts, to review and release. */
+export interface FeedbackDataset {
+  datasetId: number;
+  name: string;
+  notes: number;
+  verdicts: number;
+  fromRecords: number[];
+}
+
+/** `SuccessorDto`: a retrained run against the run in use, on held-out notes. */
+export interface SuccessorComparison {
+  successor: string;
+  comparedWith: string;
+  heldOut: number;
+  leftOut: number;
+  macroF1Before: number;
+  macroF1After: number;
+  difference: number;
+  low: number;
+  high: number;
+  pValue: number;
+  offered: boolean;
+}
+
 /** `RecordDto`: one note. */
 export interface NoteRecord {
   id: number;
@@ -967,8 +991,12 @@ export const backend = {
   runs: () => invoke<Run[]>('list_runs'),
   trainingDatasets: () => invoke<Dataset[]>('training_datasets'),
   trainingPlan: (datasetId: number) => invoke<TrainPlan>('training_plan', { datasetId }),
-  startTraining: (request: TrainRequest) => invoke<string>('start_training', { request, resumeRun: null }),
-  resumeTraining: (runId: string) => invoke<string>('start_training', { request: null, resumeRun: runId }),
+  startTraining: (request: TrainRequest) => invoke<string>('start_training', { request, resumeRun: null, successorOf: null, withVersion: null }),
+  resumeTraining: (runId: string) => invoke<string>('start_training', { request: null, resumeRun: runId, successorOf: null, withVersion: null }),
+  /** Trains a successor of `fromRun` on its release plus `withVersion` (feedback, released). */
+  startRetrain: (fromRun: string, withVersion: number) => invoke<string>('start_training', { request: null, resumeRun: null, successorOf: fromRun, withVersion }),
+  feedbackDataset: (versionId: number) => invoke<FeedbackDataset>('feedback_dataset', { versionId }),
+  compareSuccessor: (fromRun: string, successor: string, withVersion: number) => invoke<SuccessorComparison>('compare_successor', { fromRun, successor, withVersion }),
   cancelTraining: () => invoke<boolean>('cancel_training'),
   detectPhi: (text: string) => invoke<PhiSpan[]>('detect_phi', { text }),
   testCases: (datasetId: number) => invoke<NoteRecord[]>('test_cases', { datasetId }),

@@ -60,8 +60,10 @@ fn verdicts_become_a_released_dataset_and_a_successor_compared_on_held_out_notes
     let new_notes = admin.released_records(released.version_id, 0, 10).unwrap().records;
     assert!(new_notes.iter().all(|r| !r.text.contains("Quackenbush")), "the name is redacted: {:?}", new_notes.iter().map(|r| &r.text).collect::<Vec<_>>());
 
-    let successor = admin.retrain(&run, released.version_id, &Cancel::new(), &|_, _| {}).unwrap();
-    assert_ne!(successor.run.run_id, run);
+    let retrained = admin.retrain(&run, released.version_id, &Cancel::new(), &|_, _| {}).unwrap();
+    assert_ne!(retrained.run.run_id, run);
+    let successor = retrained.comparison;
+    assert_eq!(successor.successor, retrained.run.run_id);
     assert_eq!(successor.compared_with, run, "compared with the run in use");
     assert_eq!((successor.held_out, successor.left_out), (1, 1), "the judged test note trained the successor: it is left out");
     assert!((successor.macro_f1_after - successor.macro_f1_before - successor.difference).abs() < 1e-9);

@@ -19,6 +19,9 @@ class LiveRun {
   validation = $state<LivePoint[]>([]);
   zeroShot = $state<number | null>(null);
   done = $state<TrainDone | null>(null);
+  /** Runs that ended before the screen learnt their id (a short run can finish before the
+   * command that started it returns): their end is kept for `begin`. */
+  private early = new Map<string, TrainDone>();
 
   /** A run was started (or resumed) with this id: clear what the previous one showed. */
   begin(runId: string) {
@@ -32,6 +35,11 @@ class LiveRun {
     this.validation = [];
     this.zeroShot = null;
     this.done = null;
+    const ended = this.early.get(runId);
+    if (ended) {
+      this.early.delete(runId);
+      this.finish(ended);
+    }
   }
 
   progress(p: TrainProgress) {
@@ -59,7 +67,10 @@ class LiveRun {
   }
 
   finish(d: TrainDone) {
-    if (this.runId !== null && d.runId !== this.runId) return;
+    if (this.runId !== null && d.runId !== this.runId) {
+      this.early.set(d.runId, d);
+      return;
+    }
     this.done = d;
     this.active = false;
     this.cancelling = false;
