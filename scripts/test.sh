@@ -18,6 +18,10 @@ bash scripts/install-deps.sh
 echo "== ui build"
 npm run --silent ui:build
 echo "== cargo test"
+# Tests that cannot run here (no model, no shared data) fail under CI=true; elsewhere each one
+# appends its reason to this file (localdx_testkit::skip), counted at the end.
+export LOCALDX_SKIPPED="$PWD/target/skipped-tests.txt"
+rm -f "$LOCALDX_SKIPPED"
 cargo test --workspace --no-fail-fast
 echo "== ui check"
 npm run --silent ui:check
@@ -33,4 +37,9 @@ echo "== end-to-end"
 # instead of building the app again with another feature set (a second build of candle and the
 # model crates on a fresh machine).
 E2E_SKIP_BUILD=1 npm run --silent e2e
-echo "test: all suites passed"
+if [ -s "$LOCALDX_SKIPPED" ]; then
+  echo "test: all suites passed; $(wc -l <"$LOCALDX_SKIPPED") tests skipped (what they need is absent):"
+  sed 's/^/  /' "$LOCALDX_SKIPPED"
+else
+  echo "test: all suites passed, none skipped"
+fi

@@ -237,8 +237,7 @@ mod tests {
     fn the_fast_path_matches_candles_bert() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models").join(DIR_NAME);
         if !dir.join("model.safetensors").is_file() {
-            assert!(std::env::var("CI").as_deref() != Ok("true"), "the encoder is not in {} (run scripts/fetch-models.sh)", dir.display());
-            eprintln!("skipping: no encoder in {}", dir.display());
+            localdx_testkit::skip(&format!("no encoder in {}", dir.display()));
             return;
         }
         let enc = Encoder::load_with(&dir, localdx_model::bf16::Kernel::F32).unwrap();

@@ -17,8 +17,7 @@ fn pdftotext(pdf: &[u8]) -> Option<String> {
             Some(String::from_utf8_lossy(&out.stdout).into_owned())
         }
         Err(e) => {
-            assert!(std::env::var("CI").as_deref() != Ok("true"), "CI=true, and pdftotext is missing ({e}): run scripts/install-deps.sh (poppler-utils)");
-            eprintln!("skipping the PDF read-back: pdftotext is missing ({e})");
+            localdx_testkit::skip(&format!("PDF read-back: pdftotext is missing ({e})"));
             None
         }
     }

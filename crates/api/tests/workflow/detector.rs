@@ -13,8 +13,7 @@ pub fn models() -> Option<PathBuf> {
         return Some(dir);
     }
     let msg = format!("the PHI tagger's encoder is not in {} (run scripts/fetch-models.sh)", dir.display());
-    assert!(std::env::var("CI").as_deref() != Ok("true"), "{msg}");
-    eprintln!("skipping: {msg}");
+    localdx_testkit::skip(&msg);
     None
 }
 
@@ -114,8 +113,7 @@ fn union_holds_its_floors_on_the_held_out_parts() {
     for (file, format, recall, precision) in cases {
         let path = data.join(file);
         if !path.is_file() {
-            assert!(std::env::var("CI").as_deref() != Ok("true"), "{} is missing", path.display());
-            eprintln!("skipping: {} is missing", path.display());
+            localdx_testkit::skip(&format!("{} is missing", path.display()));
             continue;
         }
         let r = localdx_api::phi::evaluate_gold(&PhiConfig::default(), &models, &path, format, "held-out", "union", 0, &()).unwrap();

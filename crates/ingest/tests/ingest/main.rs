@@ -15,8 +15,7 @@ pub fn shared(rel: &str) -> Option<PathBuf> {
     if p.exists() {
         Some(p)
     } else {
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "CI=true, and a test needs what is absent: {} is absent", p.display());
-        eprintln!("skipping: {} is absent", p.display());
+        localdx_testkit::skip(&format!("{} is absent", p.display()));
         None
     }
 }

@@ -71,8 +71,7 @@ fn real_smollm2_tokenizer_splits_digits_without_prefix_space() {
     assert_eq!(pieces, ["Hello", "Ġworld"], "no prefix space on the first word");
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/symptom2disease/Symptom2Disease.csv");
     let Ok(text) = std::fs::read_to_string(path) else {
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "CI=true, and a test needs what is absent: {path} is absent");
-        eprintln!("skipping the corpus round trip: {path} is absent");
+        localdx_testkit::skip(&format!("corpus round trip: {path} is absent"));
         return;
     };
     for line in text.lines().take(300) {
@@ -103,8 +102,7 @@ fn real_smollm2_tokenizer_matches_the_reference_on_300_texts() {
     let data = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data");
     let (s2d, mts) = (format!("{data}/symptom2disease/Symptom2Disease.csv"), format!("{data}/mtsamples/mtsamples.csv"));
     if !std::path::Path::new(&s2d).exists() || !std::path::Path::new(&mts).exists() {
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "CI=true, and a test needs what is absent: {data} is absent");
-        eprintln!("skipping: {data} is absent");
+        localdx_testkit::skip(&format!("{data} is absent"));
         return;
     }
     let rows = |p: &str, col: usize| -> Vec<String> {
