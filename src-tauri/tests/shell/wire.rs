@@ -547,8 +547,7 @@ mod erased {
 fn retrain_types_match_the_api_json() {
     let models = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models");
     if !models.join("all-MiniLM-L6-v2/model.safetensors").is_file() {
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "the PHI tagger's encoder is not in {} (run scripts/fetch-models.sh)", models.display());
-        eprintln!("skipping: no encoder in {}", models.display());
+        localdx_testkit::skip(&format!("no encoder in {}", models.display()));
         return;
     }
     let ts_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../ui/src/lib/backend.ts");
