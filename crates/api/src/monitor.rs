@@ -308,11 +308,11 @@ impl Api {
         }
         let mut models = Vec::new();
         for (name, rows) in by_model {
-            let choice = match name.strip_prefix("base:") {
-                Some(m) => rows.iter().find_map(|r| r.dataset_id).map(|d| ModelChoice::Base { model: m.to_owned(), dataset_id: d }),
-                None => Some(ModelChoice::Run { run_id: name.clone() }),
-            };
-            // A run deleted since, or a base model without its dataset, is watched without a reference.
+            // A run's training notes are its release's train split. A base model's rows name the
+            // task, not the release its zero-shot head read, so it is watched without drift
+            // figures (its unseen-word share was measured when each suggestion was logged).
+            let choice = (!name.starts_with("base:")).then(|| ModelChoice::Run { run_id: name.clone() });
+            // A run deleted since is watched without a reference too.
             let reference = match &choice {
                 Some(c) => self.reference(&store, c).unwrap_or(None),
                 None => None,
