@@ -109,6 +109,13 @@ fn aad(user: &str) -> Vec<u8> {
     [AAD_PREFIX, user.as_bytes()].concat()
 }
 
+/// The most Argon2id work an entry may ask for: 1 GiB, 16 passes, 16 lanes (LocalDx writes 19 MiB,
+/// 2 passes, 1 lane). The cost is read from the file, so without a bound an edited key file could
+/// make every login allocate what the workstation does not have.
+const MAX_M_KIB: u32 = 1 << 20;
+const MAX_T: u32 = 16;
+const MAX_P: u32 = 16;
+
 /// The wrapping key: Argon2id(password, salt) with the entry's cost, 32 bytes.
 fn derive(password: &str, salt: &[u8], m_kib: u32, t: u32, p: u32) -> Result<Zeroizing<[u8; 32]>> {
     let params = Params::new(m_kib, t, p, Some(32)).map_err(|e| AccessError::Crypto(e.to_string()))?;
@@ -182,6 +189,14 @@ impl KeyFile {
         }
         if data.version != VERSION {
             return Err(damaged(format!("version {} (this LocalDx reads version {VERSION})", data.version)));
+        }
+        for (user, e) in &data.users {
+            if e.m_kib > MAX_M_KIB || e.t > MAX_T || e.p > MAX_P {
+                return Err(damaged(format!(
+                    "the entry of {user:?} asks Argon2id for {} KiB × {} passes × {} lanes, beyond what LocalDx writes or accepts ({MAX_M_KIB} KiB, {MAX_T}, {MAX_P})",
+                    e.m_kib, e.t, e.p
+                )));
+            }
         }
         Ok(KeyFile { path: path.to_owned(), data })
     }
@@ -330,5 +345,25 @@ mod tests {
         assert!(matches!(kf.unlock("eve", "ana-password"), Err(AccessError::BadCredentials)));
         std::fs::write(&path, "{\"format\":\"other\"}").unwrap();
         assert!(matches!(KeyFile::load(&path), Err(AccessError::KeyFile { .. })));
+    }
+
+    /// The Argon2id cost comes from the file: a key file asking for 4 GiB (or a thousand passes)
+    /// is refused as damaged when it is read, before any login spends it.
+    #[test]
+    fn an_entry_asking_for_unbounded_work_is_refused_at_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k.keys");
+        KeyFile::create(&path, "ana", "ana-password", &MasterKey::generate().unwrap()).unwrap();
+        let good = std::fs::read_to_string(&path).unwrap();
+        let m = format!("\"m_kib\": {}", Params::DEFAULT_M_COST);
+        let t = format!("\"t\": {}", Params::DEFAULT_T_COST);
+        assert!(good.contains(&m) && good.contains(&t), "{good}");
+        for edited in [good.replace(&m, "\"m_kib\": 4194304"), good.replace(&t, "\"t\": 1000")] {
+            std::fs::write(&path, edited).unwrap();
+            let e = KeyFile::load(&path).unwrap_err();
+            assert!(matches!(&e, AccessError::KeyFile { reason, .. } if reason.contains("\"ana\" asks Argon2id")), "{e}");
+        }
+        std::fs::write(&path, good).unwrap();
+        assert!(KeyFile::load(&path).is_ok());
     }
 }
