@@ -1,7 +1,9 @@
 //! Who may do what in LocalDx, and how the database key is kept.
 //!
 //! - [`Role`] and [`Command`], and [`PERMISSIONS`]: the permission matrix as data (command -> the
-//!   roles allowed), checked by every `Api` method before it does anything ([`check`]).
+//!   roles allowed), checked by every `Api` method before it does anything ([`check`], which
+//!   returns the [`Grant`] the store asks for before it returns note text; [`Command::reads`] says
+//!   which text each command may read).
 //! - [`password`]: Argon2id password hashes (PHC strings) for the users table.
 //! - [`keyfile`]: the random 256-bit master key that opens the encrypted database, wrapped once per
 //!   user by a key derived from that user's password (Argon2id, per-user salt, ChaCha20-Poly1305),
@@ -17,7 +19,7 @@ pub mod password;
 mod permissions;
 
 pub use keyfile::{KeyFile, MasterKey, Unlocked};
-pub use permissions::{check, login_delay, Command, Role, Session, PERMISSIONS};
+pub use permissions::{check, login_delay, Command, Grant, Reads, Role, Session, PERMISSIONS};
 
 /// Everything that can go wrong with accounts and keys.
 #[derive(Debug, thiserror::Error)]

@@ -188,12 +188,72 @@ pub const PERMISSIONS: &[(Command, &[Role])] = &[
     (Command::ConfigureMonitoring, &[A]),
 ];
 
-/// Whether `role` may run `command`; [`AccessError::Forbidden`] when not. A command missing from
-/// the matrix is refused for everyone.
-pub fn check(role: Role, command: Command) -> Result<()> {
+/// What note text a command reads. The store's methods that return note text take a [`Grant`]
+/// and serve raw notes only to a command that reads [`Reads::Raw`], and the notes of a released
+/// (redacted) version to one that reads at least [`Reads::Released`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reads {
+    /// No note text (names, counts, runs, accounts, the audit trail).
+    Nothing,
+    /// The notes of released versions only.
+    Released,
+    /// Any note, raw text included.
+    Raw,
+}
+
+impl Command {
+    /// The note text this command reads. A match, not a table, so that a new command does not
+    /// compile until someone has decided what it may read.
+    pub fn reads(self) -> Reads {
+        use Command::*;
+        match self {
+            ImportDataset | ReadRawRecords | DetectPhi | RedactDataset | ReadReview | DecideSpans | ManageGold | ReadQuality
+            | ReleaseDataset | RetrainDetector => Reads::Raw,
+            ReadReleased | ExportReleased | Train | Predict | Evaluate | PromoteModel => Reads::Released,
+            ListDatasets | ViewDataset | ReadPhiConfig | ChangePhiConfig | ConfirmTerms | ListReleases | ListRuns | ListModels
+            | ManageModels | ManageUsers | ListUsers | ChangeOwnPassword | Logout | ReadAudit | ExportAdapters
+            | ConfigureMonitoring => Reads::Nothing,
+        }
+    }
+}
+
+/// Proof that a role passed the permission matrix for one command. Only [`check`] makes one (its
+/// fields are private to this crate), so a caller holding a `Grant` has run the matrix; the store
+/// asks for one before it returns note text, and reads [`Grant::reads`] to decide which.
+#[derive(Debug)]
+pub struct Grant {
+    command: Command,
+    role: Role,
+}
+
+impl Grant {
+    pub fn command(&self) -> Command {
+        self.command
+    }
+
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The note text the granted command reads: what [`Command::reads`] says, except that a
+    /// command reading released notes reads raw ones too for a role that may read raw notes
+    /// anyway (a steward scoring an unreleased dataset's notes). A clinician's grant never reads
+    /// raw text, whatever the command.
+    pub fn reads(&self) -> Reads {
+        match self.command.reads() {
+            Reads::Released if check(self.role, Command::ReadRawRecords).is_ok() => Reads::Raw,
+            reads => reads,
+        }
+    }
+}
+
+/// Whether `role` may run `command`: a [`Grant`] when it may, [`AccessError::Forbidden`] when not.
+/// A command missing from the matrix is refused for everyone.
+pub fn check(role: Role, command: Command) -> Result<Grant> {
     let allowed = PERMISSIONS.iter().find(|(c, _)| *c == command).is_some_and(|(_, roles)| roles.contains(&role));
     if allowed {
-        Ok(())
+        Ok(Grant { command, role })
     } else {
         Err(AccessError::Forbidden { command, role })
     }
@@ -274,6 +334,30 @@ mod tests {
             let err = check(Role::Clinician, command).unwrap_err();
             assert!(err.to_string().starts_with("clinician accounts may not"), "{err}");
         }
+    }
+
+    #[test]
+    fn only_stewards_and_admins_are_granted_raw_text() {
+        for command in Command::ALL {
+            for role in Role::ALL {
+                if let Ok(grant) = check(role, *command) {
+                    assert_eq!((grant.command(), grant.role()), (*command, role));
+                    if grant.reads() == Reads::Raw {
+                        assert_ne!(role, Role::Clinician, "{command:?} would give a clinician raw text");
+                    }
+                    // A role's grant never reads more than the command does, except that one who
+                    // may read raw notes reads them wherever the command reads released ones.
+                    let widened = command.reads() == Reads::Released && role != Role::Clinician;
+                    assert_eq!(grant.reads(), if widened { Reads::Raw } else { command.reads() }, "{command:?} as {role:?}");
+                }
+            }
+        }
+        // What the reads column says for the commands the review and the clinician's screens rely on.
+        assert_eq!(Command::ReadRawRecords.reads(), Reads::Raw);
+        assert_eq!(Command::ReadReleased.reads(), Reads::Released);
+        assert_eq!(Command::Predict.reads(), Reads::Released);
+        assert_eq!(Command::ListDatasets.reads(), Reads::Nothing);
+        assert!(Reads::Raw > Reads::Released && Reads::Released > Reads::Nothing);
     }
 
     #[test]

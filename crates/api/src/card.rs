@@ -123,14 +123,12 @@ impl Api {
         let version = store.dataset(facts.dataset_id)?.ok_or_else(|| ApiError::not_found(format!("run {run_id}: its dataset {} is gone", facts.dataset_id)))?;
         let reviewed = release.as_ref().map_or(facts.dataset_id, |r| r.dataset_id);
         let mut phi: BTreeMap<String, (u64, u64)> = BTreeMap::new();
-        for r in store.records(reviewed, 0, u64::MAX, None)? {
-            for s in store.review_spans(r.id)? {
-                let row = phi.entry(s.view.entity.clone()).or_default();
-                if s.view.state == SpanState::Rejected {
-                    row.1 += 1;
-                } else {
-                    row.0 += 1;
-                }
+        for s in store.dataset_review_spans(reviewed)? {
+            let row = phi.entry(s.view.entity.clone()).or_default();
+            if s.view.state == SpanState::Rejected {
+                row.1 += 1;
+            } else {
+                row.0 += 1;
             }
         }
         let promotion = store.current_promotion(release.as_ref().map_or(facts.dataset_id, |r| r.dataset_id))?;

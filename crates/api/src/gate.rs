@@ -2,13 +2,18 @@
 //! rest of the crate reaches it only through [`Api::permit`], which runs the permission matrix
 //! first. An operation that skips the matrix has no store to work on, so it does not compile.
 //!
+//! The permit also carries the matrix's [`Grant`], and the store's methods that return note text
+//! (records, typed notes in feedback) take one: a permit for a command that reads released
+//! versions gets only their notes, and one for a command that reads no text gets none, whatever
+//! the code around it asks. The permit's own `records`, `record` and `feedback` pass its grant.
+//!
 //! What does not need a permit lives here too, each for a stated reason: appending to the audit
 //! trail (every action, allowed or refused, may be recorded) and the session's own facts.
 
 use crate::session::Keys;
 use crate::Result;
-use localdx_access::{check, Command, Session};
-use localdx_store::{AuditEntry, Store};
+use localdx_access::{check, Command, Grant, Session};
+use localdx_store::{AuditEntry, Feedback, Record, Store};
 use std::ops::Deref;
 use crate::workspace::Layout;
 use std::path::Path;
@@ -24,9 +29,32 @@ pub struct Api {
 }
 
 /// Proof that the session's role may run one [`Command`]: the store, lent for as long as the
-/// permit lives. Only [`Api::permit`] makes one.
+/// permit lives, with the matrix's [`Grant`] for that command. Only [`Api::permit`] makes one.
 pub struct Permit<'a> {
     store: &'a Store,
+    grant: Grant,
+}
+
+impl Permit<'_> {
+    /// What the matrix granted: the command, and the note text it may read.
+    pub fn grant(&self) -> &Grant {
+        &self.grant
+    }
+
+    /// [`Store::records`] under this permit's grant.
+    pub fn records(&self, dataset_id: i64, offset: u64, limit: u64, search: Option<&str>) -> localdx_store::Result<Vec<Record>> {
+        self.store.records(&self.grant, dataset_id, offset, limit, search)
+    }
+
+    /// [`Store::record`] under this permit's grant.
+    pub fn record(&self, id: i64) -> localdx_store::Result<Option<Record>> {
+        self.store.record(&self.grant, id)
+    }
+
+    /// [`Store::feedback`] under this permit's grant.
+    pub fn feedback(&self) -> localdx_store::Result<Vec<Feedback>> {
+        self.store.feedback(&self.grant)
+    }
 }
 
 impl Deref for Permit<'_> {
@@ -58,14 +86,15 @@ impl Api {
     /// Runs the permission matrix for `command` and, when the session's role may run it, lends
     /// the store for that command. Every operation on workspace data starts here.
     pub(crate) fn permit(&self, command: Command) -> Result<Permit<'_>> {
-        check(self.session.role, command)?;
-        Ok(Permit { store: &self.store })
+        let grant = check(self.session.role, command)?;
+        Ok(Permit { store: &self.store, grant })
     }
 
     /// Refuses `command` unless the session's role may run it (the permission matrix of
     /// `localdx-access`), for operations that touch no store (model files, a text given inline).
     pub fn check(&self, command: Command) -> Result<()> {
-        Ok(check(self.session.role, command)?)
+        check(self.session.role, command)?;
+        Ok(())
     }
 
     /// The acting user's name (for `created_by`, audit entries).

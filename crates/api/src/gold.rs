@@ -220,7 +220,7 @@ impl Api {
         let store = self.permit(Command::ManageGold)?;
         self.reviewable(&store, dataset_id)?;
         let gold_format = gold::format(format)?;
-        let import = gold::read_import(&store, dataset_id, path, gold_format)?;
+        let import = gold::read_import(&store, store.grant(), dataset_id, path, gold_format)?;
         localdx_review::atomically(&store, |tx| -> Result<()> {
             gold::store_import(tx, dataset_id, &import, format, self.actor())?;
             let file = path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
@@ -254,6 +254,6 @@ impl Api {
     /// has run on (gold = the file's spans), against the original detections of each note.
     pub fn review_quality(&self, dataset_id: i64) -> Result<QualityDto> {
         let store = self.permit(Command::ReadQuality)?;
-        Ok(QualityDto::new(dataset_id, gold::quality(&store, dataset_id)?))
+        Ok(QualityDto::new(dataset_id, gold::quality(&store, store.grant(), dataset_id)?))
     }
 }

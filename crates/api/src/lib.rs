@@ -84,6 +84,7 @@ impl From<localdx_store::StoreError> for ApiError {
     fn from(e: localdx_store::StoreError) -> Self {
         let code = match &e {
             localdx_store::StoreError::WrongKey => ErrorCode::Unauthorized,
+            localdx_store::StoreError::NotGranted { .. } => ErrorCode::Forbidden,
             localdx_store::StoreError::Review(localdx_store::ReviewError::Missing(_)) => ErrorCode::NotFound,
             localdx_store::StoreError::Review(localdx_store::ReviewError::Bounds { .. } | localdx_store::ReviewError::NoChange) => ErrorCode::InvalidInput,
             localdx_store::StoreError::Review(_) => ErrorCode::Blocked,

@@ -228,7 +228,7 @@ impl Api {
         let unseen = reference.as_ref().filter(|_| !note.is_empty()).map(|r| note.iter().filter(|w| !r.vocabulary.contains(*w)).count() as f64 / note.len() as f64);
         let gold = match (gold, record_id) {
             (Some(g), _) => Some(g),
-            (None, Some(id)) => store.record(id)?.map(|r| r.labels),
+            (None, Some(id)) => store.record_labels(id)?,
             (None, None) => None,
         };
         let top: Vec<(String, f64)> = shown.labels.iter().take(LOGGED).map(|l| (l.label.clone(), l.probability)).collect();

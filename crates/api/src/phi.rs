@@ -479,7 +479,7 @@ impl Api {
             options: serde_json::json!({ "derivation": "phi-redaction", "strategy": strategy_name, "phiConfig": serde_json::from_str::<serde_json::Value>(&config.to_json()).unwrap_or_default() }),
             created_by: self.actor().to_owned(),
         };
-        let copy = localdx_review::redact::copy(&store, &ds, &new, &|text| engine.detect(text), &strategy_value, reporter, cancel)?;
+        let copy = localdx_review::redact::copy(&store, store.grant(), &ds, &new, &|text| engine.detect(text), &strategy_value, reporter, cancel)?;
         let detail = serde_json::json!({ "records": copy.records, "spans": copy.spans, "perType": copy.per_type, "strategy": strategy_name });
         copy.writer().log_event(self.actor(), "phi.redact", Some(&dataset_id.to_string()), &detail)?;
         // An unreviewed redacted copy (no steward decided its spans): recorded in the audit trail,

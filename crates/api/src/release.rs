@@ -92,7 +92,7 @@ impl Api {
     /// what to fix.
     pub fn release(&self, dataset_id: i64, strategy: StrategyDto, reporter: &dyn Reporter, cancel: &Cancel) -> Result<ReleaseDto> {
         let store = self.permit(Command::ReleaseDataset)?;
-        let plan = release::plan(&store, dataset_id)?;
+        let plan = release::plan(&store, store.grant(), dataset_id)?;
         let secret = self.phi_secret()?;
         let strategy_value = match strategy {
             StrategyDto::Tag => Strategy::Tag,

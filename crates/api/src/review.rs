@@ -205,7 +205,7 @@ impl Api {
         let context_terms = config.context.len();
         let detector = self.detector_for(&store, config)?;
         let run = localdx_review::atomically(&store, |tx| -> Result<queue::Detected> {
-            let run = queue::detect(tx, &ds, &|text| detector.detect(text), reporter, cancel)?;
+            let run = queue::detect(tx, store.grant(), &ds, &|text| detector.detect(text), reporter, cancel)?;
             self.audit(
                 "review.detect",
                 &format!("dataset:{dataset_id}"),
@@ -231,7 +231,7 @@ impl Api {
     /// A note with its spans (raw text: stewards and admins only).
     pub fn review_note(&self, record_id: i64) -> Result<ReviewNoteDto> {
         let store = self.permit(Command::ReadReview)?;
-        let note = queue::note(&store, record_id)?;
+        let note = queue::note(&store, store.grant(), record_id)?;
         let index = CharIndex::new(&note.record.text);
         let spans: Vec<ReviewSpanDto> = note.spans.into_iter().map(|s| span_dto(&note.record.text, &index, s)).collect();
         let state = if note.signed_off { "signed_off" } else { "open" };
@@ -261,7 +261,7 @@ impl Api {
     /// Decides on one span. A rejection proposes the span's text for the allow-list.
     pub fn review_decide(&self, span_id: i64, decision: &DecisionDto, reason: &str) -> Result<ReviewSpanDto> {
         let store = self.permit(Command::DecideSpans)?;
-        let (span, record) = queue::span(&store, span_id)?;
+        let (span, record) = queue::span(&store, store.grant(), span_id)?;
         let index = CharIndex::new(&record.text);
         let (decision, action) = match decision {
             DecisionDto::Accept => (Decision::Accept, "review.accept"),
@@ -285,7 +285,7 @@ impl Api {
     /// this or another PHI span of the note; see `localdx_phi::learned::cue_before`).
     pub fn review_add_span(&self, record_id: i64, start: usize, end: usize, type_name: &str, reason: &str) -> Result<ReviewSpanDto> {
         let store = self.permit(Command::DecideSpans)?;
-        let record = queue::reviewable_record(&store, record_id)?;
+        let record = queue::reviewable_record(&store, store.grant(), record_id)?;
         let entity = entity(type_name)?;
         let index = CharIndex::new(&record.text);
         let b = index.byte_span(start, end).map_err(|e| ApiError::invalid(e.to_string()))?;

@@ -171,15 +171,13 @@ impl Api {
         let records = store.records(dataset_id, 0, u64::MAX, None)?;
         let reviewed = release.as_ref().map_or(dataset_id, |r| r.dataset_id);
         let mut phi: BTreeMap<String, PhiTypeDto> = BTreeMap::new();
-        for r in store.records(reviewed, 0, u64::MAX, None)? {
-            for s in store.review_spans(r.id)? {
-                let row = phi.entry(s.view.entity.clone()).or_insert_with(|| PhiTypeDto { entity: s.view.entity.clone(), ..Default::default() });
-                match (s.origin.as_str(), s.view.state) {
-                    ("added", _) => row.added += 1,
-                    (_, SpanState::Undecided) => row.undecided += 1,
-                    (_, SpanState::Rejected) => row.rejected += 1,
-                    _ => row.redacted += 1,
-                }
+        for s in store.dataset_review_spans(reviewed)? {
+            let row = phi.entry(s.view.entity.clone()).or_insert_with(|| PhiTypeDto { entity: s.view.entity.clone(), ..Default::default() });
+            match (s.origin.as_str(), s.view.state) {
+                ("added", _) => row.added += 1,
+                (_, SpanState::Undecided) => row.undecided += 1,
+                (_, SpanState::Rejected) => row.rejected += 1,
+                _ => row.redacted += 1,
             }
         }
         let names = Icd10Names::in_models_dir(&self.layout.models).and_then(|r| r.ok());

@@ -373,7 +373,7 @@ impl From<localdx_store::Feedback> for FeedbackDto {
             actor: f.actor,
             dataset_id: f.dataset_id,
             record_id: f.record_id,
-            note_saved: f.note_text.is_some(),
+            note_saved: f.note_saved,
             model: f.model,
             label: f.label,
             verdict: f.verdict,
@@ -388,7 +388,7 @@ impl Api {
     pub fn save_feedback(&self, input: &FeedbackInputDto) -> Result<FeedbackDto> {
         let store = self.permit(Command::Predict)?;
         if let Some(r) = input.record_id {
-            if store.record(r)?.is_none() {
+            if store.dataset_of_record(r)?.is_none() {
                 return Err(ApiError::not_found(format!("no record {r}")));
             }
         }

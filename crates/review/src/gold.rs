@@ -8,6 +8,7 @@
 //! positives in context.
 
 use crate::{queue, round3, sample, Error, Result, Tx};
+use localdx_access::Grant;
 use localdx_phi::eval::{self, GoldFormat, GoldNote, GoldSpan, Predicted, Scorer};
 use localdx_span::{CharIndex, Span};
 use localdx_store::{GoldSpanRow, Record, ReviewSpan, Store};
@@ -96,9 +97,9 @@ pub fn match_notes(records: &[Record], notes: &[GoldNote], path: &Path, dataset_
 
 /// Reads the gold file at `path` in `format` and matches it to dataset `dataset_id` (see
 /// [`match_notes`]).
-pub fn read_import(store: &Store, dataset_id: i64, path: &Path, format: GoldFormat) -> Result<Import> {
+pub fn read_import(store: &Store, grant: &Grant, dataset_id: i64, path: &Path, format: GoldFormat) -> Result<Import> {
     let notes = eval::read_gold(path, format)?;
-    let records = store.records(dataset_id, 0, u64::MAX, None)?;
+    let records = store.records(grant, dataset_id, 0, u64::MAX, None)?;
     match_notes(&records, &notes, path, dataset_id)
 }
 
@@ -249,7 +250,7 @@ fn finding(records: &HashMap<i64, &Record>, f: eval::Finding) -> Option<Finding>
 /// Detector quality on the dataset's gold notes: signed-off sample notes (gold = the spans the
 /// steward kept or added, with their final bounds and types) and imported notes that detection
 /// has run on (gold = the file's spans), against the original detections of each note.
-pub fn quality(store: &Store, dataset_id: i64) -> Result<Quality> {
+pub fn quality(store: &Store, grant: &Grant, dataset_id: i64) -> Result<Quality> {
     queue::reviewable(store, dataset_id)?;
     let gold_notes = store.gold_notes(dataset_id)?;
     let mut out_of_scope: BTreeSet<&str> = BTreeSet::new();
@@ -263,7 +264,7 @@ pub fn quality(store: &Store, dataset_id: i64) -> Result<Quality> {
     let mut records: Vec<Record> = Vec::new();
     let mut measured = 0;
     for g in &gold_notes {
-        let record = queue::record(store, g.record_id)?;
+        let record = queue::record(store, grant, g.record_id)?;
         let status = if g.source == "sample" {
             if store.note_signed_off(g.record_id)? { GoldStatus::Measured } else { GoldStatus::Open }
         } else if store.note_in_review(g.record_id)? {

@@ -9,6 +9,7 @@
 //! caller's detector. Offsets here are byte offsets.
 
 use crate::{round3, sample, Error, Result, Tx};
+use localdx_access::Grant;
 use localdx_job::{Cancel, Meter, Reporter};
 use localdx_phi::{ContextTerm, DenyTerm, Detection, EntityType, PhiConfig};
 use localdx_span::Span;
@@ -25,14 +26,19 @@ pub fn reviewable(store: &Store, dataset_id: i64) -> Result<Dataset> {
     Ok(ds)
 }
 
-/// Record `record_id`.
-pub fn record(store: &Store, record_id: i64) -> Result<Record> {
-    store.record(record_id)?.ok_or(Error::NoRecord(record_id))
+/// Record `record_id`, for a `grant` that covers its text.
+pub fn record(store: &Store, grant: &Grant, record_id: i64) -> Result<Record> {
+    store.record(grant, record_id)?.ok_or(Error::NoRecord(record_id))
+}
+
+/// The dataset of record `record_id` (read without its text).
+fn dataset_of(store: &Store, record_id: i64) -> Result<i64> {
+    store.dataset_of_record(record_id)?.ok_or(Error::NoRecord(record_id))
 }
 
 /// Record `record_id` of a dataset that can be reviewed (see [`reviewable`]).
-pub fn reviewable_record(store: &Store, record_id: i64) -> Result<Record> {
-    let record = record(store, record_id)?;
+pub fn reviewable_record(store: &Store, grant: &Grant, record_id: i64) -> Result<Record> {
+    let record = record(store, grant, record_id)?;
     reviewable(store, record.dataset_id)?;
     Ok(record)
 }
@@ -110,12 +116,12 @@ fn queued(d: &Detection) -> NewSpan {
 
 /// Runs `detect` over every note of `dataset` that is not signed off and queues its spans for
 /// review. Inside the caller's transaction, so a cancel (or any error) leaves the queue as it was.
-pub fn detect(tx: &Tx<'_>, dataset: &Dataset, detect: &dyn Fn(&str) -> Vec<Detection>, reporter: &dyn Reporter, cancel: &Cancel) -> Result<Detected> {
+pub fn detect(tx: &Tx<'_>, grant: &Grant, dataset: &Dataset, detect: &dyn Fn(&str) -> Vec<Detection>, reporter: &dyn Reporter, cancel: &Cancel) -> Result<Detected> {
     let mut run = Detected::default();
     let mut meter = Meter::new("detect", "notes", Some(dataset.records), reporter);
     let mut offset = 0;
     loop {
-        let records = tx.records(dataset.id, offset, 500, None)?;
+        let records = tx.records(grant, dataset.id, offset, 500, None)?;
         if records.is_empty() {
             break;
         }
@@ -150,8 +156,8 @@ pub struct Note {
 }
 
 /// Note `record_id` with its spans.
-pub fn note(store: &Store, record_id: i64) -> Result<Note> {
-    let record = record(store, record_id)?;
+pub fn note(store: &Store, grant: &Grant, record_id: i64) -> Result<Note> {
+    let record = record(store, grant, record_id)?;
     let spans = store.review_spans(record_id)?;
     let signed_off = store.note_signed_off(record_id)?;
     Ok(Note { record, spans, signed_off })
@@ -191,9 +197,9 @@ pub fn counts(store: &Store, dataset_id: i64) -> Result<ReviewCounts> {
 }
 
 /// Span `span_id` of the queue and the record it is in.
-pub fn span(store: &Store, span_id: i64) -> Result<(ReviewSpan, Record)> {
+pub fn span(store: &Store, grant: &Grant, span_id: i64) -> Result<(ReviewSpan, Record)> {
     let span = store.review_span(span_id)?.ok_or(Error::NoSpan(span_id))?;
-    let record = record(store, span.record_id)?;
+    let record = record(store, grant, span.record_id)?;
     Ok((span, record))
 }
 
@@ -241,19 +247,20 @@ pub fn add_span(tx: &Tx<'_>, record: &Record, at: Span, entity: EntityType, acto
 /// Undoes the newest decision in note `record_id`: the span before the undo and after it (`None`
 /// when an added span was removed).
 pub fn undo(tx: &Tx<'_>, record_id: i64) -> Result<(ReviewSpan, Option<ReviewSpan>)> {
-    record(tx, record_id)?;
+    dataset_of(tx, record_id)?;
     Ok(tx.undo_review(record_id)?)
 }
 
 /// Signs note `record_id` off (refused while a span is undecided, and on a released version).
 pub fn sign_off(tx: &Tx<'_>, record_id: i64, actor: &str) -> Result<()> {
-    let record = reviewable_record(tx, record_id)?;
-    Ok(tx.sign_off(record.dataset_id, record_id, actor)?)
+    let dataset_id = dataset_of(tx, record_id)?;
+    reviewable(tx, dataset_id)?;
+    Ok(tx.sign_off(dataset_id, record_id, actor)?)
 }
 
 /// Reopens signed-off note `record_id`.
 pub fn reopen(tx: &Tx<'_>, record_id: i64) -> Result<()> {
-    record(tx, record_id)?;
+    dataset_of(tx, record_id)?;
     Ok(tx.reopen(record_id)?)
 }
 

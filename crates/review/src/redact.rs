@@ -3,6 +3,7 @@
 //! redacted copy [`copy`] (`localdx phi redact`: fresh detections as the spans).
 
 use crate::{Error, Result};
+use localdx_access::Grant;
 use localdx_job::{Cancel, Meter, Reporter};
 use localdx_phi::redact::Redaction;
 use localdx_phi::{Detection, Strategy};
@@ -56,6 +57,7 @@ impl<'a> RedactedCopy<'a> {
 /// labels, splits and source lines. One transaction: nothing is stored until [`RedactedCopy::commit`].
 pub fn copy<'a>(
     store: &'a Store,
+    grant: &Grant,
     dataset: &Dataset,
     new: &NewDataset,
     detect: &dyn Fn(&str) -> Vec<Detection>,
@@ -69,7 +71,7 @@ pub fn copy<'a>(
     let mut per_type: BTreeMap<String, u64> = BTreeMap::new();
     let mut offset = 0;
     loop {
-        let records = store.records(dataset.id, offset, 500, None)?;
+        let records = store.records(grant, dataset.id, offset, 500, None)?;
         if records.is_empty() {
             break;
         }
@@ -158,20 +160,21 @@ mod tests {
             t.match_indices("Marder").map(|(at, w)| Detection::new(Span::new(at, at + w.len()), name, 0.9, "test", "marder")).collect()
         };
         let new = NewDataset { parent_id: Some(id), format: "derived".into(), ..dataset("notes (redacted)") };
+        let grant = localdx_access::check(localdx_access::Role::Steward, localdx_access::Command::RedactDataset).unwrap();
 
-        let dropped = copy(&store, &ds, &new, &marder, &Strategy::Tag, &(), &Cancel::new()).unwrap();
+        let dropped = copy(&store, &grant, &ds, &new, &marder, &Strategy::Tag, &(), &Cancel::new()).unwrap();
         assert_eq!(dropped.writer().dataset_id(), id + 1);
         drop(dropped);
         assert_eq!(store.datasets().unwrap().len(), 1, "dropped uncommitted: nothing stored");
         let cancel = Cancel::new();
         cancel.cancel();
-        assert!(matches!(copy(&store, &ds, &new, &marder, &Strategy::Tag, &(), &cancel), Err(Error::Cancelled(_))));
+        assert!(matches!(copy(&store, &grant, &ds, &new, &marder, &Strategy::Tag, &(), &cancel), Err(Error::Cancelled(_))));
         assert_eq!(store.datasets().unwrap().len(), 1);
 
-        let done = copy(&store, &ds, &new, &marder, &Strategy::Tag, &(), &Cancel::new()).unwrap();
+        let done = copy(&store, &grant, &ds, &new, &marder, &Strategy::Tag, &(), &Cancel::new()).unwrap();
         assert_eq!((done.records, done.spans, done.per_type.clone()), (2, 3, [("name".to_string(), 3)].into_iter().collect()));
         let copied = done.commit().unwrap();
-        let got = store.records(copied, 0, 10, None).unwrap();
+        let got = store.records(&grant, copied, 0, 10, None).unwrap();
         let texts: Vec<&str> = got.iter().map(|r| r.text.as_str()).collect();
         assert_eq!(texts, vec!["Seen by Dr. [NAME] today.", "[NAME] called; [NAME] again."]);
         let kept: Vec<_> = got.iter().map(|r| (r.external_id.as_deref(), r.patient_id.as_deref(), r.labels.clone(), r.split, r.source_line)).collect();

@@ -9,6 +9,7 @@
 
 use crate::redact::{redact_record, strategy_name};
 use crate::{queue, round3, Error, Result};
+use localdx_access::Grant;
 use localdx_job::{Cancel, Meter, Reporter};
 use localdx_phi::{Detection, EntityType, PhiConfig, Strategy};
 use localdx_span::{CharIndex, Span};
@@ -134,13 +135,13 @@ impl Plan {
 
 /// Dataset `dataset_id` with its notes and decisions, refused ([`Error::NotSignedOff`]) while a
 /// note is open, and on a released version.
-pub fn plan(store: &Store, dataset_id: i64) -> Result<Plan> {
+pub fn plan(store: &Store, grant: &Grant, dataset_id: i64) -> Result<Plan> {
     let dataset = queue::reviewable(store, dataset_id)?;
     let open = store.open_notes(dataset_id)?;
     if !open.is_empty() {
         return Err(Error::NotSignedOff { open, records: dataset.records });
     }
-    let records = store.records(dataset_id, 0, u64::MAX, None)?;
+    let records = store.records(grant, dataset_id, 0, u64::MAX, None)?;
     let mut notes = Vec::with_capacity(records.len());
     for r in records {
         let spans = store.review_spans(r.id)?;

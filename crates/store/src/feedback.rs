@@ -3,6 +3,7 @@
 //! append-only log, in one transaction. This module never stores a typed note's text unless the
 //! caller passes it (the clinician chose to save it).
 
+use localdx_access::{Grant, Reads};
 use crate::events::log_event_on;
 use crate::{Result, Store, StoreError};
 use rusqlite::params;
@@ -31,6 +32,10 @@ pub struct Feedback {
     pub actor: String,
     pub dataset_id: Option<i64>,
     pub record_id: Option<i64>,
+    /// Whether a typed note was stored with the verdict.
+    pub note_saved: bool,
+    /// The typed note itself, returned only to a grant that reads raw text: it was typed by a
+    /// clinician and has not been reviewed.
     pub note_text: Option<String>,
     pub model: String,
     pub label: String,
@@ -67,8 +72,9 @@ impl Store {
         Ok(id)
     }
 
-    /// All feedback, oldest first.
-    pub fn feedback(&self) -> Result<Vec<Feedback>> {
+    /// All feedback, oldest first; the typed notes only for a `grant` that reads raw text.
+    pub fn feedback(&self, grant: &Grant) -> Result<Vec<Feedback>> {
+        let raw = grant.reads() == Reads::Raw;
         let mut stmt = self.conn().prepare(
             "SELECT id, created_at, actor, dataset_id, record_id, note_text, model, label, verdict, probability
              FROM feedback ORDER BY id",
@@ -80,7 +86,8 @@ impl Store {
                 actor: r.get(2)?,
                 dataset_id: r.get(3)?,
                 record_id: r.get(4)?,
-                note_text: r.get(5)?,
+                note_saved: r.get::<_, Option<String>>(5)?.is_some(),
+                note_text: if raw { r.get(5)? } else { None },
                 model: r.get(6)?,
                 label: r.get(7)?,
                 verdict: r.get(8)?,
@@ -106,10 +113,21 @@ mod tests {
         for (verdict, label, ok) in cases {
             assert_eq!(store.add_feedback(&new(verdict, label)).is_ok(), *ok, "{verdict} {label:?}");
         }
-        let all = store.feedback().unwrap();
+        let all = store.feedback(&localdx_access::check(localdx_access::Role::Steward, localdx_access::Command::ReadRawRecords).unwrap()).unwrap();
         assert_eq!(all.iter().map(|f| (f.verdict.as_str(), f.label.as_str())).collect::<Vec<_>>(), [("accept", "I10"), ("add", "J45"), ("reject", "E11")]);
         assert!(all.iter().all(|f| f.note_text.is_none()));
         let logged = store.events().unwrap().into_iter().filter(|e| e.kind == "feedback.add").count();
         assert_eq!(logged, 3, "refused rows leave no event");
+    }
+
+    #[test]
+    fn typed_notes_come_back_only_to_a_raw_grant() {
+        use localdx_access::{check, Command, Role};
+        let store = Store::open_in_memory().unwrap();
+        store.add_feedback(&NewFeedback { note_text: Some("Seen by Dr. Ada Lee"), ..new("add", "I10") }).unwrap();
+        let raw = store.feedback(&check(Role::Steward, Command::ReadRawRecords).unwrap()).unwrap();
+        assert_eq!((raw[0].note_saved, raw[0].note_text.as_deref()), (true, Some("Seen by Dr. Ada Lee")));
+        let released = store.feedback(&check(Role::Clinician, Command::Evaluate).unwrap()).unwrap();
+        assert_eq!((released[0].note_saved, released[0].note_text.as_deref()), (true, None));
     }
 }

@@ -67,6 +67,10 @@ pub enum StoreError {
     /// The review workflow refused a decision (the message says why).
     #[error(transparent)]
     Review(#[from] ReviewError),
+    /// The caller's grant does not cover the note text it asked for: raw notes for a command that
+    /// reads released versions only, or any note for one that reads none.
+    #[error("{command} may not read {what}")]
+    NotGranted { command: localdx_access::Command, what: String },
     /// A stored value breaks an invariant of the schema (e.g. an unknown split name).
     #[error("the database holds an invalid value: {0}")]
     Invalid(String),

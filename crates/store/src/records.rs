@@ -2,6 +2,7 @@
 //! per-split and per-label counts). Writing goes through [`crate::DatasetWriter`].
 
 use crate::{Result, Store, StoreError};
+use localdx_access::{Grant, Reads};
 use rusqlite::{params, OptionalExtension, Row};
 use std::fmt;
 use std::str::FromStr;
@@ -238,10 +239,26 @@ impl Store {
         rows.map(|r| finish_dataset(r?)).collect()
     }
 
-    /// A page of records of a dataset in insertion order. `search` keeps records whose text
-    /// contains it, case-insensitively for ASCII letters (SQLite `LIKE`; `%` and `_` match
-    /// literally). Search scans the dataset's texts: about 100,000 short notes per ~100 ms.
-    pub fn records(&self, dataset_id: i64, offset: u64, limit: u64, search: Option<&str>) -> Result<Vec<Record>> {
+    /// Refuses unless `grant` covers the text of `dataset_id`'s notes: any dataset for a command
+    /// that reads raw text, a released version's for one that reads released text.
+    fn may_read(&self, grant: &Grant, dataset_id: i64) -> Result<()> {
+        let released = || -> Result<bool> {
+            Ok(self.conn().query_row("SELECT EXISTS (SELECT 1 FROM releases WHERE version_dataset_id = ?1)", [dataset_id], |r| r.get(0))?)
+        };
+        match grant.reads() {
+            Reads::Raw => Ok(()),
+            Reads::Released if released()? => Ok(()),
+            Reads::Released => Err(StoreError::NotGranted { command: grant.command(), what: format!("the raw notes of dataset {dataset_id} (only released versions)") }),
+            Reads::Nothing => Err(StoreError::NotGranted { command: grant.command(), what: "note text".into() }),
+        }
+    }
+
+    /// A page of records of a dataset in insertion order, for a `grant` that covers its text
+    /// ([`StoreError::NotGranted`] otherwise). `search` keeps records whose text contains it,
+    /// case-insensitively for ASCII letters (SQLite `LIKE`; `%` and `_` match literally). Search
+    /// scans the dataset's texts: about 100,000 short notes per ~100 ms.
+    pub fn records(&self, grant: &Grant, dataset_id: i64, offset: u64, limit: u64, search: Option<&str>) -> Result<Vec<Record>> {
+        self.may_read(grant, dataset_id)?;
         let search = search.filter(|s| !s.is_empty());
         let sql = match search {
             Some(_) => format!(
@@ -280,13 +297,26 @@ impl Store {
         Ok(n as u64)
     }
 
-    /// One record, if it exists.
-    pub fn record(&self, id: i64) -> Result<Option<Record>> {
+    /// One record, if it exists, for a `grant` that covers its dataset's text.
+    pub fn record(&self, grant: &Grant, id: i64) -> Result<Option<Record>> {
         let row = self
             .conn()
             .query_row(&format!("SELECT {RECORD_COLUMNS} FROM records WHERE id = ?1"), [id], record_from_row)
             .optional()?;
-        row.map(finish_record).transpose()
+        let Some(record) = row.map(finish_record).transpose()? else { return Ok(None) };
+        self.may_read(grant, record.dataset_id)?;
+        Ok(Some(record))
+    }
+
+    /// The dataset record `id` belongs to, if the record exists (no text, so no grant).
+    pub fn dataset_of_record(&self, id: i64) -> Result<Option<i64>> {
+        Ok(self.conn().query_row("SELECT dataset_id FROM records WHERE id = ?1", [id], |r| r.get(0)).optional()?)
+    }
+
+    /// The recorded labels of record `id`, if it exists: codes, not note text, so no grant.
+    pub fn record_labels(&self, id: i64) -> Result<Option<Vec<String>>> {
+        let labels: Option<String> = self.conn().query_row("SELECT labels FROM records WHERE id = ?1", [id], |r| r.get(0)).optional()?;
+        Ok(labels.map(|l| serde_json::from_str(&l)).transpose()?)
     }
 
     /// Counts per split and per label of one dataset.

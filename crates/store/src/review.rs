@@ -297,6 +297,16 @@ impl Store {
         rows.into_iter().map(finish_span).collect()
     }
 
+    /// Every span of a dataset's review, by note and then in text order. Spans hold offsets and
+    /// types, not the text they cover, so this needs no grant (PHI counts per type read it).
+    pub fn dataset_review_spans(&self, dataset_id: i64) -> Result<Vec<ReviewSpan>> {
+        let mut stmt = self.conn().prepare_cached(&format!(
+            "SELECT {SPAN_COLUMNS} FROM review_spans WHERE dataset_id = ?1 ORDER BY record_id, final_start, id"
+        ))?;
+        let rows: Vec<_> = stmt.query_map([dataset_id], span_from_row)?.collect::<rusqlite::Result<_>>()?;
+        rows.into_iter().map(finish_span).collect()
+    }
+
     /// One span.
     pub fn review_span(&self, id: i64) -> Result<Option<ReviewSpan>> {
         let row = self

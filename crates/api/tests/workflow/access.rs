@@ -229,7 +229,7 @@ fn audit_filters_and_export_are_admin_only_and_the_export_is_audited() {
     assert!(!out.join("sam.csv").exists());
 }
 
-/// The Suggestions screen's test cases: a clinician reads a released version's (redacted) notes
+/// The Suggestions screen's test cases and the dataset statistics: a clinician reads a released version's (redacted) notes
 /// but not the raw notes of the dataset it came from; a steward reads both. Exports go through
 /// the API: a clinician may write a report, nobody may write over the workspace's database.
 #[test]
@@ -244,6 +244,12 @@ fn test_cases_and_exports_follow_the_matrix() {
     let refused = clinician.test_cases(raw, 10).unwrap_err();
     assert_eq!(refused.code, ErrorCode::Forbidden, "{}", refused.message);
     assert!(steward.test_cases(raw, 10).unwrap().iter().any(|r| r.text.contains(NAME)));
+    // Statistics count note text, so they follow the same line: a released version's for the
+    // clinician (with the review's PHI counts of the dataset it came from), not the raw one's.
+    let stats = clinician.dataset_stats(version).unwrap();
+    assert!(stats.phi.iter().any(|p| p.redacted > 0), "{:?}", stats.phi);
+    assert_eq!(clinician.dataset_stats(raw).unwrap_err().code, ErrorCode::Forbidden);
+    assert!(steward.dataset_stats(raw).is_ok());
 
     let written = clinician.export_report(&dir.path().join("out/report.html"), "<html></html>").unwrap();
     assert!(written.ends_with("report.html"));

@@ -1,7 +1,7 @@
 //! Small broken (and tricky) files written by the tests: each bad one must be refused with its
 //! line numbers and leave the store exactly as it was.
 
-use crate::{fingerprint, run};
+use crate::{fingerprint, raw_grant, run};
 use localdx_ingest::{import, ColumnMapping, Encoding, ImportOptions, IngestError, LabelMap};
 use localdx_job::Cancel;
 use localdx_store::{Split, Store};
@@ -92,7 +92,7 @@ fn skip_bad_rows_stores_good_rows_and_keeps_the_rejected_ones() {
     assert_eq!((report.records, report.rejected), (2, 2));
     let lines: Vec<u64> = store.rejections(id).unwrap().iter().map(|r| r.line).collect();
     assert_eq!(lines, [3, 4]);
-    let sources: Vec<u64> = store.records(id, 0, 10, None).unwrap().iter().map(|r| r.source_line).collect();
+    let sources: Vec<u64> = store.records(&raw_grant(), id, 0, 10, None).unwrap().iter().map(|r| r.source_line).collect();
     assert_eq!(sources, [2, 5]);
 }
 
@@ -115,7 +115,7 @@ fn bom_semicolons_multiline_fields_and_multi_labels() {
     };
     let report = run(&store, &path, &opts).unwrap();
     assert_eq!(report.delimiter, Some(';'));
-    let records = store.records(report.dataset_id.unwrap(), 0, 10, None).unwrap();
+    let records = store.records(&raw_grant(), report.dataset_id.unwrap(), 0, 10, None).unwrap();
     assert_eq!(records[0].text, "two\nlines; with \"quotes\"");
     assert_eq!(records[0].labels, vec!["A01".to_owned(), "B02".to_owned()]);
     assert_eq!((records[0].split, records[0].external_id.as_deref(), records[0].source_line), (Split::Train, Some("1"), 2));
@@ -130,7 +130,7 @@ fn latin1_is_converted_with_a_warning_and_utf16_is_refused() {
     let report = run(&store, &path, &mapping("note", "dx")).unwrap();
     assert_eq!(report.encoding, Encoding::Windows1252);
     assert!(report.warnings.iter().any(|w| w.contains("Windows-1252")), "{:?}", report.warnings);
-    let r = &store.records(report.dataset_id.unwrap(), 0, 1, None).unwrap()[0];
+    let r = &store.records(&raw_grant(), report.dataset_id.unwrap(), 0, 1, None).unwrap()[0];
     assert_eq!(r.text, "fi\u{e8}vre \u{201c}forte\u{201d}");
 
     let before = fingerprint(&store);

@@ -29,3 +29,8 @@ pub fn fingerprint(store: &Store) -> (usize, usize, Vec<u64>) {
     let datasets = store.datasets().unwrap();
     (datasets.len(), store.events().unwrap().len(), datasets.iter().map(|d| d.records).collect())
 }
+
+/// What a steward's "read raw note text" grants: every note.
+pub(crate) fn raw_grant() -> localdx_access::Grant {
+    localdx_access::check(localdx_access::Role::Steward, localdx_access::Command::ReadRawRecords).unwrap()
+}

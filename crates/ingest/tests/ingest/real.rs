@@ -1,7 +1,7 @@
 //! The real data sets: MTSamples (CSV with empty texts and duplicates), Symptom2Disease (CSV),
 //! CodiEsp (folder of notes + labels TSV), PhysioNet deid (JSONL with patient ids).
 
-use crate::{fingerprint, run, shared};
+use crate::{fingerprint, raw_grant, run, shared};
 use localdx_ingest::{preview, ColumnMapping, Format, ImportOptions, IngestError, LabelMap, SplitSource};
 use localdx_store::{Split, Store};
 use std::collections::{HashMap, HashSet};
@@ -47,7 +47,7 @@ fn mtsamples_is_refused_then_imported_with_skip_bad_rows_then_recognised() {
     assert_eq!(rejected, MTSAMPLES_EMPTY_LINES);
     // Duplicates never straddle splits when splits are assigned.
     let mut split_of: HashMap<String, Split> = HashMap::new();
-    for r in store.records(id, 0, 10_000, None).unwrap() {
+    for r in store.records(&raw_grant(), id, 0, 10_000, None).unwrap() {
         let prev = split_of.insert(r.text.trim().to_owned(), r.split);
         assert!(prev.is_none() || prev == Some(r.split), "duplicate text in two splits (line {})", r.source_line);
     }
@@ -67,7 +67,7 @@ fn mtsamples_is_refused_then_imported_with_skip_bad_rows_then_recognised() {
     let id = report.dataset_id.unwrap();
     assert_eq!(report.records, 2357);
     assert_eq!(store.record_count(id, None).unwrap(), 2357);
-    let multi = store.records(id, 0, 10_000, None).unwrap().iter().filter(|r| r.labels.len() > 1).count();
+    let multi = store.records(&raw_grant(), id, 0, 10_000, None).unwrap().iter().filter(|r| r.labels.len() > 1).count();
     // 2,148 repeated texts appear under more than one specialty (Python: distinct specialties per
     // distinct stripped text > 1); the other two repeat with the same specialty.
     assert_eq!(multi, 2148, "each repeated text carries all its specialties");
@@ -101,7 +101,7 @@ fn codiesp_folder_imports_750_notes_with_icd10_labels() {
     let es = run(&store, &root, &spanish).unwrap();
     assert_eq!(es.records, 750);
     let es_id = es.dataset_id.unwrap();
-    assert!(store.records(es_id, 0, 1, None).unwrap()[0].text.contains(" de "));
+    assert!(store.records(&raw_grant(), es_id, 0, 1, None).unwrap()[0].text.contains(" de "));
     // ... and the English ones by default, saying so (a different source: not a re-import).
     let auto = run(&store, &root, &ImportOptions::default()).unwrap();
     assert_eq!(auto.records, 750);
@@ -115,7 +115,7 @@ fn codiesp_folder_imports_750_notes_with_icd10_labels() {
     assert_eq!(report.records, 750);
     assert_eq!(report.splits, vec![(Split::Train, 500), (Split::Validation, 250), (Split::Test, 0)]);
     let id = report.dataset_id.unwrap();
-    let records = store.records(id, 0, 1000, None).unwrap();
+    let records = store.records(&raw_grant(), id, 0, 1000, None).unwrap();
     // Every note has codes, and every distinct (doc, code) pair of trainD.tsv/devD.tsv is stored.
     assert!(records.iter().all(|r| !r.labels.is_empty()));
     let r = records.iter().find(|r| r.external_id.as_deref() == Some("S0004-06142005000700014-1")).unwrap();
@@ -140,7 +140,7 @@ fn physionet_jsonl_keeps_each_patient_in_one_split() {
     assert_eq!(report.records, 1450);
     assert_eq!(report.mapping.patient_id.as_deref(), Some("patient_id"));
     let mut split_of: HashMap<String, Split> = HashMap::new();
-    let records = store.records(report.dataset_id.unwrap(), 0, 10_000, None).unwrap();
+    let records = store.records(&raw_grant(), report.dataset_id.unwrap(), 0, 10_000, None).unwrap();
     for r in &records {
         let p = r.patient_id.clone().expect("patient id");
         assert_eq!(*split_of.entry(p).or_insert(r.split), r.split, "patient in two splits");
@@ -177,7 +177,7 @@ fn codiesp_rolls_codes_up_to_categories_and_carves_a_test_split_from_dev() {
     assert_eq!(splits[&Split::Train], 500);
     assert_eq!(splits[&Split::Validation] + splits[&Split::Test], 250);
     assert!((110..=140).contains(&splits[&Split::Test]), "{splits:?}");
-    let records = store.records(report.dataset_id.unwrap(), 0, 1000, None).unwrap();
+    let records = store.records(&raw_grant(), report.dataset_id.unwrap(), 0, 1000, None).unwrap();
     let r = records.iter().find(|r| r.external_id.as_deref() == Some("S0004-06142005000700014-1")).unwrap();
     assert!(r.labels.contains(&"N44".to_owned()) && r.labels.contains(&"R60".to_owned()), "{:?}", r.labels);
     assert!(records.iter().flat_map(|r| &r.labels).all(|l| l.len() == 3 && l.chars().next().unwrap().is_ascii_uppercase()));

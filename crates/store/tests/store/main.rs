@@ -79,7 +79,7 @@ fn a_keyed_database_holds_no_plain_text_and_refuses_other_keys() {
     store.set_setting("phi.config", name).unwrap();
     // Read back through the key; then look at every file the store wrote while it is still open
     // (the WAL holds the newest pages until a checkpoint).
-    assert!(store.records(id, 0, 10, None).unwrap()[0].text.contains(name));
+    assert!(store.records(&raw_grant(), id, 0, 10, None).unwrap()[0].text.contains(name));
     let scan = |when: &str| {
         let mut files = 0;
         for entry in std::fs::read_dir(dir.path()).unwrap() {
@@ -157,13 +157,13 @@ fn a_dataset_writer_rolls_back_unless_finished() {
     let d = store.dataset(dataset_id).unwrap().unwrap();
     assert_eq!((d.name.as_str(), d.records, d.rejected, d.seed), ("whole", 1, 1, Some(42)));
     assert_eq!(d.column_mapping["text"], "note");
-    let r = store.record(id).unwrap().unwrap();
+    let r = store.record(&raw_grant(), id).unwrap().unwrap();
     assert_eq!(r.labels, labels(&["flu", "cold"]));
     assert_eq!((r.split, r.source_line, r.external_id.as_deref(), r.patient_id.as_deref()), (Split::Validation, 7, Some("x1"), Some("p1")));
     assert_eq!(store.rejections(dataset_id).unwrap()[0].line, 9);
     assert_eq!(store.datasets_by_sha256("f00d").unwrap().len(), 1);
     assert!(store.datasets_by_sha256("beef").unwrap().is_empty());
-    assert_eq!(store.record(id + 100).unwrap(), None);
+    assert_eq!(store.record(&raw_grant(), id + 100).unwrap(), None);
     assert_eq!(store.dataset(dataset_id + 100).unwrap(), None);
 }
 
@@ -180,7 +180,7 @@ fn records_page_search_and_count() {
         ],
     );
     let check = |offset, limit, search: Option<&str>, want: &[&str], total: u64| {
-        let got: Vec<String> = store.records(id, offset, limit, search).unwrap().into_iter().map(|r| r.text).collect();
+        let got: Vec<String> = store.records(&raw_grant(), id, offset, limit, search).unwrap().into_iter().map(|r| r.text).collect();
         assert_eq!(got, want, "{offset} {limit} {search:?}");
         assert_eq!(store.record_count(id, search).unwrap(), total, "{search:?}");
     };
@@ -203,4 +203,40 @@ fn records_page_search_and_count() {
         vec![("angina".to_owned(), 2), ("flu".to_owned(), 1), ("healthy".to_owned(), 1)]
     );
     assert_eq!(stats.unlabelled, 1);
+}
+
+/// Note text leaves the store only under a grant that covers it: a clinician's prediction grant
+/// reads a released version but not the raw notes it came from, a grant for a command that reads
+/// no text reads nothing, and what needs no text (labels, the owning dataset) needs no grant.
+#[test]
+fn note_text_needs_a_grant_that_covers_its_dataset() {
+    use localdx_access::{check, Command, Role};
+    let store = Store::open_in_memory().unwrap();
+    let raw = seed(&store, &[("Seen by Dr. Ada Lee", &["flu"], Split::Train)]);
+    let mut w = store.dataset_writer(&NewDataset { parent_id: Some(raw), ..new_dataset("notes (released)", None) }).unwrap();
+    let l = labels(&["flu"]);
+    let redacted = w.insert(&NewRecord { external_id: None, patient_id: None, text: "Seen by Dr. [NAME]", labels: &l, split: Split::Train, source_line: 2 }).unwrap();
+    w.mark_released(raw, "tag", "00", 1, 1, "sam").unwrap();
+    let version = w.finish().unwrap();
+    let raw_record = store.records(&raw_grant(), raw, 0, 1, None).unwrap()[0].id;
+
+    let predict = check(Role::Clinician, Command::Predict).unwrap();
+    assert_eq!(store.records(&predict, version, 0, 10, None).unwrap()[0].text, "Seen by Dr. [NAME]");
+    assert_eq!(store.record(&predict, redacted).unwrap().unwrap().text, "Seen by Dr. [NAME]");
+    for refused in [store.records(&predict, raw, 0, 10, None).map(|_| ()), store.record(&predict, raw_record).map(|_| ())] {
+        assert!(matches!(refused, Err(StoreError::NotGranted { command: Command::Predict, .. })), "{refused:?}");
+    }
+    let audit = check(Role::Admin, Command::ReadAudit).unwrap();
+    assert!(matches!(store.records(&audit, version, 0, 10, None), Err(StoreError::NotGranted { .. })));
+    assert!(matches!(store.record(&audit, redacted), Err(StoreError::NotGranted { .. })));
+    // A record that does not exist is still "none", whatever the grant.
+    assert_eq!(store.record(&predict, raw_record + 100).unwrap(), None);
+    assert_eq!(store.record_labels(raw_record).unwrap(), Some(labels(&["flu"])));
+    assert_eq!(store.dataset_of_record(raw_record).unwrap(), Some(raw));
+    assert_eq!((store.record_labels(raw_record + 100).unwrap(), store.dataset_of_record(raw_record + 100).unwrap()), (None, None));
+}
+
+/// What a steward's "read raw note text" grants: every note.
+fn raw_grant() -> localdx_access::Grant {
+    localdx_access::check(localdx_access::Role::Steward, localdx_access::Command::ReadRawRecords).unwrap()
 }
