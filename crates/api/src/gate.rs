@@ -3,9 +3,10 @@
 //! first. An operation that skips the matrix has no store to work on, so it does not compile.
 //!
 //! The permit also carries the matrix's [`Grant`], and the store's methods that return note text
-//! (records, typed notes in feedback) take one: a permit for a command that reads released
-//! versions gets only their notes, and one for a command that reads no text gets none, whatever
-//! the code around it asks. The permit's own `records`, `record` and `feedback` pass its grant.
+//! (records, typed notes in feedback) take one: a clinician's permit for a command that reads
+//! released versions gets only their notes (a steward's or admin's may read raw ones too, as the
+//! matrix lets them anyway), and one for a command that reads no text gets none, whatever the
+//! code around it asks. The permit's own `records`, `record` and `feedback` pass its grant.
 //!
 //! What does not need a permit lives here too, each for a stated reason: appending to the audit
 //! trail (every action, allowed or refused, may be recorded) and the session's own facts.
