@@ -1,5 +1,6 @@
-//! Long-running randomized no-panic check of `Engine::detect` and `redact` (stable Rust stands in
-//! for cargo-fuzz). Usage: `cargo run --release -p localdx-phi --example fuzz -- SECONDS [SEED]`.
+//! Long-running randomized no-panic check of `Engine::detect` and `redact` from a generator of the
+//! pieces detectors care about (beside the coverage-guided `phi` target of `fuzz/`, which mutates
+//! bytes). Usage: `cargo run --release -p localdx-phi --example fuzz -- SECONDS [SEED]`.
 //! Prints the number of inputs tried; any panic aborts with the seed and iteration to reproduce.
 
 use localdx_phi::{redact, Engine, Strategy};
