@@ -80,6 +80,33 @@ pub(crate) struct Sizes {
     pub intermediate: usize,
 }
 
+/// Checks the sizes a configuration read from the metadata against the file's tensor table, before
+/// anything is allocated or multiplied from them: an edited or damaged header (`key`, the block
+/// count's key, is named in the error) cannot ask for more layers than the file has tensors, or for
+/// more weights than the table declares (the projections of every layer and the embedding table).
+pub(crate) fn check_declared(file: &GgufFile, key: &str, layers: usize, vocab: usize, s: &Sizes) -> Result<()> {
+    let bad = |message: String| Err(ModelError::Metadata { key: key.to_owned(), message });
+    if [layers, vocab, s.hidden, s.q, s.kv, s.intermediate].contains(&0) {
+        return bad(format!("a size of zero ({layers} layers, vocabulary {vocab}, hidden {}, feed-forward {})", s.hidden, s.intermediate));
+    }
+    let (tensors, elements) = file.declared();
+    if layers > tensors {
+        return bad(format!("{layers} layers declared, but the file holds {tensors} tensors"));
+    }
+    let h = s.hidden as u64;
+    let weights = (|| {
+        let layer = h.checked_mul(s.q as u64)?.checked_mul(2)?.checked_add(h.checked_mul(s.kv as u64)?.checked_mul(2)?)?.checked_add(h.checked_mul(s.intermediate as u64)?.checked_mul(3)?)?;
+        layer.checked_mul(layers as u64)?.checked_add((vocab as u64).checked_mul(h)?)
+    })();
+    match weights {
+        Some(w) if w <= elements => Ok(()),
+        _ => bad(format!(
+            "{layers} layers of hidden size {}, feed-forward {} and vocabulary {vocab} need more weights than the file's {elements}",
+            s.hidden, s.intermediate
+        )),
+    }
+}
+
 /// The seven projections of a decoder block, each a frozen base weight with an optional adapter.
 pub(crate) struct Projections {
     pub q: LoraLinear,

@@ -78,11 +78,17 @@ impl Gemma3Config {
             }
         };
         let pattern = file.usize(&k("attention.sliding_window_pattern")).unwrap_or(6);
+        let (intermediate, layers) = (file.usize(&k("feed_forward_length"))?, file.usize(&k("block_count"))?);
+        let q_kv = heads.checked_mul(head_dim).zip(kv_heads.checked_mul(head_dim));
+        let Some((q, kv)) = q_kv else {
+            return Err(ModelError::Metadata { key: k("attention.head_count"), message: format!("{heads} heads of dimension {head_dim} overflow") });
+        };
+        block::check_declared(file, &k("block_count"), layers, vocab_size, &Sizes { hidden, q, kv, intermediate })?;
         Ok(Gemma3Config {
             vocab_size,
             hidden,
-            intermediate: file.usize(&k("feed_forward_length"))?,
-            layers: file.usize(&k("block_count"))?,
+            intermediate,
+            layers,
             heads,
             kv_heads,
             head_dim,

@@ -143,6 +143,13 @@ impl GgufFile {
         }
     }
 
+    /// How many tensors the table declares, and their elements together (each tensor's count was
+    /// checked at open to fit in a `u64` and in the file; tensors may overlap, so the sum saturates).
+    pub fn declared(&self) -> (usize, u64) {
+        let elements = self.content.tensor_infos.values().map(|info| info.shape.dims().iter().map(|&d| d as u64).product::<u64>()).fold(0u64, u64::saturating_add);
+        (self.content.tensor_infos.len(), elements)
+    }
+
     pub fn has_tensor(&self, name: &str) -> bool {
         self.content.tensor_infos.contains_key(name)
     }
@@ -195,15 +202,15 @@ fn check_tensor_table(content: &Content, file_len: u64) -> std::result::Result<(
                 info.ggml_dtype
             ));
         }
-        let bytes = elements / block * info.ggml_dtype.type_size() as u64;
-        let end = info.offset.checked_add(bytes).filter(|&end| end <= data);
+        let bytes = (elements / block).checked_mul(info.ggml_dtype.type_size() as u64);
+        let end = bytes.and_then(|bytes| info.offset.checked_add(bytes)).filter(|&end| end <= data);
         if end.is_none() {
             return Err(format!(
                 "tensor `{name}` ({:?}, shape {:?}) needs bytes {}..{} of the tensor data, but the file holds {data}: the file is truncated or corrupt",
                 info.ggml_dtype,
                 info.shape.dims(),
                 info.offset,
-                info.offset.saturating_add(bytes)
+                bytes.map_or(u64::MAX, |bytes| info.offset.saturating_add(bytes))
             ));
         }
     }

@@ -59,11 +59,14 @@ impl LlamaConfig {
             Ok(v) => v,
             Err(_) => file.strings("tokenizer.ggml.tokens")?.len(),
         };
+        let (intermediate, layers) = (file.usize("llama.feed_forward_length")?, file.usize("llama.block_count")?);
+        let sizes = Sizes { hidden, q: hidden, kv: kv_heads * head_dim, intermediate };
+        block::check_declared(file, "llama.block_count", layers, vocab_size, &sizes)?;
         Ok(LlamaConfig {
             vocab_size,
             hidden,
-            intermediate: file.usize("llama.feed_forward_length")?,
-            layers: file.usize("llama.block_count")?,
+            intermediate,
+            layers,
             heads,
             kv_heads,
             head_dim,

@@ -31,6 +31,46 @@ fn header_and_tensor_table_are_read() {
     assert_eq!(model.llama.lora_vars().len(), 2 * 7 * 2);
 }
 
+/// `good` with the unsigned metadata value of `key` replaced by `value` (u32 or u64, as stored).
+fn with_metadata(good: &[u8], key: &str, value: u64) -> Vec<u8> {
+    let at = good.windows(key.len()).position(|w| w == key.as_bytes()).unwrap_or_else(|| panic!("{key} not in the file")) + key.len();
+    let mut bytes = good.to_vec();
+    match u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) {
+        4 => bytes[at + 4..at + 8].copy_from_slice(&(value.min(u32::MAX as u64) as u32).to_le_bytes()),
+        10 => bytes[at + 4..at + 12].copy_from_slice(&value.to_le_bytes()),
+        other => panic!("{key} is stored with GGUF type {other}"),
+    }
+    bytes
+}
+
+#[test]
+fn sizes_in_the_header_beyond_the_tensor_table_are_refused_before_anything_is_allocated() {
+    // A fuzzer's find: a block count of 2^37 made the loader reserve 2^37 blocks and abort.
+    for (spec, arch) in [(TinySpec::default(), "llama"), (TinySpec { architecture: "gemma3", ..TinySpec::default() }, "gemma3")] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tiny.gguf");
+        if arch == "llama" {
+            localdx_model::synthetic::write_tiny_llama(&path, &spec).unwrap()
+        } else {
+            localdx_model::synthetic::write_tiny_gemma3(&path, &spec).unwrap()
+        }
+        let good = std::fs::read(&path).unwrap();
+        for (key, value, says) in [
+            ("block_count", 1 << 37, "tensors"),
+            ("block_count", 3, "more weights"),
+            ("block_count", 0, "zero"),
+            ("feed_forward_length", u64::MAX, "more weights"),
+            ("embedding_length", 1 << 31, ""),
+        ] {
+            let key = format!("{arch}.{key}");
+            let e = load_err(&with_metadata(&good, &key, value));
+            let shown = e.to_string();
+            assert!(shown.contains(says), "{key} = {value}: {shown}");
+            eprintln!("{key} = {value}: {shown}");
+        }
+    }
+}
+
 #[test]
 fn broken_files_give_errors_not_panics() {
     let (_d, path) = tiny_file(&TinySpec::default());
