@@ -5,6 +5,8 @@
 //! of the committed corpus (`fuzz/corpus/<target>/`, written by
 //! `cargo run -p localdx-api --example fuzz_seeds`).
 //!
+//! The model's `tokenizer.json` has a target too (`tokenizer`): it is copied in with the model.
+//!
 //! A broken input must come back as an error: never a panic, never an abort, never a half-stored
 //! import or an altered file that opens.
 
@@ -31,6 +33,19 @@ pub fn gguf(bytes: &[u8]) {
     std::fs::write(&path, bytes).unwrap();
     if GgufFile::open(&path).is_ok() {
         let _ = Model::load(&path, &LoadOptions::default());
+    }
+}
+
+/// A `tokenizer.json` beside a model (byte-level BPE or SentencePiece-style BPE): read, then texts
+/// encoded and decoded with it. Every id it gives lies inside its vocabulary.
+pub fn tokenizer(bytes: &[u8]) {
+    let path = scratch().join("probe.tokenizer.json");
+    std::fs::write(&path, bytes).unwrap();
+    let Ok(tok) = localdx_model::tokenizer_json::load(&path) else { return };
+    for text in ["Seen by Dr. Lee on 3/4/2024 for wheeze, 38,5 °C", "  two  spaces\n\ttab", "\u{2581}<bos> 😀 e\u{301}", ""] {
+        let ids = tok.encode_for_model(text);
+        assert!(ids.iter().all(|&id| (id as usize) < tok.vocab_size()), "an id outside the vocabulary of {}", tok.vocab_size());
+        let _ = tok.decode(&ids);
     }
 }
 

@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 seconds="${1:-600}"
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(gguf import phi sealed keyfile)
+[ ${#targets[@]} -gt 0 ] || targets=(gguf tokenizer import phi sealed keyfile)
 jobs="${FUZZ_JOBS:-1}"
 
 if ! cargo fuzz --version >/dev/null 2>&1; then

@@ -10,7 +10,9 @@ mod targets;
 
 use localdx_access::{KeyFile, MasterKey};
 use localdx_model::candle_core::quantized::GgmlDType;
-use localdx_model::synthetic::{write_tiny_gemma3, write_tiny_llama, TinySpec};
+use localdx_model::synthetic::{tiny_spm_vocab, tiny_vocab, write_tiny_gemma3, write_tiny_llama, TinySpec, TINY_MERGES};
+use localdx_model::{LoadOptions, Model};
+use serde_json::json;
 use localdx_sealed::Sealer;
 use std::path::{Path, PathBuf};
 
@@ -33,7 +35,37 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     ] {
         let path = scratch.path().join(name);
         if gemma { write_tiny_gemma3(&path, &spec)? } else { write_tiny_llama(&path, &spec)? }
+        Model::load(&path, &LoadOptions::default()).map_err(|e| format!("seed {name}: {e}"))?;
         put("gguf", name, &std::fs::read(&path)?)?;
+    }
+
+    // tokenizer.json: the tiny byte-level vocabulary in SmolLM2's layout (merges as strings) and in
+    // GPT-2's (merges as pairs, a BOS template), and the tiny SentencePiece vocabulary in Gemma's.
+    let byte_vocab: serde_json::Map<String, serde_json::Value> = tiny_vocab().into_iter().enumerate().map(|(i, t)| (t, json!(i))).collect();
+    let byte_level = json!({"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": true});
+    let smollm_pre = json!({"type": "Sequence", "pretokenizers": [{"type": "Digits", "individual_digits": true}, byte_level]});
+    let pairs: Vec<Vec<&str>> = TINY_MERGES.iter().map(|m| m.split(' ').collect()).collect();
+    let bos_template = |id: u32, name: &str| {
+        json!({"type": "TemplateProcessing", "single": [{"SpecialToken": {"id": name, "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}],
+               "special_tokens": {name: {"id": name, "ids": [id], "tokens": [name]}}})
+    };
+    let (spm_tokens, _, _) = tiny_spm_vocab();
+    let spm_vocab: serde_json::Map<String, serde_json::Value> = spm_tokens.iter().enumerate().map(|(i, t)| (t.clone(), json!(i))).collect();
+    let spm_merges: Vec<String> = ["t h", "th e", "\u{2581} the", "a b", "\u{2581} a"].iter().map(|m| m.to_string()).collect();
+    let tokenizers = [
+        ("smollm2.json", json!({"added_tokens": [{"id": 0, "content": "!", "special": true}], "pre_tokenizer": smollm_pre,
+            "model": {"type": "BPE", "vocab": byte_vocab, "merges": TINY_MERGES, "byte_fallback": false}})),
+        ("gpt2-bos.json", json!({"added_tokens": [{"id": 262, "content": "<|bos|>", "special": true}], "pre_tokenizer": byte_level,
+            "post_processor": bos_template(262, "<|bos|>"), "model": {"type": "BPE", "vocab": byte_vocab, "merges": pairs}})),
+        ("gemma.json", json!({"added_tokens": [{"id": 2, "content": "<bos>", "special": true}, {"id": spm_tokens.len() - 1, "content": "  ", "special": false}],
+            "normalizer": {"type": "Replace", "pattern": {"String": " "}, "content": "\u{2581}"}, "pre_tokenizer": null,
+            "post_processor": bos_template(2, "<bos>"),
+            "model": {"type": "BPE", "vocab": spm_vocab, "merges": spm_merges, "byte_fallback": true, "unk_token": "<unk>"}})),
+    ];
+    for (name, tokenizer) in tokenizers {
+        let text = tokenizer.to_string();
+        localdx_model::tokenizer_json::parse(&text, Path::new(name)).map_err(|e| format!("seed {name}: {e}"))?;
+        put("tokenizer", name, text.as_bytes())?;
     }
 
     // Import: the first byte picks the format (0 CSV, 1 TSV, 2 JSONL, 3 text folder) and options

@@ -76,10 +76,16 @@ pub fn parse(text: &str, path: &Path) -> Result<Tokenizer> {
     let added = root.get("added_tokens").and_then(Value::as_array).cloned().unwrap_or_default();
     let mut special = Vec::new();
     let mut user = Vec::new();
+    // Added tokens either rename vocabulary entries or extend the vocabulary past its end; an id
+    // beyond that (a hole the size of the id) is a damaged file, refused before it is allocated.
+    let id_limit = tokens.len() as u64 + added.len() as u64;
     for a in &added {
         let (Some(id), Some(content)) = (a.get("id").and_then(Value::as_u64), a.get("content").and_then(Value::as_str)) else {
             return Err(bad(path, "an added token lacks `id` or `content`"));
         };
+        if id >= id_limit {
+            return Err(bad(path, format!("added token `{content}` has id {id}, past the {} vocabulary entries and {} added tokens", tokens.len(), added.len())));
+        }
         if id as usize >= tokens.len() {
             tokens.resize(id as usize + 1, String::new());
         }
@@ -127,6 +133,9 @@ pub fn parse(text: &str, path: &Path) -> Result<Tokenizer> {
         source: path.display().to_string(),
     };
     if let Some(bos) = bos {
+        if bos as usize >= tok.vocab_size() {
+            return Err(bad(path, format!("the post-processor puts token {bos} first, outside the vocabulary of {}", tok.vocab_size())));
+        }
         tok.bos = Some(bos);
         tok.add_bos = true;
     }

@@ -1,5 +1,5 @@
 //! Mutation fuzzing of the readers that take untrusted bytes, on stable Rust: the GGUF reader and
-//! model loader, the CSV / TSV / JSONL / text-folder import, the PHI engine, sealed files and the
+//! model loader, a model's `tokenizer.json`, the CSV / TSV / JSONL / text-folder import, the PHI engine, sealed files and the
 //! key file. The target bodies are the cargo-fuzz targets' (`fuzz/targets.rs`, which says what each
 //! asserts); the seeds are their committed corpus (`fuzz/corpus/<target>/`). Every corpus file is
 //! replayed first (a file that once crashed a target stays a regression test), then mutated copies
@@ -136,6 +136,7 @@ fn fuzz(name: &str, seed: u64, target: fn(&[u8])) -> u64 {
 fn readers_of_untrusted_bytes_never_panic() {
     let report = [
         ("gguf", fuzz("gguf", 1, targets::gguf)),
+        ("tokenizer", fuzz("tokenizer", 3, targets::tokenizer)),
         ("import", fuzz("import", 2, targets::import)),
         ("phi", fuzz("phi", 5, targets::phi)),
         ("sealed", fuzz("sealed", 6, targets::sealed)),

@@ -178,6 +178,8 @@ fn unsupported_or_broken_tokenizer_json_is_a_clear_error() {
         (r#"{"model":{"type":"BPE","vocab":{"a":0},"merges":[]}}"#.into(), "neither"),
         (r#"{"model":{"type":"BPE","vocab":{"a":5},"merges":[]}}"#.into(), "outside the vocabulary"),
         (tiny_json(prefixed, false), "neither"),
+        // An added token's id far past the vocabulary would have sized the token table by it.
+        (r#"{"model":{"type":"BPE","vocab":{"a":0},"merges":[]},"added_tokens":[{"id":1099511627776,"content":"<x>"}]}"#.into(), "past the 1 vocabulary entries"),
     ];
     for (text, needle) in rows {
         let err = match parse(&text, p) {
