@@ -26,7 +26,7 @@ if ! rustc --version | grep -q nightly; then
 fi
 
 if [ ! -d fuzz/corpus ] || [ -z "$(ls -A fuzz/corpus)" ]; then
-  (cd fuzz && cargo run --release --example seeds)
+  cargo run -p localdx-api --example fuzz_seeds
 fi
 echo "fuzz: building ${targets[*]}"
 nice cargo fuzz build --fuzz-dir fuzz
