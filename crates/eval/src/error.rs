@@ -27,4 +27,7 @@ pub enum EvalError {
     /// A threshold vector does not have one entry per label.
     #[error("{got} thresholds for {expected} labels")]
     ThresholdCount { got: usize, expected: usize },
+    /// Cross-validation cannot deal the groups into the folds asked for.
+    #[error("cross-validation: {0}")]
+    Folds(String),
 }

@@ -8,7 +8,9 @@
 //! thresholds chosen on a validation split ([`curves`]); reliability curves and expected
 //! calibration error ([`calibration`]); bootstrap confidence intervals ([`bootstrap`]); paired
 //! comparisons of two models on the same cases ([`compare`]); everything bundled in one
-//! [`Evaluation`] ([`evaluate`]) and a self-contained HTML report ([`html`]).
+//! [`Evaluation`] ([`evaluate`]) and a self-contained HTML report ([`html`]); K-fold
+//! cross-validation by patient: fold assignment, fold means with t-intervals and per-label
+//! figures pooled over folds, and its report ([`cv`]).
 //!
 //! Conventions follow scikit-learn, against which the tests check reference values: a ratio
 //! whose denominator is zero is 0 (`zero_division=0`), macro averages run over every label of
@@ -24,6 +26,7 @@ pub mod classify;
 pub mod compare;
 pub mod confusion;
 pub mod curves;
+pub mod cv;
 pub mod error;
 pub mod evaluate;
 pub mod html;
